@@ -1,0 +1,1 @@
+"""Local development stack for wschat: DynamoDB Local + serverless-offline, driven from Python."""

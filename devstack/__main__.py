@@ -1,0 +1,109 @@
+"""`python -m devstack dev`: run the whole chat locally until Ctrl-C (what `make dev` runs)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import signal
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from devstack.stack import STATE_DIR, LocalStack, Ports, StackError
+
+DEMO_USERS = ("alice", "bob")
+DEMO_PASSWORDS = STATE_DIR / "demo-passwords.json"
+
+
+def post_json(url: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def demo_passwords() -> dict[str, str]:
+    if DEMO_PASSWORDS.exists():
+        return json.loads(DEMO_PASSWORDS.read_text())
+    passwords = {name: f"{name}-{secrets.token_hex(4)}" for name in DEMO_USERS}
+    DEMO_PASSWORDS.write_text(json.dumps(passwords))
+    DEMO_PASSWORDS.chmod(0o600)
+    return passwords
+
+
+def ensure_demo_users(stack: LocalStack) -> dict[str, str]:
+    """Register alice and bob (once per data folder) and return {name: token}."""
+    tokens = {}
+    for name, password in demo_passwords().items():
+        status, body = post_json(f"{stack.http_url}/login", {"username": name, "password": password})
+        if status != 200:
+            status, body = post_json(f"{stack.http_url}/register", {"username": name, "password": password})
+        if status not in (200, 201):
+            raise StackError(f"could not create demo user {name}: HTTP {status} {body.get('error')}")
+        tokens[name] = body["token"]
+    return tokens
+
+
+def dev(args) -> int:
+    stack = LocalStack(ports=Ports.from_env(), data_dir=STATE_DIR / "dynamodb")
+    stopping = False
+
+    def stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        print("Starting DynamoDB Local and sls offline ...", flush=True)
+        stack.start()
+        tokens = ensure_demo_users(stack)
+    except StackError as exc:
+        print(f"make dev: {exc}", file=sys.stderr)
+        stack.stop()
+        return 1
+    passwords = demo_passwords()
+    token = urllib.parse.quote(f"Bearer {tokens['alice']}")
+    print(f"""
+wschat is running (stage local).
+  HTTP API      {stack.http_url}   (POST /register, /login, /guest)
+  WebSocket     {stack.ws_url}
+  DynamoDB      {stack.ddb_url}    (data in {STATE_DIR / 'dynamodb'})
+  Logs          {stack.log_dir}
+
+Demo users:   alice / {passwords['alice']}    bob / {passwords['bob']}
+
+Chat as alice with wscat (npx wscat), then type: {{"action":"join"}}
+  npx wscat -c '{stack.ws_url}?token={token}&room=general'
+
+Press Ctrl-C to stop everything.""", flush=True)
+    try:
+        while not stopping:
+            for name, process in stack.processes.items():
+                if process.poll() is not None:
+                    print(f"make dev: {name} exited with code {process.returncode}; see {stack.log_dir}", file=sys.stderr)
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        print("\nStopping ...", flush=True)
+        stack.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("dev", help="run the chat locally until Ctrl-C")
+    args = parser.parse_args(argv)
+    return {"dev": dev}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

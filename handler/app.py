@@ -1,0 +1,92 @@
+"""Wiring: the objects built once per cold start, and the guard every WebSocket route runs in.
+
+Under serverless-offline an exception that escapes a Python handler kills its process and every
+later call hangs, and on AWS it costs the client a generic error; so the guard turns every failure
+into an `error` frame to the sender and a logged line, and always returns a response.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+
+from handler import log
+from handler.chat import Chat
+from handler.config import settings
+from handler.errors import ConnectionGone, SendFailed, SessionExpired, StorageUnavailable
+from handler.events import WebSocketEvent
+from handler.protocol import ErrorCode, ProtocolError
+from handler.sender import Sender
+from handler.storage import Storage
+
+OK = {"statusCode": 200}
+
+_storage: Storage | None = None
+
+
+def storage() -> Storage:
+    global _storage
+    if _storage is None:
+        _storage = Storage(settings())
+    return _storage
+
+
+def chat_for(event: WebSocketEvent) -> Chat:
+    endpoint = event.management_endpoint(settings().management_endpoint)
+    return Chat(storage(), Sender(endpoint), settings())
+
+
+def websocket_route(route):
+    """Run `route(chat, event)` for an authorized connection, answering every failure with an error frame."""
+
+    @functools.wraps(route)
+    def handler(raw_event, context=None):
+        started = time.perf_counter()
+        event = WebSocketEvent(raw_event if isinstance(raw_event, dict) else {})
+        identity = event.identity
+        log.bind(
+            route=event.route_key,
+            connectionId=event.connection_id,
+            username=identity.username if identity else None,
+            requestId=event.request_id,
+        )
+        chat = None
+        try:
+            chat = chat_for(event)
+            if event.connection_id is None or identity is None:
+                # Only reachable through a misconfigured stack: every route sits behind $connect's authorizer.
+                log.warning("event without a connection or an authorized identity")
+                return {"statusCode": 403}
+            route(chat, event, identity)
+        except ProtocolError as exc:
+            log.info("refused", code=exc.code.value)
+            if chat is not None:
+                _quietly(chat.reply_error, event.connection_id, exc.code, exc.message)
+        except SessionExpired:
+            pass
+        except StorageUnavailable as exc:
+            log.warning("storage unavailable", error=str(exc))
+            if chat is not None:
+                _quietly(chat.reply_error, event.connection_id, ErrorCode.UNAVAILABLE, "the chat store is unavailable; try again")
+        except ConnectionGone:
+            # The sender itself left while we worked on its request.
+            if chat is not None:
+                _quietly(chat.drop_gone, [event.connection_id])
+        except Exception:  # noqa: BLE001 - the guard's whole point
+            log.exception("unhandled error")
+            if chat is not None and event.connection_id:
+                _quietly(chat.reply_error, event.connection_id, ErrorCode.INTERNAL, "internal error")
+        finally:
+            log.debug("done", latencyMs=round((time.perf_counter() - started) * 1000, 2))
+        return OK
+
+    return handler
+
+
+def _quietly(function, *args) -> None:
+    try:
+        function(*args)
+    except (StorageUnavailable, SendFailed, ConnectionGone):
+        log.warning("cleanup failed")
+    except Exception:  # noqa: BLE001
+        log.exception("cleanup failed")

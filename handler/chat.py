@@ -1,0 +1,208 @@
+"""What the chat does for each route, over the data layer (Storage) and the sender (Sender).
+
+No API Gateway event shapes here and no botocore: handlers turn events into calls on Chat, and
+Chat raises ProtocolError for anything the client got wrong.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from handler import log, protocol
+from handler.config import Settings
+from handler.errors import ConnectionGone, SendFailed, SessionExpired, StorageUnavailable
+from handler.events import Identity
+from handler.protocol import ErrorCode, ProtocolError
+from handler.sender import Sender
+from handler.storage import Connection, Member, Storage
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def online_users(members: list[Member]) -> list[str]:
+    """The presence list: each user once, however many tabs they have open."""
+    return sorted({member.username for member in members if member.username})
+
+
+class Chat:
+    def __init__(self, storage: Storage, sender: Sender, settings: Settings, clock: Callable[[], int] = _now_ms):
+        self.storage = storage
+        self.sender = sender
+        self.settings = settings
+        self.clock = clock
+
+    # -- connection lifecycle ------------------------------------------------------------------
+
+    def connect(
+        self, *, connection_id: str, identity: Identity, room: str, source_ip: str | None, user_agent: str | None
+    ) -> Connection:
+        now = self.clock()
+        session_ends_at = None
+        if identity.session_limit_seconds > 0:
+            session_ends_at = now // 1000 + identity.session_limit_seconds
+        conn = Connection(
+            connection_id=connection_id,
+            username=identity.username,
+            guest=identity.guest,
+            room=room,
+            connected_at_ms=now,
+            expires_at=identity.expires_at,
+            session_ends_at=session_ends_at,
+        )
+        self.storage.put_connection(conn)
+        self.storage.start_session(conn, source_ip=source_ip, user_agent=user_agent)
+        # The new connection cannot receive frames until $connect returns; it gets its welcome
+        # when it sends `join`. The others hear about it now.
+        members = self.storage.room_members(room)
+        self._announce(room, "joined", identity.username, members, exclude=connection_id)
+        log.info("connected", room=room, guest=identity.guest)
+        return conn
+
+    def disconnect(self, connection_id: str, reason: str = "client closed") -> None:
+        conn = self.storage.delete_connection(connection_id)
+        if conn is None:
+            return  # already cleaned up (a stale member found during a send, or an expiry)
+        self.storage.end_session(conn, ended_at_ms=self.clock(), reason=reason)
+        self._announce_left(conn.room, [conn.username])
+        log.info("disconnected", room=conn.room, reason=reason)
+
+    # -- routes --------------------------------------------------------------------------------
+
+    def join(self, connection_id: str, identity: Identity, request: protocol.Join) -> None:
+        conn = self._live_connection(connection_id)
+        room = request.room or conn.room
+        moved = room != conn.room
+        if moved:
+            old_room = conn.room
+            conn = self.storage.move_connection(connection_id, room)
+            if conn is None:
+                raise ProtocolError(ErrorCode.NOT_CONNECTED, "this connection is no longer known; reconnect")
+            self._announce_left(old_room, [identity.username])
+        members = self.storage.room_members(room)
+        online = online_users(members)
+        history, _ = self.storage.recent_messages(room, protocol.HISTORY_ON_JOIN)
+        session_ends_at = protocol.iso_utc(conn.session_ends_at * 1000) if conn.session_ends_at else None
+        self.sender.send(
+            connection_id,
+            protocol.welcome_frame(
+                user=identity.username,
+                room=room,
+                connection_id=connection_id,
+                connected_at=protocol.iso_utc(conn.connected_at_ms),
+                expires_at=protocol.iso_utc(conn.expires_at * 1000),
+                session_ends_at=session_ends_at,
+                online=online,
+                history=[message.frame() for message in history],
+            ),
+        )
+        if moved:
+            # Joining the room it connected to was announced at $connect already.
+            self._broadcast_presence(room, "joined", identity.username, online, members, exclude=connection_id)
+            log.info("changed room", room=room)
+
+    def send_message(self, connection_id: str, identity: Identity, request: protocol.SendMessage) -> None:
+        conn = self._live_connection(connection_id)
+        stored = self.storage.append_message(
+            room=conn.room,
+            sender=identity.username,
+            message=request.message,
+            client_msg_id=request.client_msg_id,
+            sent_at_ms=self.clock(),
+        )
+        members = self.storage.room_members(conn.room)
+        result = self.sender.broadcast([member.connection_id for member in members], stored.frame())
+        log.info(
+            "message sent", room=conn.room, messageId=stored.id, members=len(members),
+            delivered=result.delivered, gone=len(result.gone), failed=len(result.failed),
+        )
+        if result.gone:
+            self.drop_gone(result.gone)
+
+    def history(self, connection_id: str, request: protocol.HistoryQuery) -> None:
+        conn = self._live_connection(connection_id)
+        if request.after is not None:
+            messages, has_more = self.storage.messages_after(conn.room, request.after, request.limit)
+        elif request.before is not None:
+            messages, has_more = self.storage.messages_before(conn.room, request.before, request.limit)
+        else:
+            messages, has_more = self.storage.recent_messages(conn.room, request.limit)
+        self.sender.send(
+            connection_id,
+            protocol.history_frame(room=conn.room, messages=[m.frame() for m in messages], has_more=has_more),
+        )
+
+    def heartbeat(self, connection_id: str) -> None:
+        self.sender.send(connection_id, protocol.heartbeat_frame(server_time=protocol.iso_utc(self.clock())))
+
+    def reply_error(self, connection_id: str, code: ErrorCode, message: str) -> None:
+        """Tell the sender what went wrong; if even that fails there is no one left to tell."""
+        try:
+            self.sender.send(connection_id, protocol.error_frame(code, message))
+        except ConnectionGone:
+            self.drop_gone([connection_id])
+        except (SendFailed, StorageUnavailable):
+            log.warning("could not deliver an error frame", code=code.value)
+
+    # -- housekeeping --------------------------------------------------------------------------
+
+    def drop_gone(self, connection_ids: list[str]) -> None:
+        """Forget connections that API Gateway says are gone, and tell their rooms."""
+        left_by_room: dict[str, list[str]] = {}
+        now = self.clock()
+        for connection_id in connection_ids:
+            conn = self.storage.delete_connection(connection_id)
+            if conn is None:
+                continue
+            self.storage.end_session(conn, ended_at_ms=now, reason="gone")
+            left_by_room.setdefault(conn.room, []).append(conn.username)
+        for room, usernames in left_by_room.items():
+            self._announce_left(room, usernames, cascade=False)
+
+    def _live_connection(self, connection_id: str) -> Connection:
+        conn = self.storage.get_connection(connection_id)
+        if conn is None:
+            raise ProtocolError(ErrorCode.NOT_CONNECTED, "this connection is no longer known; reconnect")
+        if self.clock() // 1000 >= conn.deadline:
+            self._expire(conn)
+            raise SessionExpired()
+        return conn
+
+    def _expire(self, conn: Connection) -> None:
+        why = "session limit reached" if conn.session_ends_at and conn.session_ends_at <= conn.expires_at else "token expired"
+        try:
+            self.sender.send(conn.connection_id, protocol.error_frame(ErrorCode.SESSION_EXPIRED, why))
+        except (ConnectionGone, SendFailed):
+            pass
+        # The session row gets its reason before the close, whose $disconnect then finds no row.
+        deleted = self.storage.delete_connection(conn.connection_id)
+        if deleted is not None:
+            self.storage.end_session(deleted, ended_at_ms=self.clock(), reason=why)
+            self._announce_left(deleted.room, [deleted.username])
+        try:
+            self.sender.close(conn.connection_id)
+        except SendFailed:
+            log.warning("could not close an expired connection")
+        log.info("session expired", room=conn.room, reason=why)
+
+    def _announce(self, room: str, event: str, username: str, members: list[Member], *, exclude: str | None) -> None:
+        self._broadcast_presence(room, event, username, online_users(members), members, exclude=exclude)
+
+    def _announce_left(self, room: str, usernames: list[str], *, cascade: bool = True) -> None:
+        members = self.storage.room_members(room)
+        online = online_users(members)
+        for username in dict.fromkeys(usernames):
+            # Another tab of the same user is still in the room: they have not left.
+            if username in online:
+                continue
+            self._broadcast_presence(room, "left", username, online, members, exclude=None, cascade=cascade)
+
+    def _broadcast_presence(
+        self, room, event, username, online, members, *, exclude: str | None, cascade: bool = True
+    ) -> None:
+        targets = [member.connection_id for member in members if member.connection_id != exclude]
+        result = self.sender.broadcast(targets, protocol.presence_frame(event=event, user=username, room=room, online=online))
+        if result.gone and cascade:
+            self.drop_gone(result.gone)

@@ -1,0 +1,43 @@
+"""$connect: record the connection (the authorizer has already checked the token)."""
+
+import time
+
+from handler import log, protocol
+from handler.app import chat_for
+from handler.errors import StorageUnavailable
+from handler.events import WebSocketEvent
+from handler.protocol import ProtocolError
+
+
+def handler(raw_event, context=None):
+    event = WebSocketEvent(raw_event if isinstance(raw_event, dict) else {})
+    identity = event.identity
+    log.bind(route="$connect", connectionId=event.connection_id, requestId=event.request_id,
+             username=identity.username if identity else None)
+    started = time.perf_counter()
+    try:
+        if identity is None or event.connection_id is None:
+            log.warning("connect without an authorized identity")
+            return {"statusCode": 403, "body": "unauthorized"}
+        if identity.expires_at <= time.time():
+            return {"statusCode": 401, "body": "token expired"}
+        room = protocol.validate_room(event.query.get("room") or protocol.DEFAULT_ROOM)
+        chat_for(event).connect(
+            connection_id=event.connection_id,
+            identity=identity,
+            room=room,
+            source_ip=event.source_ip,
+            user_agent=event.user_agent,
+        )
+        return {"statusCode": 200}
+    except ProtocolError as exc:
+        # API Gateway refuses the upgrade with this status; the client sees a failed handshake.
+        return {"statusCode": 400, "body": exc.message}
+    except StorageUnavailable as exc:
+        log.warning("storage unavailable", error=str(exc))
+        return {"statusCode": 503, "body": "unavailable"}
+    except Exception:  # noqa: BLE001 - an escaped exception would hang serverless-offline
+        log.exception("unhandled error")
+        return {"statusCode": 500, "body": "internal error"}
+    finally:
+        log.debug("done", latencyMs=round((time.perf_counter() - started) * 1000, 2))

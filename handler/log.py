@@ -1,0 +1,79 @@
+"""One JSON line per log event, with the request's keys (route, connectionId, username, requestId).
+
+Why not print(): `sls logs -t` and CloudWatch Logs Insights both read JSON lines as fields. Never
+pass a token, a password or a message body to these functions; the keys below are all that a log
+line needs to trace a request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from contextvars import ContextVar
+
+_context: ContextVar[dict] = ContextVar("wschat_log_context", default={})
+
+_FUNCTION = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "level": record.levelname,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "function": _FUNCTION,
+            "message": record.getMessage(),
+        }
+        line.update(_context.get())
+        extra = getattr(record, "fields", None)
+        if extra:
+            line.update(extra)
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+def _build_logger() -> logging.Logger:
+    logger = logging.getLogger("wschat")
+    if not logger.handlers:
+        stream = logging.StreamHandler(sys.stdout)
+        stream.setFormatter(_JsonFormatter())
+        logger.addHandler(stream)
+        # The Lambda runtime installs its own root handler; not propagating avoids a second,
+        # unstructured copy of every line.
+        logger.propagate = False
+    logger.setLevel(os.environ.get("WSCHAT_LOG_LEVEL", "INFO").upper())
+    return logger
+
+
+logger = _build_logger()
+
+
+def bind(**fields) -> None:
+    """Set the keys that every later line of this invocation carries."""
+    _context.set({key: value for key, value in fields.items() if value is not None})
+
+
+def add(**fields) -> None:
+    merged = dict(_context.get())
+    merged.update({key: value for key, value in fields.items() if value is not None})
+    _context.set(merged)
+
+
+def info(message: str, **fields) -> None:
+    logger.info(message, extra={"fields": fields})
+
+
+def debug(message: str, **fields) -> None:
+    logger.debug(message, extra={"fields": fields})
+
+
+def warning(message: str, **fields) -> None:
+    logger.warning(message, extra={"fields": fields})
+
+
+def exception(message: str, **fields) -> None:
+    logger.error(message, exc_info=True, extra={"fields": fields})

@@ -1,0 +1,259 @@
+"""The wschat wire protocol: every message shape, limit and validation rule, with no I/O.
+
+Client frames are JSON objects with an ``action``; server frames are JSON objects with a ``type``.
+``docs/protocol.md`` describes the same shapes for people; keep the two in step.
+
+Parsing raises :class:`ProtocolError`, whose ``code`` is one of :class:`ErrorCode` and whose
+message is safe to show the client. Builders return plain dicts; :func:`encode` turns one into a
+frame.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+DEFAULT_ROOM = "general"
+ROOM_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{3,32}")
+PASSWORD_MIN_CHARS = 8
+# A password is hashed with a slow KDF; refusing huge ones keeps a request from buying minutes of CPU.
+PASSWORD_MAX_CHARS = 256
+
+MESSAGE_MAX_CHARS = 2000
+# API Gateway accepts frames up to 128 KiB; nothing in this protocol needs more than a few KiB,
+# so a larger frame is refused before it is parsed.
+FRAME_MAX_BYTES = 16 * 1024
+CLIENT_MSG_ID_MAX_CHARS = 64
+
+HISTORY_ON_JOIN = 50
+HISTORY_DEFAULT_LIMIT = 50
+HISTORY_MAX_LIMIT = 100
+
+# Message ids are per-room sequence numbers, zero-padded so that string order is numeric order.
+MESSAGE_ID_DIGITS = 16
+MESSAGE_ID_PATTERN = re.compile(r"[0-9]{%d}" % MESSAGE_ID_DIGITS)
+
+# Line breaks and tabs are part of chat text; other control characters only ever hide or spoof text.
+_FORBIDDEN_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+
+
+class Action(str, enum.Enum):
+    """Client → server actions; the API Gateway route key is the action's value."""
+
+    SEND_MESSAGE = "sendmessage"
+    JOIN = "join"
+    HISTORY = "history"
+    HEARTBEAT = "heartbeat"
+
+
+class ErrorCode(str, enum.Enum):
+    """The ``code`` of an ``error`` frame."""
+
+    # The frame is not a JSON object, lacks a field, or a field has the wrong type or form.
+    BAD_REQUEST = "bad_request"
+    # The frame names an action the server does not know.
+    UNKNOWN_ACTION = "unknown_action"
+    # The frame or the message in it is longer than the limits above.
+    TOO_LARGE = "too_large"
+    # The message is empty once surrounding white space is trimmed.
+    EMPTY_MESSAGE = "empty_message"
+    # The room name does not match ROOM_PATTERN.
+    INVALID_ROOM = "invalid_room"
+    # The token or the session limit ran out; the server closes the connection after this frame.
+    SESSION_EXPIRED = "session_expired"
+    # The connection is not known to the server (its row is gone); reconnect.
+    NOT_CONNECTED = "not_connected"
+    # A dependency (the database) failed; the request was not carried out and may be retried.
+    UNAVAILABLE = "unavailable"
+    # A bug on the server; the request was not carried out.
+    INTERNAL = "internal"
+
+
+class ProtocolError(Exception):
+    """Raised when a client frame breaks the protocol; carries the error frame's code and text."""
+
+    def __init__(self, code: ErrorCode, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Request:
+    action: str
+    fields: dict
+
+
+@dataclass(frozen=True)
+class SendMessage:
+    message: str
+    client_msg_id: str | None
+
+
+@dataclass(frozen=True)
+class Join:
+    room: str | None  # None: stay in the current room
+
+
+@dataclass(frozen=True)
+class HistoryQuery:
+    before: str | None
+    after: str | None
+    limit: int
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing client frames
+
+
+def parse_request(body: str | bytes | None) -> Request:
+    """Parse a raw frame into its action and fields, or raise ProtocolError."""
+    if body is None or body == "" or body == b"":
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "empty frame: send a JSON object with an action")
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    if len(raw) > FRAME_MAX_BYTES:
+        raise ProtocolError(ErrorCode.TOO_LARGE, f"frame is larger than {FRAME_MAX_BYTES} bytes")
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "frame is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "frame must be a JSON object")
+    action = data.get("action")
+    if not isinstance(action, str) or not action:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, 'frame needs an "action" string')
+    return Request(action=action, fields=data)
+
+
+def known_action(action: str) -> Action:
+    try:
+        return Action(action)
+    except ValueError:
+        shown = action[:40]
+        raise ProtocolError(ErrorCode.UNKNOWN_ACTION, f"unknown action {shown!r}") from None
+
+
+def parse_send_message(request: Request) -> SendMessage:
+    message = request.fields.get("message")
+    if not isinstance(message, str):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, '"message" must be a string')
+    message = message.strip()
+    if not message:
+        raise ProtocolError(ErrorCode.EMPTY_MESSAGE, "message is empty")
+    if len(message) > MESSAGE_MAX_CHARS:
+        raise ProtocolError(ErrorCode.TOO_LARGE, f"message is longer than {MESSAGE_MAX_CHARS} characters")
+    if _FORBIDDEN_CONTROL.search(message):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "message contains control characters")
+    client_msg_id = request.fields.get("clientMsgId")
+    if client_msg_id is not None:
+        if not isinstance(client_msg_id, str) or not 0 < len(client_msg_id) <= CLIENT_MSG_ID_MAX_CHARS:
+            raise ProtocolError(
+                ErrorCode.BAD_REQUEST, f'"clientMsgId" must be a string of 1-{CLIENT_MSG_ID_MAX_CHARS} characters'
+            )
+        if _FORBIDDEN_CONTROL.search(client_msg_id):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, '"clientMsgId" contains control characters')
+    return SendMessage(message=message, client_msg_id=client_msg_id)
+
+
+def parse_join(request: Request) -> Join:
+    room = request.fields.get("room")
+    if room is None:
+        return Join(room=None)
+    return Join(room=validate_room(room))
+
+
+def parse_history(request: Request) -> HistoryQuery:
+    before = request.fields.get("before")
+    after = request.fields.get("after")
+    if before is not None and after is not None:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, 'give "before" or "after", not both')
+    for name, value in (("before", before), ("after", after)):
+        if value is not None and not is_message_id(value):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f'"{name}" must be a message id')
+    limit = request.fields.get("limit", HISTORY_DEFAULT_LIMIT)
+    # bool is an int subclass in Python; true/false are not a limit.
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, '"limit" must be a positive integer')
+    return HistoryQuery(before=before, after=after, limit=min(limit, HISTORY_MAX_LIMIT))
+
+
+def validate_room(room: object) -> str:
+    if not isinstance(room, str) or not ROOM_PATTERN.fullmatch(room):
+        raise ProtocolError(ErrorCode.INVALID_ROOM, "room names are 1-64 characters of A-Z a-z 0-9 _ -")
+    return room
+
+
+def is_valid_username(username: object) -> bool:
+    return isinstance(username, str) and USERNAME_PATTERN.fullmatch(username) is not None
+
+
+def is_message_id(value: object) -> bool:
+    return isinstance(value, str) and MESSAGE_ID_PATTERN.fullmatch(value) is not None
+
+
+def format_message_id(sequence: int) -> str:
+    return str(sequence).zfill(MESSAGE_ID_DIGITS)
+
+
+# ---------------------------------------------------------------------------------------------
+# Building server frames
+
+
+def iso_utc(epoch_ms: int) -> str:
+    """ISO 8601 in UTC with milliseconds, e.g. 2026-11-25T18:19:57.123Z."""
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+
+
+def message_frame(*, id: str, room: str, sender: str, message: str, sent_at: str, client_msg_id: str | None) -> dict:
+    return {
+        "type": "message",
+        "id": id,
+        "room": room,
+        "sender": sender,
+        "message": message,
+        "sentAt": sent_at,
+        "clientMsgId": client_msg_id,
+    }
+
+
+def welcome_frame(
+    *, user: str, room: str, connection_id: str, connected_at: str, expires_at: str,
+    session_ends_at: str | None, online: list[str], history: list[dict],
+) -> dict:
+    return {
+        "type": "welcome",
+        "user": user,
+        "room": room,
+        "connectionId": connection_id,
+        "connectedAt": connected_at,
+        "expiresAt": expires_at,
+        "sessionEndsAt": session_ends_at,
+        "online": online,
+        "history": history,
+    }
+
+
+def presence_frame(*, event: str, user: str, room: str, online: list[str]) -> dict:
+    return {"type": "presence", "event": event, "user": user, "room": room, "online": online}
+
+
+def history_frame(*, room: str, messages: list[dict], has_more: bool) -> dict:
+    return {"type": "history", "room": room, "messages": messages, "hasMore": has_more}
+
+
+def heartbeat_frame(*, server_time: str) -> dict:
+    return {"type": "heartbeat", "serverTime": server_time}
+
+
+def error_frame(code: ErrorCode, message: str) -> dict:
+    return {"type": "error", "code": code.value, "message": message}
+
+
+def encode(frame: dict) -> bytes:
+    # ensure_ascii=False keeps non-Latin chat text at its real size against API Gateway's limits.
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

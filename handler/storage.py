@@ -1,0 +1,397 @@
+"""The data layer: the only module that talks to DynamoDB.
+
+Four tables (defined in serverless.yml): ActiveConnections (one row per open connection, with a
+by-room index), SessionHistory (one row per connection, kept), MessageHistory (messages by room and
+id, plus one counter item per room) and Users. Every call that runs per message or per connection
+is a GetItem, PutItem, UpdateItem, DeleteItem or a Query on one partition; nothing scans.
+
+botocore's exceptions stop here: callers see StorageUnavailable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from handler import protocol
+from handler.config import Settings
+from handler.errors import StorageUnavailable
+
+ROOM_INDEX = "by-room"
+USER_SESSIONS_INDEX = "by-user"
+# The per-room counter item shares the messages' partition. '#' sorts before every digit, so a
+# key condition `id >= "0"` reads messages and never the counter.
+COUNTER_ID = "#seq"
+_FIRST_ID = "0"
+
+# API Gateway closes every connection within 2 hours; a row left behind by a lost $disconnect
+# expires an hour after that.
+CONNECTION_ROW_TTL_SECONDS = 3 * 3600
+
+_CLIENT_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=5,
+    # Fail fast when DynamoDB is down: the client gets an "unavailable" error in seconds
+    # instead of a Lambda timeout.
+    retries={"max_attempts": 2, "mode": "standard"},
+)
+
+
+@dataclass(frozen=True)
+class Connection:
+    connection_id: str
+    username: str
+    guest: bool
+    room: str
+    connected_at_ms: int
+    expires_at: int  # epoch seconds: the token's exp
+    session_ends_at: int | None  # epoch seconds, for session-limited users
+
+    @property
+    def deadline(self) -> int:
+        """When this connection must end: token expiry or session limit, whichever is first."""
+        if self.session_ends_at is None:
+            return self.expires_at
+        return min(self.expires_at, self.session_ends_at)
+
+
+@dataclass(frozen=True)
+class Member:
+    connection_id: str
+    username: str
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    id: str
+    room: str
+    sender: str
+    message: str
+    sent_at: str
+    client_msg_id: str | None
+
+    def frame(self) -> dict:
+        return protocol.message_frame(
+            id=self.id, room=self.room, sender=self.sender, message=self.message,
+            sent_at=self.sent_at, client_msg_id=self.client_msg_id,
+        )
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    password_hash: str | None
+    guest: bool
+
+
+@contextlib.contextmanager
+def _dynamodb_errors(operation: str):
+    try:
+        yield
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "Unknown")
+        raise StorageUnavailable(f"{operation}: {code}") from exc
+    except BotoCoreError as exc:
+        raise StorageUnavailable(f"{operation}: {exc.__class__.__name__}") from exc
+
+
+def _s(value: str) -> dict:
+    return {"S": value}
+
+
+def _n(value: int) -> dict:
+    return {"N": str(value)}
+
+
+class Storage:
+    def __init__(self, settings: Settings, client=None):
+        self.settings = settings
+        self.client = client or boto3.client(
+            "dynamodb", endpoint_url=settings.ddb_endpoint, config=_CLIENT_CONFIG
+        )
+        self.connections_table = settings.connections_table
+        self.sessions_table = settings.sessions_table
+        self.messages_table = settings.messages_table
+        self.users_table = settings.users_table
+
+    # -- connections ---------------------------------------------------------------------------
+
+    def put_connection(self, conn: Connection) -> None:
+        item = {
+            "connectionId": _s(conn.connection_id),
+            "username": _s(conn.username),
+            "guest": {"BOOL": conn.guest},
+            "room": _s(conn.room),
+            "connectedAt": _n(conn.connected_at_ms),
+            "expiresAt": _n(conn.expires_at),
+            "ttl": _n(conn.connected_at_ms // 1000 + CONNECTION_ROW_TTL_SECONDS),
+        }
+        if conn.session_ends_at is not None:
+            item["sessionEndsAt"] = _n(conn.session_ends_at)
+        with _dynamodb_errors("put_connection"):
+            self.client.put_item(TableName=self.connections_table, Item=item)
+
+    def get_connection(self, connection_id: str) -> Connection | None:
+        with _dynamodb_errors("get_connection"):
+            response = self.client.get_item(
+                TableName=self.connections_table, Key={"connectionId": _s(connection_id)}
+            )
+        item = response.get("Item")
+        return _connection_from_item(item) if item else None
+
+    def delete_connection(self, connection_id: str) -> Connection | None:
+        """Remove the row and return what it held, or None if it was already gone."""
+        with _dynamodb_errors("delete_connection"):
+            response = self.client.delete_item(
+                TableName=self.connections_table,
+                Key={"connectionId": _s(connection_id)},
+                ReturnValues="ALL_OLD",
+            )
+        item = response.get("Attributes")
+        return _connection_from_item(item) if item else None
+
+    def move_connection(self, connection_id: str, room: str) -> Connection | None:
+        """Put the connection in another room; None if the connection's row is gone."""
+        try:
+            with _dynamodb_errors("move_connection"):
+                response = self.client.update_item(
+                    TableName=self.connections_table,
+                    Key={"connectionId": _s(connection_id)},
+                    UpdateExpression="SET room = :room",
+                    ConditionExpression="attribute_exists(connectionId)",
+                    ExpressionAttributeValues={":room": _s(room)},
+                    ReturnValues="ALL_NEW",
+                )
+        except StorageUnavailable as exc:
+            if _is_condition_failure(exc):
+                return None
+            raise
+        return _connection_from_item(response["Attributes"])
+
+    def room_members(self, room: str) -> list[Member]:
+        """Every connection in the room: a Query on the by-room index, all pages followed."""
+        members: list[Member] = []
+        kwargs = {
+            "TableName": self.connections_table,
+            "IndexName": ROOM_INDEX,
+            "KeyConditionExpression": "room = :room",
+            "ExpressionAttributeValues": {":room": _s(room)},
+        }
+        with _dynamodb_errors("room_members"):
+            while True:
+                response = self.client.query(**kwargs)
+                members.extend(
+                    Member(item["connectionId"]["S"], item.get("username", {}).get("S", ""))
+                    for item in response.get("Items", ())
+                )
+                last = response.get("LastEvaluatedKey")
+                if not last:
+                    return members
+                kwargs["ExclusiveStartKey"] = last
+
+    # -- session history -----------------------------------------------------------------------
+
+    def start_session(self, conn: Connection, *, source_ip: str | None, user_agent: str | None) -> None:
+        item = {
+            "connectionId": _s(conn.connection_id),
+            "username": _s(conn.username),
+            "guest": {"BOOL": conn.guest},
+            "room": _s(conn.room),
+            "connectedAt": _s(protocol.iso_utc(conn.connected_at_ms)),
+            "connectedAtMs": _n(conn.connected_at_ms),
+            "expiresAt": _n(conn.expires_at),
+            "ttl": _n(conn.connected_at_ms // 1000 + self.settings.session_retention_days * 86400),
+        }
+        if source_ip:
+            item["sourceIp"] = _s(source_ip[:64])
+        if user_agent:
+            item["userAgent"] = _s(user_agent[:512])
+        with _dynamodb_errors("start_session"):
+            self.client.put_item(TableName=self.sessions_table, Item=item)
+
+    def end_session(self, conn: Connection, *, ended_at_ms: int, reason: str) -> None:
+        """Record when and why the session ended. A second call for the same session is a no-op."""
+        duration = max(0, (ended_at_ms - conn.connected_at_ms) // 1000)
+        try:
+            with _dynamodb_errors("end_session"):
+                self.client.update_item(
+                    TableName=self.sessions_table,
+                    Key={"connectionId": _s(conn.connection_id)},
+                    UpdateExpression="SET disconnectedAt = :at, durationSeconds = :d, reason = :r, lastRoom = :room",
+                    ConditionExpression="attribute_exists(connectionId) AND attribute_not_exists(disconnectedAt)",
+                    ExpressionAttributeValues={
+                        ":at": _s(protocol.iso_utc(ended_at_ms)),
+                        ":d": _n(duration),
+                        ":r": _s(reason),
+                        ":room": _s(conn.room),
+                    },
+                )
+        except StorageUnavailable as exc:
+            if not _is_condition_failure(exc):
+                raise
+
+    def get_session(self, connection_id: str) -> dict | None:
+        with _dynamodb_errors("get_session"):
+            response = self.client.get_item(TableName=self.sessions_table, Key={"connectionId": _s(connection_id)})
+        item = response.get("Item")
+        return _plain(item) if item else None
+
+    # -- messages ------------------------------------------------------------------------------
+
+    def append_message(
+        self, *, room: str, sender: str, message: str, client_msg_id: str | None, sent_at_ms: int
+    ) -> StoredMessage:
+        """Store a message under the room's next sequence number and return it.
+
+        The counter is one atomic ADD, so ids are unique and ordered even when several Lambdas
+        send to one room at once; a failed put leaves a harmless gap in the sequence.
+        """
+        with _dynamodb_errors("next_message_id"):
+            response = self.client.update_item(
+                TableName=self.messages_table,
+                Key={"room": _s(room), "id": _s(COUNTER_ID)},
+                UpdateExpression="ADD seq :one",
+                ExpressionAttributeValues={":one": _n(1)},
+                ReturnValues="UPDATED_NEW",
+            )
+        stored = StoredMessage(
+            id=protocol.format_message_id(int(response["Attributes"]["seq"]["N"])),
+            room=room,
+            sender=sender,
+            message=message,
+            sent_at=protocol.iso_utc(sent_at_ms),
+            client_msg_id=client_msg_id,
+        )
+        item = {
+            "room": _s(room),
+            "id": _s(stored.id),
+            "sender": _s(sender),
+            "message": _s(message),
+            "sentAt": _s(stored.sent_at),
+            "ttl": _n(sent_at_ms // 1000 + self.settings.message_retention_days * 86400),
+        }
+        if client_msg_id is not None:
+            item["clientMsgId"] = _s(client_msg_id)
+        with _dynamodb_errors("append_message"):
+            self.client.put_item(TableName=self.messages_table, Item=item)
+        return stored
+
+    def recent_messages(self, room: str, limit: int) -> tuple[list[StoredMessage], bool]:
+        """The last `limit` messages, oldest first, and whether older ones exist."""
+        return self._page(room, "id >= :lo", {":lo": _s(_FIRST_ID)}, limit, newest_first=True)
+
+    def messages_before(self, room: str, before: str, limit: int) -> tuple[list[StoredMessage], bool]:
+        if int(before) <= 1:
+            return [], False
+        upper = protocol.format_message_id(int(before) - 1)
+        return self._page(
+            room, "id BETWEEN :lo AND :hi", {":lo": _s(_FIRST_ID), ":hi": _s(upper)}, limit, newest_first=True
+        )
+
+    def messages_after(self, room: str, after: str, limit: int) -> tuple[list[StoredMessage], bool]:
+        return self._page(room, "id > :after", {":after": _s(after)}, limit, newest_first=False)
+
+    def _page(self, room, condition, values, limit, *, newest_first) -> tuple[list[StoredMessage], bool]:
+        with _dynamodb_errors("messages"):
+            response = self.client.query(
+                TableName=self.messages_table,
+                KeyConditionExpression="room = :room AND " + condition,
+                ExpressionAttributeValues={":room": _s(room), **values},
+                ScanIndexForward=not newest_first,
+                # One extra item tells whether there is more without a second request.
+                Limit=limit + 1,
+            )
+        items = response.get("Items", [])
+        has_more = len(items) > limit
+        messages = [_message_from_item(item) for item in items[:limit]]
+        if newest_first:
+            messages.reverse()
+        return messages, has_more
+
+    # -- users ---------------------------------------------------------------------------------
+
+    def create_user(
+        self, *, username: str, password_hash: str | None, guest: bool, created_at_ms: int, ttl: int | None = None
+    ) -> bool:
+        """Create the account; False if the name (in any letter case) is taken."""
+        item = {
+            "usernameKey": _s(username.lower()),
+            "username": _s(username),
+            "guest": {"BOOL": guest},
+            "createdAt": _s(protocol.iso_utc(created_at_ms)),
+        }
+        if password_hash is not None:
+            item["passwordHash"] = _s(password_hash)
+        if ttl is not None:
+            item["ttl"] = _n(ttl)
+        try:
+            with _dynamodb_errors("create_user"):
+                self.client.put_item(
+                    TableName=self.users_table,
+                    Item=item,
+                    # A guest whose time ran out frees the name even before TTL deletes the row
+                    # (DynamoDB deletes expired items only within a day or two).
+                    ConditionExpression="attribute_not_exists(usernameKey) OR (guest = :true AND #ttl < :now)",
+                    ExpressionAttributeNames={"#ttl": "ttl"},
+                    ExpressionAttributeValues={":true": {"BOOL": True}, ":now": _n(created_at_ms // 1000)},
+                )
+        except StorageUnavailable as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def get_user(self, username: str) -> User | None:
+        with _dynamodb_errors("get_user"):
+            response = self.client.get_item(
+                TableName=self.users_table, Key={"usernameKey": _s(username.lower())}, ConsistentRead=True
+            )
+        item = response.get("Item")
+        if not item:
+            return None
+        return User(
+            username=item["username"]["S"],
+            password_hash=item.get("passwordHash", {}).get("S"),
+            guest=item.get("guest", {}).get("BOOL", False),
+        )
+
+
+def _is_condition_failure(exc: StorageUnavailable) -> bool:
+    cause = exc.__cause__
+    return isinstance(cause, ClientError) and cause.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def _connection_from_item(item: dict) -> Connection:
+    ends = item.get("sessionEndsAt")
+    return Connection(
+        connection_id=item["connectionId"]["S"],
+        username=item["username"]["S"],
+        guest=item.get("guest", {}).get("BOOL", False),
+        room=item["room"]["S"],
+        connected_at_ms=int(item["connectedAt"]["N"]),
+        expires_at=int(item["expiresAt"]["N"]),
+        session_ends_at=int(ends["N"]) if ends else None,
+    )
+
+
+def _message_from_item(item: dict) -> StoredMessage:
+    return StoredMessage(
+        id=item["id"]["S"],
+        room=item["room"]["S"],
+        sender=item["sender"]["S"],
+        message=item["message"]["S"],
+        sent_at=item["sentAt"]["S"],
+        client_msg_id=item.get("clientMsgId", {}).get("S"),
+    )
+
+
+def _plain(item: dict) -> dict:
+    """A DynamoDB item as plain Python values (for tests and tools, not hot paths)."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+    return {key: deserializer.deserialize(value) for key, value in item.items()}
