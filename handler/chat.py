@@ -28,11 +28,11 @@ def online_users(members: list[Member]) -> list[str]:
 
 
 class Chat:
-    def __init__(self, storage: Storage, sender: Sender, settings: Settings, clock: Callable[[], int] = _now_ms):
+    def __init__(self, storage: Storage, sender: Sender, settings: Settings, clock: Callable[[], int] | None = None):
         self.storage = storage
         self.sender = sender
         self.settings = settings
-        self.clock = clock
+        self.clock = clock or _now_ms
 
     # -- connection lifecycle ------------------------------------------------------------------
 

@@ -36,10 +36,22 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to whatever sys.stdout is at the time, so a redirected stdout (tests) sees the lines."""
+
+    @property
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
 def _build_logger() -> logging.Logger:
     logger = logging.getLogger("wschat")
     if not logger.handlers:
-        stream = logging.StreamHandler(sys.stdout)
+        stream = _StdoutHandler()
         stream.setFormatter(_JsonFormatter())
         logger.addHandler(stream)
         # The Lambda runtime installs its own root handler; not propagating avoids a second,

@@ -28,6 +28,8 @@ MESSAGE_MAX_CHARS = 2000
 # so a larger frame is refused before it is parsed.
 FRAME_MAX_BYTES = 16 * 1024
 CLIENT_MSG_ID_MAX_CHARS = 64
+# No frame of this protocol nests deeper than 2; deeper input is refused before it is walked.
+JSON_MAX_DEPTH = 8
 
 HISTORY_ON_JOIN = 50
 HISTORY_DEFAULT_LIMIT = 50
@@ -123,10 +125,22 @@ def parse_request(body: str | bytes | None) -> Request:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "frame is not valid JSON") from None
     if not isinstance(data, dict):
         raise ProtocolError(ErrorCode.BAD_REQUEST, "frame must be a JSON object")
+    if _depth(data) > JSON_MAX_DEPTH:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"frame nests deeper than {JSON_MAX_DEPTH} levels")
     action = data.get("action")
     if not isinstance(action, str) or not action:
         raise ProtocolError(ErrorCode.BAD_REQUEST, 'frame needs an "action" string')
     return Request(action=action, fields=data)
+
+
+def _depth(value, level: int = 1) -> int:
+    if level > JSON_MAX_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(item, level + 1) for item in value.values()), default=level)
+    if isinstance(value, list):
+        return max((_depth(item, level + 1) for item in value), default=level)
+    return level - 1
 
 
 def known_action(action: str) -> Action:

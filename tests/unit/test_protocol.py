@@ -1,0 +1,124 @@
+"""The protocol module alone: no AWS, no mocks."""
+
+import json
+
+import pytest
+
+from handler import protocol
+from handler.protocol import ErrorCode, ProtocolError
+
+
+def code_of(call, *args):
+    with pytest.raises(ProtocolError) as raised:
+        call(*args)
+    return raised.value.code
+
+
+@pytest.mark.parametrize("body, code", [
+    (None, ErrorCode.BAD_REQUEST),
+    ("", ErrorCode.BAD_REQUEST),
+    ("not json", ErrorCode.BAD_REQUEST),
+    ("[1,2]", ErrorCode.BAD_REQUEST),
+    ('"sendmessage"', ErrorCode.BAD_REQUEST),
+    ("{}", ErrorCode.BAD_REQUEST),
+    ('{"action": 5}', ErrorCode.BAD_REQUEST),
+    ('{"action": ""}', ErrorCode.BAD_REQUEST),
+    ("x" * (protocol.FRAME_MAX_BYTES + 1), ErrorCode.TOO_LARGE),
+    ("[" * 100000 + "]" * 100000, ErrorCode.TOO_LARGE),
+])
+def test_malformed_frames_are_refused_with_a_code(body, code):
+    assert code_of(protocol.parse_request, body) == code
+
+
+@pytest.mark.parametrize("depth", [9, 5000])
+def test_deeply_nested_json_within_the_size_limit_is_a_bad_request_not_a_crash(depth):
+    body = '{"action":"sendmessage","a":' + "[" * depth + "]" * depth + "}"
+    assert len(body) < protocol.FRAME_MAX_BYTES
+    assert code_of(protocol.parse_request, body) == ErrorCode.BAD_REQUEST
+
+
+def test_shallow_nesting_is_fine():
+    assert protocol.parse_request('{"action":"join","x":[[1]]}').action == "join"
+
+
+def test_unknown_action_is_named_in_the_error():
+    request = protocol.parse_request('{"action":"dance"}')
+    with pytest.raises(ProtocolError) as raised:
+        protocol.known_action(request.action)
+    assert raised.value.code == ErrorCode.UNKNOWN_ACTION
+    assert "dance" in raised.value.message
+
+
+def send(fields):
+    return protocol.parse_send_message(protocol.Request("sendmessage", {"action": "sendmessage", **fields}))
+
+
+def test_message_is_trimmed():
+    assert send({"message": "  hi there \n"}).message == "hi there"
+
+
+@pytest.mark.parametrize("fields, code", [
+    ({}, ErrorCode.BAD_REQUEST),
+    ({"message": 42}, ErrorCode.BAD_REQUEST),
+    ({"message": "   "}, ErrorCode.EMPTY_MESSAGE),
+    ({"message": "x" * 2001}, ErrorCode.TOO_LARGE),
+    ({"message": "bell\x07"}, ErrorCode.BAD_REQUEST),
+    ({"message": "spoof\u202eevil"}, ErrorCode.BAD_REQUEST),
+    ({"message": "ok", "clientMsgId": 7}, ErrorCode.BAD_REQUEST),
+    ({"message": "ok", "clientMsgId": "x" * 65}, ErrorCode.BAD_REQUEST),
+])
+def test_bad_messages(fields, code):
+    assert code_of(send, fields) == code
+
+
+def test_message_limits_count_characters_not_bytes():
+    assert len(send({"message": "é" * 2000}).message) == 2000
+    assert send({"message": "line one\nline two\ttab"}).message == "line one\nline two\ttab"
+
+
+def test_join_room_validation():
+    assert protocol.parse_join(protocol.Request("join", {})).room is None
+    assert protocol.parse_join(protocol.Request("join", {"room": "dev_ops-2"})).room == "dev_ops-2"
+    for bad in ("", "a b", "x" * 65, "../etc", 5, "<script>"):
+        assert code_of(protocol.parse_join, protocol.Request("join", {"room": bad})) == ErrorCode.INVALID_ROOM
+
+
+def history(fields):
+    return protocol.parse_history(protocol.Request("history", fields))
+
+
+def test_history_limit_is_capped_and_defaults():
+    assert history({}).limit == protocol.HISTORY_DEFAULT_LIMIT
+    assert history({"limit": 1000}).limit == protocol.HISTORY_MAX_LIMIT
+    after = protocol.format_message_id(12)
+    assert history({"after": after}).after == after
+
+
+@pytest.mark.parametrize("fields", [
+    {"limit": 0}, {"limit": -1}, {"limit": "5"}, {"limit": True}, {"limit": 2.5},
+    {"before": "12"}, {"after": "abc"}, {"before": protocol.format_message_id(2), "after": protocol.format_message_id(1)},
+])
+def test_bad_history_queries(fields):
+    assert code_of(history, fields) == ErrorCode.BAD_REQUEST
+
+
+def test_message_ids_sort_in_numeric_order():
+    ids = [protocol.format_message_id(n) for n in (9, 10, 100, 2)]
+    assert sorted(ids) == [protocol.format_message_id(n) for n in (2, 9, 10, 100)]
+
+
+def test_iso_utc():
+    assert protocol.iso_utc(0) == "1970-01-01T00:00:00.000Z"
+    assert protocol.iso_utc(1795629600123) == "2026-11-25T18:00:00.123Z"
+
+
+def test_encode_keeps_text_as_text():
+    frame = protocol.message_frame(id="1", room="r", sender="a", message="<b>ü</b>", sent_at="t", client_msg_id=None)
+    assert json.loads(protocol.encode(frame))["message"] == "<b>ü</b>"
+    assert "ü".encode() in protocol.encode(frame)
+
+
+def test_usernames():
+    assert protocol.is_valid_username("alice.b-c_1")
+    for bad in ("al", "x" * 33, "al ice", "alice;drop", "ålice", None, 5):
+        assert not protocol.is_valid_username(bad)

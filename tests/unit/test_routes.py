@@ -1,0 +1,305 @@
+"""The WebSocket routes, fed API-Gateway-shaped events, over moto's DynamoDB and a fake @connections API."""
+
+import json
+import time
+
+import pytest
+
+from handler import chat as chat_module
+from handler import config, connect, disconnect, messages, protocol
+from handler.storage import Storage
+from tests.unit.conftest import ws_event
+
+
+def store():
+    return Storage(config.settings())
+
+
+def connect_user(connection_id, username="alice", room=None, **kwargs):
+    response = connect.handler(ws_event("$connect", connection_id=connection_id, username=username, room=room, **kwargs))
+    assert response["statusCode"] == 200, response
+    return response
+
+
+def send(connection_id, body, username="alice", **kwargs):
+    return messages.send_message(ws_event("sendmessage", body, connection_id=connection_id, username=username, **kwargs))
+
+
+def join(connection_id, room=None, username="alice", **kwargs):
+    body = {"action": "join"} | ({"room": room} if room else {})
+    return messages.join(ws_event("join", body, connection_id=connection_id, username=username, **kwargs))
+
+
+def test_connect_records_connection_and_session(api):
+    connect_user("c1", "alice", room="lobby")
+    conn = store().get_connection("c1")
+    assert (conn.username, conn.room, conn.guest) == ("alice", "lobby", False)
+    session = store().get_session("c1")
+    assert session["username"] == "alice" and session["room"] == "lobby"
+    assert session["sourceIp"] == "203.0.113.7" and session["userAgent"] == "pytest-client/1.0"
+    assert session["connectedAt"].endswith("Z")
+
+
+def test_connect_defaults_to_general_and_refuses_bad_rooms(api):
+    connect_user("c1")
+    assert store().get_connection("c1").room == "general"
+    response = connect.handler(ws_event("$connect", connection_id="c2", room="no spaces allowed"))
+    assert response["statusCode"] == 400
+    assert store().get_connection("c2") is None
+
+
+def test_connect_without_authorizer_context_is_refused(api):
+    assert connect.handler(ws_event("$connect", connection_id="c1", authorized=False))["statusCode"] == 403
+    assert connect.handler(ws_event("$connect", connection_id="c1", expires_in=-5))["statusCode"] == 401
+
+
+def test_join_welcomes_with_room_online_and_history(api):
+    connect_user("a1", "alice")
+    connect_user("b1", "bob")
+    send("a1", {"action": "sendmessage", "message": "first"})
+    api.clear()
+    join("b1", username="bob")
+    welcome = api.last("b1")
+    assert welcome["type"] == "welcome"
+    assert welcome["user"] == "bob" and welcome["room"] == "general" and welcome["connectionId"] == "b1"
+    assert welcome["online"] == ["alice", "bob"]
+    assert [m["message"] for m in welcome["history"]] == ["first"]
+    assert welcome["expiresAt"].endswith("Z") and welcome["sessionEndsAt"] is None
+
+
+def test_connect_announces_presence_to_the_room(api):
+    connect_user("a1", "alice")
+    connect_user("b1", "bob")
+    assert api.frames("a1", "presence") == [
+        {"type": "presence", "event": "joined", "user": "bob", "room": "general", "online": ["alice", "bob"]}
+    ]
+    assert api.frames("b1") == []  # a connecting client cannot receive until $connect returns
+
+
+def test_messages_reach_exactly_their_room_sender_included(api):
+    connect_user("a1", "alice", room="r1")
+    connect_user("b1", "bob", room="r1")
+    connect_user("c1", "carol", room="r2")
+    api.clear()
+    send("a1", {"action": "sendmessage", "message": "  hello r1  ", "clientMsgId": "m-1"})
+    for cid in ("a1", "b1"):
+        (frame,) = api.frames(cid, "message")
+        assert frame["sender"] == "alice" and frame["message"] == "hello r1" and frame["room"] == "r1"
+        assert frame["clientMsgId"] == "m-1" and protocol.is_message_id(frame["id"])
+    assert api.frames("c1") == []
+
+
+def test_sender_is_who_the_authorizer_said_not_the_body(api):
+    connect_user("a1", "alice")
+    send("a1", {"action": "sendmessage", "message": "hi", "sender": "mallory", "username": "mallory"})
+    assert api.last("a1")["sender"] == "alice"
+    messages_, _ = store().recent_messages("general", 10)
+    assert messages_[0].sender == "alice"
+
+
+def test_ids_increase_in_send_order(api):
+    connect_user("a1")
+    for n in range(5):
+        send("a1", {"action": "sendmessage", "message": f"m{n}"})
+    ids = [frame["id"] for frame in api.frames("a1", "message")]
+    assert ids == sorted(ids) and len(set(ids)) == 5
+
+
+@pytest.mark.parametrize("body, code", [
+    ("not json", "bad_request"),
+    ({"action": "sendmessage"}, "bad_request"),
+    ({"action": "sendmessage", "message": "  "}, "empty_message"),
+    ({"action": "sendmessage", "message": "x" * 2001}, "too_large"),
+    ({"action": "sendmessage", "message": ["a"]}, "bad_request"),
+])
+def test_bad_messages_get_an_error_and_are_not_stored_or_broadcast(api, body, code):
+    connect_user("a1", "alice")
+    connect_user("b1", "bob")
+    api.clear()
+    assert send("a1", body) == {"statusCode": 200}
+    assert api.frames("a1") == [api.last("a1")] and api.last("a1")["type"] == "error"
+    assert api.last("a1")["code"] == code and api.last("a1")["message"]
+    assert api.frames("b1") == []
+    assert store().recent_messages("general", 10) == ([], False)
+
+
+@pytest.mark.parametrize("body, code", [
+    ("{nope", "bad_request"),
+    ("", "bad_request"),
+    (None, "bad_request"),
+    ({"no": "action"}, "bad_request"),
+    ({"action": "dance"}, "unknown_action"),
+    ("[1]", "bad_request"),
+])
+def test_default_route_answers_with_an_error(api, body, code):
+    connect_user("a1")
+    api.clear()
+    messages.default(ws_event("$default", body, connection_id="a1"))
+    assert api.last("a1")["type"] == "error" and api.last("a1")["code"] == code
+
+
+def test_default_route_serves_a_known_action(api):
+    connect_user("a1")
+    messages.default(ws_event("$default", {"action": "heartbeat"}, connection_id="a1"))
+    assert api.last("a1")["type"] == "heartbeat"
+
+
+def test_heartbeat_replies_with_server_time(api):
+    connect_user("a1")
+    messages.heartbeat(ws_event("heartbeat", {"action": "heartbeat"}, connection_id="a1"))
+    assert api.last("a1")["type"] == "heartbeat" and api.last("a1")["serverTime"].endswith("Z")
+
+
+def test_history_paging_before_and_after(api):
+    connect_user("a1")
+    for n in range(7):
+        send("a1", {"action": "sendmessage", "message": f"m{n}"})
+    ids = [frame["id"] for frame in api.frames("a1", "message")]
+
+    def history(**query):
+        messages.history(ws_event("history", {"action": "history", **query}, connection_id="a1"))
+        frame = api.last("a1")
+        assert frame["type"] == "history" and frame["room"] == "general"
+        return [m["message"] for m in frame["messages"]], frame["hasMore"]
+
+    assert history(limit=3) == (["m4", "m5", "m6"], True)
+    assert history(before=ids[4], limit=3) == (["m1", "m2", "m3"], True)
+    assert history(before=ids[2], limit=3) == (["m0", "m1"], False)
+    assert history(after=ids[3], limit=2) == (["m4", "m5"], True)
+    assert history(after=ids[5]) == (["m6"], False)
+    assert history(after=ids[6]) == ([], False)
+    messages.history(ws_event("history", {"action": "history", "after": "12"}, connection_id="a1"))
+    assert api.last("a1")["code"] == "bad_request"
+
+
+def test_join_moves_rooms_and_tells_both(api):
+    connect_user("a1", "alice", room="r1")
+    connect_user("b1", "bob", room="r1")
+    connect_user("c1", "carol", room="r2")
+    api.clear()
+    join("a1", room="r2")
+    assert api.last("a1")["type"] == "welcome" and api.last("a1")["room"] == "r2"
+    assert api.last("a1")["online"] == ["alice", "carol"]
+    assert api.frames("b1") == [{"type": "presence", "event": "left", "user": "alice", "room": "r1", "online": ["bob"]}]
+    assert api.frames("c1") == [
+        {"type": "presence", "event": "joined", "user": "alice", "room": "r2", "online": ["alice", "carol"]}
+    ]
+    send("a1", {"action": "sendmessage", "message": "in r2"})
+    assert api.frames("b1", "message") == [] and api.frames("c1", "message")[0]["message"] == "in r2"
+
+
+def test_join_bad_room_keeps_the_current_one(api):
+    connect_user("a1", room="r1")
+    join("a1", room="bad room!")
+    assert api.last("a1")["code"] == "invalid_room"
+    assert store().get_connection("a1").room == "r1"
+
+
+def test_disconnect_cleans_up_and_tells_the_room(api):
+    connect_user("a1", "alice")
+    connect_user("b1", "bob")
+    api.clear()
+    disconnect.handler(ws_event("$disconnect", connection_id="b1", username="bob"))
+    assert store().get_connection("b1") is None
+    session = store().get_session("b1")
+    assert session["disconnectedAt"].endswith("Z") and session["durationSeconds"] >= 0
+    assert session["reason"] == "client closed"
+    assert api.frames("a1") == [{"type": "presence", "event": "left", "user": "bob", "room": "general", "online": ["alice"]}]
+    # A second $disconnect for the same connection changes nothing and does not fail.
+    assert disconnect.handler(ws_event("$disconnect", connection_id="b1", username="bob")) == {"statusCode": 200}
+
+
+def test_second_tab_leaving_does_not_mark_the_user_gone(api):
+    connect_user("a1", "alice")
+    connect_user("a2", "alice")
+    connect_user("b1", "bob")
+    api.clear()
+    disconnect.handler(ws_event("$disconnect", connection_id="a2"))
+    assert api.frames("b1") == []
+
+
+def test_stale_members_are_removed_on_send(api):
+    connect_user("a1", "alice")
+    connect_user("b1", "bob")
+    connect_user("c1", "carol")
+    api.gone.add("b1")
+    api.clear()
+    send("a1", {"action": "sendmessage", "message": "anyone?"})
+    assert store().get_connection("b1") is None
+    assert store().get_session("b1")["reason"] == "gone"
+    assert api.frames("c1", "presence")[-1] == {
+        "type": "presence", "event": "left", "user": "bob", "room": "general", "online": ["alice", "carol"]
+    }
+
+
+def test_failed_post_to_one_member_does_not_stop_the_others(api):
+    for cid, name in (("a1", "alice"), ("b1", "bob"), ("c1", "carol")):
+        connect_user(cid, name)
+    api.broken.add("b1")
+    send("a1", {"action": "sendmessage", "message": "hi"})
+    assert api.frames("c1", "message")[0]["message"] == "hi"
+    assert store().get_connection("b1") is not None  # not gone, just failed once
+
+
+def test_expired_session_is_refused_and_closed(api, monkeypatch):
+    connect_user("g1", "guest-abcd", guest=True, session_limit=60)
+    connect_user("b1", "bob")
+    api.clear()
+    later = int(time.time() * 1000) + 61_000
+    monkeypatch.setattr(chat_module, "_now_ms", lambda: later)
+    send("g1", {"action": "sendmessage", "message": "still here?"}, username="guest-abcd", guest=True, session_limit=60)
+    assert api.frames("g1") == [{"type": "error", "code": "session_expired", "message": "session limit reached"}]
+    assert api.closed == ["g1"]
+    assert api.frames("b1", "message") == []
+    assert store().get_session("g1")["reason"] == "session limit reached"
+    assert api.frames("b1", "presence")[-1]["event"] == "left"
+
+
+def test_token_expiry_is_enforced_after_connect(api, monkeypatch):
+    connect_user("a1", "alice", expires_in=30)
+    later = int(time.time() * 1000) + 31_000
+    monkeypatch.setattr(chat_module, "_now_ms", lambda: later)
+    send("a1", {"action": "sendmessage", "message": "hi"}, expires_in=30)
+    assert api.frames("a1")[-1]["code"] == "session_expired"
+    assert api.frames("a1")[-1]["message"] == "token expired"
+
+
+def test_unknown_connection_gets_not_connected(api):
+    send("ghost", {"action": "sendmessage", "message": "hi"})
+    assert api.last("ghost")["code"] == "not_connected"
+
+
+def test_database_failure_is_reported_as_unavailable(api, monkeypatch):
+    connect_user("a1")
+    monkeypatch.setenv("WSCHAT_DDB_ENDPOINT", "http://127.0.0.1:9")
+    config.settings.cache_clear()
+    from handler import app
+    app._storage = None
+    send("a1", {"action": "sendmessage", "message": "hi"})
+    assert api.last("a1") == {"type": "error", "code": "unavailable", "message": "the chat store is unavailable; try again"}
+
+
+def test_a_bug_becomes_an_internal_error_frame_not_an_exception(api, monkeypatch):
+    connect_user("a1")
+
+    def broken(*args, **kwargs):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(Storage, "append_message", broken)
+    assert send("a1", {"action": "sendmessage", "message": "hi"}) == {"statusCode": 200}
+    assert api.last("a1")["code"] == "internal"
+
+
+def test_handlers_survive_garbage_events(api):
+    for handler in (messages.send_message, messages.join, messages.history, messages.heartbeat, messages.default,
+                    connect.handler, disconnect.handler):
+        for event in (None, {}, "x", {"requestContext": None}, {"requestContext": {"connectionId": "z"}}):
+            assert handler(event, None)["statusCode"] in (200, 400, 403)
+
+
+def test_frames_render_text_not_html(api):
+    connect_user("a1")
+    payload = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
+    send("a1", {"action": "sendmessage", "message": payload})
+    assert api.last("a1")["message"] == payload  # stored and sent verbatim; clients render it as text
+    assert json.loads(json.dumps(api.last("a1")))["message"] == payload

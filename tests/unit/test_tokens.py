@@ -1,0 +1,117 @@
+"""Issuing tokens and the $connect authorizer against forged, expired and malformed tokens."""
+
+import base64
+import json
+import time
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from authorizer import handler as authorizer
+from authorizer.tokens import TokenError, issue_token, verify_token
+from tests.unit.conftest import SECRET, load_event
+
+AUDIENCE = "wschat-test"
+
+
+def make_token(**overrides):
+    now = int(time.time())
+    claims = {"sub": "alice", "iat": now, "nbf": now, "exp": now + 600, "iss": "wschat", "aud": AUDIENCE, "guest": False}
+    claims.update(overrides)
+    claims = {key: value for key, value in claims.items() if value is not None}
+    return jwt.encode(claims, SECRET, algorithm="HS256")
+
+
+def authorize(token):
+    event = load_event("authorizer")
+    event["queryStringParameters"] = {"token": token} if token is not None else {}
+    return authorizer.handler(event, None)
+
+
+def effect(policy):
+    return policy["policyDocument"]["Statement"][0]["Effect"]
+
+
+def test_issued_token_round_trips():
+    token, expires_at = issue_token(username="bob", guest=True, ttl_seconds=60, session_limit_seconds=30,
+                                    secret=SECRET.encode(), audience=AUDIENCE, now=int(time.time()))
+    claims = verify_token(f"Bearer {token}", secret=SECRET.encode(), audience=AUDIENCE)
+    assert (claims.username, claims.guest, claims.expires_at, claims.session_limit_seconds) == ("bob", True, expires_at, 30)
+
+
+@pytest.mark.parametrize("prefix", ["Bearer ", "bearer ", ""])
+def test_authorizer_allows_a_valid_token_with_or_without_bearer(prefix):
+    policy = authorize(prefix + make_token(sessionLimitSeconds=120))
+    assert effect(policy) == "Allow"
+    assert policy["principalId"] == "alice"
+    assert policy["policyDocument"]["Statement"][0]["Resource"] == load_event("authorizer")["methodArn"]
+    assert policy["context"]["username"] == "alice"
+    assert policy["context"]["guest"] == "false"
+    assert policy["context"]["sessionLimitSeconds"] == 120
+    assert policy["context"]["expiresAt"] > time.time()
+
+
+def _unsigned(claims, header):
+    encode = lambda part: base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
+    return f"{encode(header)}.{encode(claims)}."
+
+
+def _rs256_token():
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = int(time.time())
+    return jwt.encode({"sub": "alice", "iat": now, "exp": now + 600, "iss": "wschat", "aud": AUDIENCE}, key, algorithm="RS256")
+
+
+NOW = int(time.time())
+FORGED = {
+    "missing": None,
+    "empty": "",
+    "bearer only": "Bearer ",
+    "garbage": "not.a.jwt",
+    "truncated": make_token()[:-10],
+    "wrong key": jwt.encode({"sub": "alice", "iat": NOW, "exp": NOW + 600, "iss": "wschat", "aud": AUDIENCE},
+                            "another-secret-another-secret-another-secret", algorithm="HS256"),
+    "alg none": _unsigned({"sub": "alice", "iat": NOW, "exp": NOW + 600, "iss": "wschat", "aud": AUDIENCE},
+                          {"alg": "none", "typ": "JWT"}),
+    "RS256": _rs256_token(),
+    "expired": make_token(iat=NOW - 7200, nbf=NOW - 7200, exp=NOW - 3600),
+    "not yet valid": make_token(nbf=NOW + 3600),
+    "wrong audience": make_token(aud="wschat-prod"),
+    "wrong issuer": make_token(iss="evil"),
+    "no exp": make_token(exp=None),
+    "no sub": make_token(sub=None),
+    "no aud": make_token(aud=None),
+    "bad sub": make_token(sub="alice'; DROP TABLE users;--"),
+    "path sub": make_token(sub="../../etc/passwd"),
+    "unicode sub": make_token(sub="ålice"),
+    "guest not bool": make_token(guest="true"),
+    "negative limit": make_token(sessionLimitSeconds=-5),
+    "huge": make_token(pad="x" * 10000),
+}
+
+
+@pytest.mark.parametrize("name", FORGED)
+def test_authorizer_denies_bad_tokens_and_never_raises(name):
+    policy = authorize(FORGED[name])
+    assert effect(policy) == "Deny"
+    assert "context" not in policy
+
+
+def test_authorizer_denies_on_garbage_events():
+    for event in (None, {}, {"queryStringParameters": None}, {"queryStringParameters": {"token": ["a", "b"]}}, "x"):
+        assert effect(authorizer.handler(event, None)) == "Deny"
+
+
+def test_authorizer_denies_when_the_secret_is_missing(monkeypatch):
+    from handler import config
+
+    monkeypatch.setenv("WSCHAT_JWT_SECRET", "short")
+    config.jwt_secret.cache_clear()
+    assert effect(authorize(make_token())) == "Deny"
+
+
+def test_verify_rejects_with_token_error():
+    with pytest.raises(TokenError):
+        verify_token(make_token(aud="other"), secret=SECRET.encode(), audience=AUDIENCE)
