@@ -37,8 +37,16 @@ def handler(event, context=None):
             "guest": "true" if claims.guest else "false",
             "expiresAt": claims.expires_at,
             "sessionLimitSeconds": claims.session_limit_seconds,
+            # serverless-offline drops the source IP from the events after an authorizer; carrying
+            # it here keeps SessionHistory's record complete locally too.
+            "sourceIp": _source_ip(event),
         },
     )
+
+
+def _source_ip(event: dict) -> str:
+    identity = (event.get("requestContext") or {}).get("identity") or {}
+    return str(identity.get("sourceIp") or "")[:64]
 
 
 def _policy(principal: str, effect: str, resource: str, context: dict | None = None) -> dict:

@@ -77,7 +77,8 @@ class WebSocketEvent:
 
     @property
     def source_ip(self) -> str | None:
-        return (self.context.get("identity") or {}).get("sourceIp")
+        authorizer = self.context.get("authorizer") or {}
+        return (self.context.get("identity") or {}).get("sourceIp") or authorizer.get("sourceIp") or None
 
     @property
     def user_agent(self) -> str | None:

@@ -1,0 +1,97 @@
+"""Integration fixtures: the real local stack (DynamoDB Local + sls offline) on free ports, and WebSocket clients."""
+
+import json
+import time
+import urllib.parse
+import uuid
+
+import pytest
+import requests
+from websockets.sync.client import connect as ws_connect
+
+from devstack.stack import LocalStack, Ports
+
+GUEST_SESSION_LIMIT = 4
+
+
+@pytest.fixture(scope="session")
+def stack():
+    local = LocalStack(ports=Ports.free(), data_dir=None, env={"WSCHAT_GUEST_SESSION_LIMIT_SECONDS": str(GUEST_SESSION_LIMIT)})
+    with local:
+        yield local
+
+
+class Client:
+    """A WebSocket client that reads frames by type and keeps the ones it skipped."""
+
+    def __init__(self, stack, token, room=None, bearer=True):
+        query = {"token": f"Bearer {token}" if bearer else token}
+        if room:
+            query["room"] = room
+        self.ws = ws_connect(f"{stack.ws_url}/?{urllib.parse.urlencode(query)}", open_timeout=15)
+        self.seen: list[dict] = []
+
+    def send(self, frame):
+        self.ws.send(frame if isinstance(frame, str) else json.dumps(frame))
+
+    def recv(self, timeout=10) -> dict:
+        frame = json.loads(self.ws.recv(timeout=timeout))
+        self.seen.append(frame)
+        return frame
+
+    def next(self, type_, timeout=10, **match) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no {type_} frame {match} within {timeout} s; saw {self.seen[-5:]}")
+            frame = self.recv(remaining)
+            if frame.get("type") == type_ and all(frame.get(k) == v for k, v in match.items()):
+                return frame
+
+    def nothing_more(self, wait=1.0) -> list[dict]:
+        """Frames that arrive within `wait` seconds (to prove that nothing does)."""
+        frames = []
+        try:
+            while True:
+                frames.append(self.recv(wait))
+        except TimeoutError:
+            return frames
+
+    def join(self, room=None) -> dict:
+        self.send({"action": "join"} | ({"room": room} if room else {}))
+        return self.next("welcome")
+
+    def close(self):
+        self.ws.close()
+
+
+def unique_name(prefix="u"):
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def register(stack):
+    def make(name=None, password="integration-pw"):
+        name = name or unique_name()
+        response = requests.post(f"{stack.http_url}/register", json={"username": name, "password": password}, timeout=30)
+        assert response.status_code == 201, response.text
+        return response.json()
+    return make
+
+
+@pytest.fixture
+def client(stack):
+    opened = []
+
+    def make(token, room=None, **kwargs):
+        c = Client(stack, token, room, **kwargs)
+        opened.append(c)
+        return c
+
+    yield make
+    for c in opened:
+        try:
+            c.close()
+        except Exception:
+            pass

@@ -1,0 +1,196 @@
+"""The chat through the real local stack: HTTP API, authorizer, WebSocket routes, DynamoDB Local."""
+
+import json
+import time
+
+import pytest
+import requests
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from handler.protocol import is_message_id
+from tests.integration.conftest import GUEST_SESSION_LIMIT, Client, unique_name
+
+
+def room():
+    return unique_name("room")
+
+
+def test_register_login_and_errors_over_http(stack):
+    name = unique_name()
+    url = stack.http_url
+    assert requests.post(f"{url}/register", json={"username": name, "password": "pw-12345678"}).status_code == 201
+    assert requests.post(f"{url}/register", json={"username": name, "password": "pw-12345678"}).status_code == 409
+    ok = requests.post(f"{url}/login", json={"username": name, "password": "pw-12345678"})
+    assert ok.status_code == 200 and ok.json()["user"]["username"] == name
+    bad = requests.post(f"{url}/login", json={"username": name, "password": "nope-nope"})
+    assert bad.status_code == 401 and bad.json() == {"error": "invalid username or password"}
+    garbage = requests.post(f"{url}/login", data="{not json", headers={"Content-Type": "application/json"})
+    assert garbage.status_code == 400 and "JSON" in garbage.json()["error"]
+
+
+def test_cors_allows_a_page_from_another_origin(stack):
+    response = requests.options(
+        f"{stack.http_url}/login",
+        headers={"Origin": "https://example.github.io", "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "content-type"},
+    )
+    assert response.status_code in (200, 204)
+    assert response.headers.get("access-control-allow-origin") in ("*", "https://example.github.io")
+
+
+@pytest.mark.parametrize("token", ["", "garbage", "Bearer x.y.z"])
+def test_connect_without_a_valid_token_is_refused(stack, token):
+    with pytest.raises(InvalidStatus) as refused:
+        Client(stack, token, bearer=False)
+    assert refused.value.response.status_code in (401, 403)
+
+
+def test_connect_with_a_token_with_or_without_bearer(stack, register, client):
+    user = register()
+    for bearer in (True, False):
+        c = client(user["token"], bearer=bearer)
+        assert c.join()["user"] == user["user"]["username"]
+
+
+def test_three_clients_two_rooms(stack, register, client):
+    r1, r2 = room(), room()
+    alice, bob, carol = register(), register(), register()
+    a = client(alice["token"], r1)
+    b = client(bob["token"], r1)
+    c = client(carol["token"], r2)
+    for member in (a, b, c):
+        member.join()
+    a.send({"action": "sendmessage", "message": "hello r1", "clientMsgId": "cm-1"})
+    got_a = a.next("message")
+    got_b = b.next("message")
+    assert got_a == got_b
+    assert got_a["sender"] == alice["user"]["username"] and got_a["room"] == r1 and got_a["clientMsgId"] == "cm-1"
+    assert is_message_id(got_a["id"]) and got_a["sentAt"].endswith("Z")
+    assert [f for f in c.nothing_more(1.0) if f["type"] == "message"] == []
+
+
+def test_a_body_cannot_claim_another_sender(stack, register, client):
+    r = room()
+    mallory, victim = register(), register()
+    m = client(mallory["token"], r)
+    m.join()
+    m.send({"action": "sendmessage", "message": "I am someone else", "sender": victim["user"]["username"],
+            "username": victim["user"]["username"]})
+    assert m.next("message")["sender"] == mallory["user"]["username"]
+
+
+def test_presence_join_switch_and_leave(stack, register, client):
+    r1, r2 = room(), room()
+    alice, bob = register(), register()
+    a = client(alice["token"], r1)
+    a.join()
+    b = client(bob["token"], r1)
+    joined = a.next("presence", event="joined")
+    assert joined["user"] == bob["user"]["username"]
+    assert joined["online"] == sorted([alice["user"]["username"], bob["user"]["username"]])
+    welcome = b.join(r2)
+    assert welcome["room"] == r2 and welcome["online"] == [bob["user"]["username"]]
+    left = a.next("presence", event="left")
+    assert left["user"] == bob["user"]["username"] and left["online"] == [alice["user"]["username"]]
+    b.join(r1)
+    assert a.next("presence", event="joined")["user"] == bob["user"]["username"]
+    b.close()
+    assert a.next("presence", event="left")["online"] == [alice["user"]["username"]]
+
+
+def test_history_on_join_and_after(stack, register, client):
+    r = room()
+    alice, bob = register(), register()
+    a = client(alice["token"], r)
+    a.join()
+    ids = []
+    for n in range(5):
+        a.send({"action": "sendmessage", "message": f"m{n}"})
+        ids.append(a.next("message")["id"])
+    assert ids == sorted(ids)
+    b = client(bob["token"], r)
+    welcome = b.join()
+    assert [m["message"] for m in welcome["history"]] == [f"m{n}" for n in range(5)]
+    b.send({"action": "history", "after": ids[2]})
+    page = b.next("history")
+    assert [m["message"] for m in page["messages"]] == ["m3", "m4"] and page["hasMore"] is False
+    b.send({"action": "history", "before": ids[2], "limit": 1})
+    page = b.next("history")
+    assert [m["message"] for m in page["messages"]] == ["m1"] and page["hasMore"] is True
+
+
+def test_reconnect_fetches_what_was_missed(stack, register, client):
+    r = room()
+    alice, bob = register(), register()
+    a = client(alice["token"], r)
+    a.join()
+    b = client(bob["token"], r)
+    b.join()
+    a.send({"action": "sendmessage", "message": "before"})
+    last_seen = b.next("message")["id"]
+    b.close()
+    for text in ("while away 1", "while away 2"):
+        a.send({"action": "sendmessage", "message": text})
+    b2 = client(bob["token"], r)
+    b2.join()
+    b2.send({"action": "history", "after": last_seen})
+    assert [m["message"] for m in b2.next("history")["messages"]] == ["while away 1", "while away 2"]
+
+
+def test_heartbeat(stack, register, client):
+    c = client(register()["token"])
+    c.send({"action": "heartbeat"})
+    assert c.next("heartbeat")["serverTime"].endswith("Z")
+
+
+@pytest.mark.parametrize("frame, code", [
+    ("not json at all", "bad_request"),
+    ('{"no":"action"}', "bad_request"),
+    ('{"action":"teleport"}', "unknown_action"),
+    ('{"action":"sendmessage","message":""}', "empty_message"),
+    ('{"action":"sendmessage","message":5}', "bad_request"),
+    (json.dumps({"action": "sendmessage", "message": "x" * 2001}), "too_large"),
+    ('{"action":"join","room":"no spaces"}', "invalid_room"),
+    ('{"action":"history","limit":"lots"}', "bad_request"),
+])
+def test_malformed_input_gets_an_error_and_the_connection_stays_open(stack, register, client, frame, code):
+    c = client(register()["token"])
+    c.join()
+    c.send(frame)
+    error = c.next("error")
+    assert error["code"] == code and error["message"]
+    c.send({"action": "heartbeat"})
+    assert c.next("heartbeat")
+
+
+def test_disconnect_cleanup_and_session_history(stack, register, client):
+    user = register()
+    c = client(user["token"])
+    connection_id = c.join()["connectionId"]
+    c.close()
+    ddb = stack.dynamodb()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        session = ddb.get_item(TableName="wschat-local-SessionHistory", Key={"connectionId": {"S": connection_id}})["Item"]
+        if "disconnectedAt" in session:
+            break
+        time.sleep(0.2)
+    assert session["username"]["S"] == user["user"]["username"]
+    assert session["room"]["S"] == "general" and session["sourceIp"]["S"] == "127.0.0.1"
+    assert "websockets" in session["userAgent"]["S"]
+    assert int(session["durationSeconds"]["N"]) >= 0 and session["reason"]["S"] == "client closed"
+    assert "Item" not in ddb.get_item(TableName="wschat-local-ActiveConnections", Key={"connectionId": {"S": connection_id}})
+
+
+def test_guest_session_limit_is_enforced_by_the_server(stack, client):
+    guest = requests.post(f"{stack.http_url}/guest", timeout=30).json()
+    assert guest["user"]["guest"] is True and guest["user"]["sessionLimitSeconds"] == GUEST_SESSION_LIMIT
+    g = client(guest["token"])
+    welcome = g.join()
+    assert welcome["sessionEndsAt"] is not None
+    time.sleep(GUEST_SESSION_LIMIT + 1)
+    g.send({"action": "sendmessage", "message": "too late"})
+    error = g.next("error")
+    assert error["code"] == "session_expired"
+    with pytest.raises(ConnectionClosed):
+        g.recv(timeout=10)
