@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import signal
 import sys
@@ -12,7 +13,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from devstack.stack import STATE_DIR, LocalStack, Ports, StackError
+from devstack.site import SiteServer, build_local_site
+from devstack.stack import ROOT, STATE_DIR, LocalStack, Ports, StackError, port_in_use
 
 DEMO_USERS = ("alice", "bob")
 DEMO_PASSWORDS = STATE_DIR / "demo-passwords.json"
@@ -53,6 +55,8 @@ def ensure_demo_users(stack: LocalStack) -> dict[str, str]:
 
 def dev(args) -> int:
     stack = LocalStack(ports=Ports.from_env(), data_dir=STATE_DIR / "dynamodb")
+    site_port = int(os.environ.get("WSCHAT_SITE_PORT", 8080))
+    site = None
     stopping = False
 
     def stop(signum, frame):
@@ -62,9 +66,12 @@ def dev(args) -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
+        if port_in_use(site_port):
+            raise StackError(f"port {site_port} (for the site) is already in use: stop what holds it or set WSCHAT_SITE_PORT")
         print("Starting DynamoDB Local and sls offline ...", flush=True)
         stack.start()
         tokens = ensure_demo_users(stack)
+        site = SiteServer(build_local_site(stack, ROOT / "site"), site_port).start()
     except StackError as exc:
         print(f"make dev: {exc}", file=sys.stderr)
         stack.stop()
@@ -73,6 +80,7 @@ def dev(args) -> int:
     token = urllib.parse.quote(f"Bearer {tokens['alice']}")
     print(f"""
 wschat is running (stage local).
+  Open          {site.url}/   <- the chat in your browser
   HTTP API      {stack.http_url}   (POST /register, /login, /guest)
   WebSocket     {stack.ws_url}
   DynamoDB      {stack.ddb_url}    (data in {STATE_DIR / 'dynamodb'})
@@ -93,6 +101,7 @@ Press Ctrl-C to stop everything.""", flush=True)
             time.sleep(0.5)
     finally:
         print("\nStopping ...", flush=True)
+        site.stop()
         stack.stop()
     return 0
 

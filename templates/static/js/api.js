@@ -1,0 +1,17 @@
+// The HTTP API: register, login, guest. Answers {ok, status, data}; never throws.
+import { config } from "./config.js";
+
+export async function postJson(path, body) {
+  try {
+    const response = await fetch(config.httpUrl.replace(/\/$/, "") + path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let data = {};
+    try { data = await response.json(); } catch { data = {}; }
+    return { ok: response.ok, status: response.status, data };
+  } catch {
+    return { ok: false, status: 0, data: { error: "cannot reach the server; check your connection" } };
+  }
+}

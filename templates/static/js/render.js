@@ -1,0 +1,60 @@
+// Rendering only: builds DOM nodes from frames. Every piece of user text goes in as textContent,
+// never as HTML.
+
+export function formatClock(date) {
+  return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+export function formatDuration(totalSeconds) {
+  const seconds = Math.max(0, Math.floor(totalSeconds));
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = String(seconds % 60).padStart(2, "0");
+  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
+}
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+export function messageItem(frame, me) {
+  const item = element("li", frame.sender === me ? "message own" : "message");
+  item.dataset.id = frame.id;
+  const meta = element("p", "meta");
+  meta.append(element("span", "sender", frame.sender));
+  const sent = new Date(frame.sentAt);
+  const time = element("time", "sent", sent.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
+  time.dateTime = frame.sentAt;
+  time.title = sent.toLocaleString();
+  meta.append(" ", time);
+  item.append(meta, element("p", "text", frame.message));
+  return item;
+}
+
+export function noticeItem(text) {
+  return element("li", "notice", text);
+}
+
+export function renderOnline(list, users, me) {
+  list.replaceChildren(
+    ...users.map((user) => element("li", user === me ? "me" : "", user === me ? `${user} (you)` : user)),
+  );
+}
+
+const STATE_TEXT = {
+  connecting: "Connecting…",
+  open: "Connected",
+  reconnecting: "Reconnecting…",
+  waiting: "Connection lost",
+  closed: "Disconnected",
+};
+
+export function renderState(node, state, detail) {
+  node.dataset.state = state;
+  let text = STATE_TEXT[state] || state;
+  if (state === "waiting" && detail) text += ` – retrying in ${Math.ceil(detail.delayMs / 1000)} s`;
+  node.textContent = text;
+}
