@@ -26,6 +26,12 @@ const state = {
   sessionEndsAtMs: null,
   autoDeadline: null,
   ended: false,
+  // Messages typed but not yet confirmed by their echo. One is in flight at a time, so they are
+  // stored in the order they were written even when the server handles frames concurrently; they
+  // survive a dropped connection and go out after the reconnect.
+  outbox: [],
+  inFlight: false,
+  catchingUp: false, // fetching what was missed after a reconnect
 };
 
 const list = $("messages");
@@ -47,7 +53,7 @@ const socket = new ChatSocket({
   canReconnect: () => !state.ended && !isExpired(login),
   onState: (name, detail) => {
     renderState($("conn-state"), name, detail);
-    $("send").disabled = name !== "open";
+    if (name !== "open") state.inFlight = false; // resent after the reconnect unless its echo shows up
     if (name === "closed" && !state.ended && isExpired(login)) endSession("expired");
   },
   onOpen: () => socket.send({ action: "join" }),
@@ -77,12 +83,20 @@ const handlers = {
     renderPresence(frame.online);
     // Back from a drop: the welcome holds only the last 50, so ask for everything after the last
     // message we saw; ids sort in send order, and insertMessage drops what we already have.
+    state.catchingUp = Boolean(missedSince);
     if (missedSince) requestHistory("missed", { after: missedSince });
     scrollToBottom();
+    pumpOutbox();
+    tick();
   },
   message(frame) {
     if (frame.room !== state.shownRoom) return;
     insertMessage(frame);
+    if (state.inFlight && frame.clientMsgId === state.outbox[0]?.clientMsgId) {
+      state.outbox.shift();
+      state.inFlight = false;
+      pumpOutbox();
+    }
   },
   presence(frame) {
     if (frame.room !== state.shownRoom) return;
@@ -99,6 +113,9 @@ const handlers = {
       list.scrollTop = list.scrollHeight - keepPosition;
     } else if (frame.hasMore && state.lastId) {
       requestHistory("missed", { after: state.lastId });
+    } else {
+      state.catchingUp = false;
+      pumpOutbox();
     }
   },
   heartbeat() {},
@@ -108,10 +125,28 @@ const handlers = {
     } else if (frame.code === "not_connected") {
       socket.ws?.close(); // not intentional: the socket reconnects
     } else {
+      if (state.inFlight) {
+        // The message in flight was refused: give its text back rather than lose it.
+        const refused = state.outbox.shift();
+        state.inFlight = false;
+        if (!$("message-input").value) $("message-input").value = refused.message;
+        pumpOutbox();
+      }
       showBanner(frame.message);
     }
   },
 };
+
+function pumpOutbox() {
+  renderOutbox();
+  if (state.inFlight || state.catchingUp || !state.outbox.length || !socket.isOpen) return;
+  if (socket.send({ action: "sendmessage", ...state.outbox[0] })) state.inFlight = true;
+}
+
+function renderOutbox() {
+  const waiting = state.outbox.length;
+  $("outbox-status").textContent = waiting && !socket.isOpen ? `${waiting} waiting to send` : "";
+}
 
 function requestHistory(kind, query) {
   if (socket.send({ action: "history", ...query, limit: 100 })) state.historyRequests.push(kind);
@@ -144,6 +179,9 @@ function scrollToBottom() {
 // Inserts in id order (ids sort in send order) and never twice, whatever order frames arrive in.
 function insertMessage(frame) {
   if (state.ids.has(frame.id)) return;
+  // A queued message whose echo we missed in the drop was stored: do not send it again.
+  const queued = state.outbox.findIndex((entry) => entry.clientMsgId === frame.clientMsgId);
+  if (queued > 0 || (queued === 0 && !state.inFlight)) state.outbox.splice(queued, 1);
   const stick = nearBottom();
   state.ids.add(frame.id);
   const item = messageItem(frame, me);
@@ -236,13 +274,10 @@ $("composer").addEventListener("submit", (event) => {
     showBanner(`Messages are limited to ${config.messageMaxChars} characters.`);
     return;
   }
-  const sent = socket.send({ action: "sendmessage", message: text, clientMsgId: crypto.randomUUID() });
-  if (sent) {
-    input.value = "";
-    updateCharCount();
-  } else {
-    showBanner("Not connected: your message is still in the box; send it again once connected.");
-  }
+  state.outbox.push({ message: text, clientMsgId: crypto.randomUUID() });
+  input.value = "";
+  updateCharCount();
+  pumpOutbox();
 });
 
 $("message-input").addEventListener("keydown", (event) => {

@@ -1,0 +1,254 @@
+"""The login and chat pages in real Chromium against the local stack: what two people see."""
+
+import json
+import time
+
+import requests
+
+from tests.browser.conftest import (
+    GUEST_SESSION_LIMIT, log_in, message_texts, screenshot, send, short_token, switch_room, wait_connected,
+)
+from tests.integration.conftest import Client, unique_name
+
+
+def test_login_errors_are_shown_inline(site, new_page, account):
+    name, password = account()
+    page = new_page()
+    page.goto(f"{site.url}/index.html")
+    page.fill("#username", name)
+    page.fill("#password", "wrong-password")
+    page.click("#login")
+    page.wait_for_selector("#form-error:not([hidden])")
+    assert page.inner_text("#form-error") == "invalid username or password"
+    page.fill("#password", password)
+    page.click("#register")
+    page.wait_for_function("document.getElementById('form-error').textContent.includes('taken')")
+    assert page.url.endswith("/index.html")
+    assert page.errors == []
+
+
+def test_register_from_the_page(site, new_page):
+    page = new_page()
+    page.goto(f"{site.url}/index.html")
+    name = unique_name("r")
+    page.fill("#username", name)
+    page.fill("#password", "short")
+    page.click("#register")
+    page.wait_for_selector("#form-error:not([hidden])")
+    assert "at least 8" in page.inner_text("#form-error")
+    page.fill("#password", "long-enough-pw")
+    page.click("#register")
+    page.wait_for_url("**/chat.html")
+    wait_connected(page)
+    assert page.inner_text("#me-name") == name
+
+
+def test_chat_without_a_token_goes_to_login(site, new_page):
+    page = new_page()
+    page.goto(f"{site.url}/chat.html")
+    page.wait_for_url("**/index.html?reason=signin")
+    assert "log in" in page.inner_text("#notice")
+
+
+def test_two_people_chat_both_ways_with_presence(site, new_page, account):
+    room = unique_name("room")
+    (alice, alice_pw), (bob, bob_pw) = account(), account()
+    a, b = new_page(), new_page()
+    log_in(a, site, alice, alice_pw, room)
+    log_in(b, site, bob, bob_pw, room)
+    a.wait_for_selector(f"#messages li.notice:has-text('{bob} joined')")
+    a.wait_for_function(f"document.getElementById('online').textContent.includes({bob!r})")
+    assert sorted(a.eval_on_selector_all("#online li", "ns => ns.map(n => n.textContent)")) == sorted(
+        [f"{alice} (you)", bob])
+
+    send(a, "hello bob")
+    b.wait_for_selector("#messages li.message:has-text('hello bob')")
+    send(b, "hi alice\nsecond line")
+    a.wait_for_selector("#messages li.message:has-text('second line')")
+    assert message_texts(a) == message_texts(b) == ["hello bob", "hi alice\nsecond line"]
+    # Own messages are marked; others' are not. Each shows sender and local time.
+    assert a.get_attribute("#messages li.message:has-text('hello bob')", "class") == "message own"
+    assert a.get_attribute("#messages li.message:has-text('second line')", "class") == "message"
+    assert a.inner_text("#messages li.message:has-text('second line') .sender") == bob
+    assert a.get_attribute("#messages li.message:has-text('second line') time", "datetime").endswith("Z")
+    screenshot(a, "chat-two-users")
+    b.click("#logout")
+    a.wait_for_selector(f"#messages li.notice:has-text('{bob} left')")
+    assert a.errors == [] and b.errors == []
+
+
+def test_html_in_messages_is_shown_as_text(site, new_page, account):
+    room = unique_name("room")
+    (alice, pw_a), (bob, pw_b) = account(), account()
+    a, b = new_page(), new_page()
+    log_in(a, site, alice, pw_a, room)
+    log_in(b, site, bob, pw_b, room)
+    payloads = ['<img src=x onerror="alert(1)">', "<script>alert(2)</script>", "<b>bold?</b>"]
+    for payload in payloads:
+        send(a, payload)
+    b.wait_for_function("document.querySelectorAll('#messages li.message').length === 3")
+    assert message_texts(b) == payloads
+    assert b.query_selector("#messages img, #messages script, #messages b") is None
+    b.wait_for_timeout(300)
+    assert a.errors == [] and b.errors == []  # no alert() dialog fired
+
+
+def test_switching_rooms_moves_messages_and_presence(site, new_page, account):
+    room1, room2 = unique_name("room"), unique_name("room")
+    (alice, pw_a), (bob, pw_b) = account(), account()
+    a, b = new_page(), new_page()
+    log_in(a, site, alice, pw_a, room1)
+    log_in(b, site, bob, pw_b, room1)
+    send(a, "in room one")
+    b.wait_for_selector("text=in room one")
+    switch_room(b, room2)
+    a.wait_for_selector(f"#messages li.notice:has-text('{bob} left')")
+    assert message_texts(b) == []  # a new room shows its own history, not the old room's
+    send(b, "in room two")
+    b.wait_for_selector("text=in room two")
+    a.wait_for_timeout(800)
+    assert "in room two" not in message_texts(a)
+    switch_room(b, room1)
+    b.wait_for_selector("text=in room one")  # history on join
+    assert message_texts(b) == ["in room one"]
+
+
+def test_load_older_pages_back_without_duplicates(site, stack, new_page, account):
+    room = unique_name("room")
+    name, password = account()
+    token = requests.post(f"{stack.http_url}/login", json={"username": name, "password": password}).json()["token"]
+    writer = Client(stack, token, room)
+    writer.join()
+    for n in range(60):
+        writer.send({"action": "sendmessage", "message": f"m{n:02d}"})
+        writer.next("message")
+    writer.close()
+    page = new_page()
+    log_in(page, site, name, password, room)
+    page.wait_for_function("document.querySelectorAll('#messages li.message').length === 50")
+    assert message_texts(page)[0] == "m10"
+    page.click("#load-older")
+    page.wait_for_function("document.querySelectorAll('#messages li.message').length === 60")
+    assert message_texts(page) == [f"m{n:02d}" for n in range(60)]
+    assert page.is_hidden("#load-older")
+
+
+def test_scrolled_up_reader_is_not_yanked_down(site, stack, new_page, account):
+    room = unique_name("room")
+    (alice, pw_a), (bob, pw_b) = account(), account()
+    a, b = new_page(height=500), new_page(height=500)
+    log_in(a, site, alice, pw_a, room)
+    log_in(b, site, bob, pw_b, room)
+    for n in range(25):
+        send(b, f"filler {n}")
+    a.wait_for_function("document.querySelectorAll('#messages li.message').length === 25")
+    a.eval_on_selector("#messages", "list => { list.scrollTop = 0; }")
+    a.wait_for_timeout(200)
+    send(b, "while reading")
+    a.wait_for_selector("text=while reading")
+    assert a.eval_on_selector("#messages", "list => list.scrollTop") < 50
+    assert a.is_visible("#jump")
+    a.click("#jump")
+    assert a.eval_on_selector("#messages", "l => l.scrollHeight - l.scrollTop - l.clientHeight") < 60
+
+
+def test_timer_and_countdowns_tick(site, new_page, account):
+    name, password = account()
+    page = new_page()
+    log_in(page, site, name, password)
+    assert page.inner_text("#connected-at") != "–"
+    timer_before = page.inner_text("#session-timer")
+    countdown_before = page.inner_text("#token-countdown")
+    page.wait_for_timeout(2200)
+    assert page.inner_text("#session-timer") != timer_before
+    assert page.inner_text("#token-countdown") != countdown_before
+    minutes, seconds = page.inner_text("#token-countdown").split(":")
+    assert 55 <= int(minutes) <= 59  # members' tokens last an hour
+
+
+def test_guest_sees_the_limit_and_is_disconnected_when_it_ends(site, new_page):
+    page = new_page()
+    page.goto(f"{site.url}/index.html")
+    page.click("#guest")
+    page.wait_for_url("**/chat.html")
+    wait_connected(page)
+    assert page.is_visible("#me-guest")
+    page.wait_for_selector("#limit-row", state="visible")
+    minutes, seconds = page.inner_text("#limit-countdown").split(":")
+    assert int(minutes) == 0 and 0 < int(seconds) <= GUEST_SESSION_LIMIT
+    page.wait_for_url("**/index.html?reason=limit", timeout=(GUEST_SESSION_LIMIT + 10) * 1000)
+    assert "session limit" in page.inner_text("#notice")
+    assert page.evaluate("sessionStorage.getItem('wschat.token')") is None
+
+
+def test_expired_token_closes_the_socket_and_asks_to_log_in(site, new_page, account):
+    name, _ = account()
+    page = new_page()
+    page.goto(f"{site.url}/index.html?reason=signin")
+    token = short_token(name, 5)
+    page.evaluate(f"sessionStorage.setItem('wschat.token', {json.dumps(token)})")
+    page.goto(f"{site.url}/chat.html")
+    wait_connected(page)
+    page.wait_for_url("**/index.html?reason=expired", timeout=15000)
+    assert "expired" in page.inner_text("#notice")
+
+
+def test_auto_disconnect_after_n_minutes_and_reconnect(site, new_page, account):
+    name, password = account()
+    page = new_page()
+    log_in(page, site, name, password)
+    page.fill("#auto-minutes", "0.05")  # 3 seconds
+    page.check("#auto-enabled")
+    page.wait_for_selector("#conn-state[data-state=closed]", timeout=10000)
+    assert "Disconnected automatically" in page.inner_text("#banner")
+    page.click("#reconnect")
+    page.wait_for_selector("#conn-state[data-state=open]")
+
+
+def test_logout_clears_the_token_and_returns_to_login(site, new_page, account):
+    name, password = account()
+    page = new_page()
+    log_in(page, site, name, password)
+    page.click("#logout")
+    page.wait_for_url("**/index.html?reason=logout")
+    assert page.evaluate("sessionStorage.length") == 0
+    page.goto(f"{site.url}/chat.html")
+    page.wait_for_url("**/index.html?reason=signin")
+
+
+def test_phone_width_layout_keeps_everything_reachable(site, new_page, account):
+    name, password = account()
+    page = new_page(width=375, height=740)
+    log_in(page, site, name, password)
+    for selector in ("#message-input", "#send", "#logout", "#room-input", "#online"):
+        box = page.locator(selector).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 375 + 1, selector
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    screenshot(page, "chat-phone")
+
+
+def test_reconnect_after_sls_offline_restart_loses_and_repeats_nothing(site, stack, new_page, account):
+    room = unique_name("room")
+    (alice, pw_a), (bob, pw_b) = account(), account()
+    a = new_page()
+    log_in(a, site, alice, pw_a, room)
+    send(a, "before the restart")
+    a.wait_for_selector("text=before the restart")
+
+    stack.stop_offline()
+    a.wait_for_selector("#conn-state[data-state=waiting]", timeout=10000)
+    stack.start_offline()
+    token = requests.post(f"{stack.http_url}/login", json={"username": bob, "password": pw_b}).json()["token"]
+    writer = Client(stack, token, room)
+    writer.join()
+    missed = [f"while away {n}" for n in range(3)]
+    for text in missed:
+        writer.send({"action": "sendmessage", "message": text})
+        writer.next("message")
+
+    wait_connected(a, timeout=60000)
+    a.wait_for_function("document.querySelectorAll('#messages li.message').length >= 4", timeout=20000)
+    writer.send({"action": "sendmessage", "message": "after the reconnect"})
+    a.wait_for_selector("text=after the reconnect")
+    assert message_texts(a) == ["before the restart", *missed, "after the reconnect"]
+    writer.close()
