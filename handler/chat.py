@@ -18,6 +18,10 @@ from handler.sender import Sender
 from handler.storage import Connection, Member, Storage
 
 
+# How long a new connection is protected from being dropped as gone (see Chat.drop_gone).
+GONE_GRACE_MS = 10_000
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -149,11 +153,16 @@ class Chat:
     # -- housekeeping --------------------------------------------------------------------------
 
     def drop_gone(self, connection_ids: list[str]) -> None:
-        """Forget connections that API Gateway says are gone, and tell their rooms."""
+        """Forget connections that API Gateway says are gone, and tell their rooms.
+
+        A connection still inside its $connect is already in the table but not yet open, and the
+        management API answers 410 for it too; so rows younger than GONE_GRACE_MS are kept. A
+        connection that really died young is removed by its $disconnect, a later send, or its ttl.
+        """
         left_by_room: dict[str, list[str]] = {}
         now = self.clock()
         for connection_id in connection_ids:
-            conn = self.storage.delete_connection(connection_id)
+            conn = self.storage.delete_connection(connection_id, connected_before_ms=now - GONE_GRACE_MS)
             if conn is None:
                 continue
             self.storage.end_session(conn, ended_at_ms=now, reason="gone")

@@ -143,14 +143,30 @@ class Storage:
         item = response.get("Item")
         return _connection_from_item(item) if item else None
 
-    def delete_connection(self, connection_id: str) -> Connection | None:
-        """Remove the row and return what it held, or None if it was already gone."""
-        with _dynamodb_errors("delete_connection"):
-            response = self.client.delete_item(
-                TableName=self.connections_table,
-                Key={"connectionId": _s(connection_id)},
-                ReturnValues="ALL_OLD",
-            )
+    def delete_connection(self, connection_id: str, *, connected_before_ms: int | None = None) -> Connection | None:
+        """Remove the row and return what it held, or None if it was already gone.
+
+        With `connected_before_ms`, a row that connected at or after that moment is kept (and None
+        returned): see Chat.drop_gone.
+        """
+        kwargs = {}
+        if connected_before_ms is not None:
+            kwargs = {
+                "ConditionExpression": "connectedAt < :cutoff",
+                "ExpressionAttributeValues": {":cutoff": _n(connected_before_ms)},
+            }
+        try:
+            with _dynamodb_errors("delete_connection"):
+                response = self.client.delete_item(
+                    TableName=self.connections_table,
+                    Key={"connectionId": _s(connection_id)},
+                    ReturnValues="ALL_OLD",
+                    **kwargs,
+                )
+        except StorageUnavailable as exc:
+            if _is_condition_failure(exc):
+                return None
+            raise
         item = response.get("Attributes")
         return _connection_from_item(item) if item else None
 

@@ -131,6 +131,7 @@ def test_reconnect_fetches_what_was_missed(stack, register, client):
     b.close()
     for text in ("while away 1", "while away 2"):
         a.send({"action": "sendmessage", "message": text})
+        a.next("message", message=text)  # frames may be handled concurrently: wait for the echo to keep order
     b2 = client(bob["token"], r)
     b2.join()
     b2.send({"action": "history", "after": last_seen})

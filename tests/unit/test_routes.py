@@ -218,18 +218,37 @@ def test_second_tab_leaving_does_not_mark_the_user_gone(api):
     assert api.frames("b1") == []
 
 
-def test_stale_members_are_removed_on_send(api):
+def later_clock(monkeypatch, seconds):
+    moment = int(time.time() * 1000) + seconds * 1000
+    monkeypatch.setattr(chat_module, "_now_ms", lambda: moment)
+
+
+def test_stale_members_are_removed_on_send(api, monkeypatch):
     connect_user("a1", "alice")
     connect_user("b1", "bob")
     connect_user("c1", "carol")
     api.gone.add("b1")
     api.clear()
+    later_clock(monkeypatch, 30)
     send("a1", {"action": "sendmessage", "message": "anyone?"})
     assert store().get_connection("b1") is None
     assert store().get_session("b1")["reason"] == "gone"
     assert api.frames("c1", "presence")[-1] == {
         "type": "presence", "event": "left", "user": "bob", "room": "general", "online": ["alice", "carol"]
     }
+
+
+def test_a_connection_still_connecting_is_not_dropped_as_gone(api):
+    # Between its row being written and $connect returning, API Gateway answers 410 for a new
+    # connection; it must survive that, or its own join finds no row.
+    connect_user("a1", "alice")
+    connect_user("b1", "bob")
+    api.gone.add("b1")
+    send("a1", {"action": "sendmessage", "message": "hi"})
+    assert store().get_connection("b1") is not None
+    api.gone.discard("b1")
+    join("b1", username="bob")
+    assert api.last("b1")["type"] == "welcome"
 
 
 def test_failed_post_to_one_member_does_not_stop_the_others(api):
