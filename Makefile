@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAGE ?= prod
 export SLS_TELEMETRY_DISABLED := 1
 
-.PHONY: dev test unit integration browser deps package lint clean
+.PHONY: dev test unit integration browser deps package lint secret clean
 
 dev: deps
 	$(PY) -m devstack dev
@@ -39,6 +39,10 @@ package: deps
 
 lint: package
 	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- .serverless/cloudformation-template-update-stack.json
+
+# The JWT secret of a deployed stage, in SSM Parameter Store (needs AWS credentials).
+secret: deps
+	$(PY) -m devstack secret --stage $(STAGE) $(if $(ROTATE),--rotate)
 
 clean:
 	rm -rf .serverless .cache .pytest_cache

@@ -6,6 +6,8 @@ AWS it would answer 500 instead of 403.
 
 from __future__ import annotations
 
+import logging
+
 from authorizer.tokens import TokenError, verify_token
 from handler import log
 from handler.config import ConfigError, jwt_secret, settings
@@ -18,15 +20,16 @@ def handler(event, context=None):
         query = event.get("queryStringParameters") or {}
         claims = verify_token(query.get("token"), secret=jwt_secret(), audience=settings().audience)
     except TokenError as exc:
-        log.info("connect denied", reason=str(exc))
+        log.finish("deny", reason=str(exc))
         return _policy("anonymous", "Deny", event.get("methodArn", "*") if isinstance(event, dict) else "*")
     except ConfigError as exc:
-        log.warning("authorizer misconfigured", error=str(exc))
+        log.finish("deny: misconfigured", level=logging.ERROR, error=str(exc))
         return _policy("anonymous", "Deny", "*")
     except Exception:  # noqa: BLE001
         log.exception("authorizer failed")
+        log.finish("deny: internal error", level=logging.ERROR)
         return _policy("anonymous", "Deny", "*")
-    log.info("connect allowed", username=claims.username)
+    log.finish("allow", username=claims.username)
     return _policy(
         claims.username,
         "Allow",

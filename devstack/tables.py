@@ -51,20 +51,29 @@ def _resolve(value, config: dict, stage: str):
     if not isinstance(value, str):
         return value
 
-    def substitute(match: re.Match) -> str:
-        expression = match.group(1).strip()
+    def lookup(expression: str):
+        expression = expression.strip()
         if expression == "sls:stage":
             return stage
         if expression.startswith("self:"):
             node = config
             for part in expression[len("self:"):].split("."):
                 node = node[part]
-            return str(_resolve(node, config, stage))
+            return _resolve(node, config, stage)
+        if expression.startswith("param:"):
+            name = expression[len("param:"):]
+            params = config.get("params", {})
+            for scope in (params.get(stage, {}), params.get("default", {})):
+                if name in scope:
+                    return _resolve(scope[name], config, stage)
         raise ValueError(f"serverless.yml: cannot resolve ${{{expression}}} outside the framework")
 
+    whole = _VARIABLE.fullmatch(value)
+    if whole:
+        return lookup(whole.group(1))  # keeps a boolean or number as what it is
     # Repeat: a resolved value may hold variables itself.
     while _VARIABLE.search(value):
-        value = _VARIABLE.sub(substitute, value)
+        value = _VARIABLE.sub(lambda match: str(lookup(match.group(1))), value)
     return value
 
 

@@ -8,7 +8,7 @@ into an `error` frame to the sender and a logged line, and always returns a resp
 from __future__ import annotations
 
 import functools
-import time
+import logging
 
 from handler import log
 from handler.chat import Chat
@@ -41,7 +41,6 @@ def websocket_route(route):
 
     @functools.wraps(route)
     def handler(raw_event, context=None):
-        started = time.perf_counter()
         event = WebSocketEvent(raw_event if isinstance(raw_event, dict) else {})
         identity = event.identity
         log.bind(
@@ -55,29 +54,30 @@ def websocket_route(route):
             chat = chat_for(event)
             if event.connection_id is None or identity is None:
                 # Only reachable through a misconfigured stack: every route sits behind $connect's authorizer.
-                log.warning("event without a connection or an authorized identity")
+                log.finish("refused: no connection or authorized identity", level=logging.WARNING)
                 return {"statusCode": 403}
             route(chat, event, identity)
+            log.finish("ok")
         except ProtocolError as exc:
-            log.info("refused", code=exc.code.value)
+            log.finish("refused", code=exc.code.value)
             if chat is not None:
                 _quietly(chat.reply_error, event.connection_id, exc.code, exc.message)
         except SessionExpired:
-            pass
+            log.finish("session expired")
         except StorageUnavailable as exc:
-            log.warning("storage unavailable", error=str(exc))
+            log.finish("storage unavailable", level=logging.WARNING, error=str(exc))
             if chat is not None:
                 _quietly(chat.reply_error, event.connection_id, ErrorCode.UNAVAILABLE, "the chat store is unavailable; try again")
         except ConnectionGone:
             # The sender itself left while we worked on its request.
+            log.finish("sender gone")
             if chat is not None:
                 _quietly(chat.drop_gone, [event.connection_id])
         except Exception:  # noqa: BLE001 - the guard's whole point
             log.exception("unhandled error")
+            log.finish("internal error", level=logging.ERROR)
             if chat is not None and event.connection_id:
                 _quietly(chat.reply_error, event.connection_id, ErrorCode.INTERNAL, "internal error")
-        finally:
-            log.debug("done", latencyMs=round((time.perf_counter() - started) * 1000, 2))
         return OK
 
     return handler

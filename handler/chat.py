@@ -62,7 +62,7 @@ class Chat:
         # when it sends `join`. The others hear about it now.
         members = self.storage.room_members(room)
         self._announce(room, "joined", identity.username, members, exclude=connection_id)
-        log.info("connected", room=room, guest=identity.guest)
+        log.add(room=room, guest=identity.guest, online=len(members))
         return conn
 
     def disconnect(self, connection_id: str, reason: str = "client closed") -> None:
@@ -71,7 +71,7 @@ class Chat:
             return  # already cleaned up (a stale member found during a send, or an expiry)
         self.storage.end_session(conn, ended_at_ms=self.clock(), reason=reason)
         self._announce_left(conn.room, [conn.username])
-        log.info("disconnected", room=conn.room, reason=reason)
+        log.add(room=conn.room, reason=reason)
 
     # -- routes --------------------------------------------------------------------------------
 
@@ -105,7 +105,8 @@ class Chat:
         if moved:
             # Joining the room it connected to was announced at $connect already.
             self._broadcast_presence(room, "joined", identity.username, online, members, exclude=connection_id)
-            log.info("changed room", room=room)
+            log.add(fromRoom=old_room)
+        log.add(room=room, online=len(online), history=len(history))
 
     def send_message(self, connection_id: str, identity: Identity, request: protocol.SendMessage) -> None:
         conn = self._live_connection(connection_id)
@@ -118,8 +119,8 @@ class Chat:
         )
         members = self.storage.room_members(conn.room)
         result = self.sender.broadcast([member.connection_id for member in members], stored.frame())
-        log.info(
-            "message sent", room=conn.room, messageId=stored.id, members=len(members),
+        log.add(
+            room=conn.room, messageId=stored.id, members=len(members),
             delivered=result.delivered, gone=len(result.gone), failed=len(result.failed),
         )
         if result.gone:
@@ -194,7 +195,7 @@ class Chat:
             self.sender.close(conn.connection_id)
         except SendFailed:
             log.warning("could not close an expired connection")
-        log.info("session expired", room=conn.room, reason=why)
+        log.add(room=conn.room, reason=why)
 
     def _announce(self, room: str, event: str, username: str, members: list[Member], *, exclude: str | None) -> None:
         self._broadcast_presence(room, event, username, online_users(members), members, exclude=exclude)

@@ -1,5 +1,6 @@
 """$connect: record the connection (the authorizer has already checked the token)."""
 
+import logging
 import time
 
 from handler import log, protocol
@@ -14,12 +15,12 @@ def handler(raw_event, context=None):
     identity = event.identity
     log.bind(route="$connect", connectionId=event.connection_id, requestId=event.request_id,
              username=identity.username if identity else None)
-    started = time.perf_counter()
     try:
         if identity is None or event.connection_id is None:
-            log.warning("connect without an authorized identity")
+            log.finish("refused: no authorized identity", level=logging.WARNING)
             return {"statusCode": 403, "body": "unauthorized"}
         if identity.expires_at <= time.time():
+            log.finish("refused: token expired")
             return {"statusCode": 401, "body": "token expired"}
         room = protocol.validate_room(event.query.get("room") or protocol.DEFAULT_ROOM)
         chat_for(event).connect(
@@ -29,15 +30,16 @@ def handler(raw_event, context=None):
             source_ip=event.source_ip,
             user_agent=event.user_agent,
         )
+        log.finish("connected")
         return {"statusCode": 200}
     except ProtocolError as exc:
         # API Gateway refuses the upgrade with this status; the client sees a failed handshake.
+        log.finish("refused", code=exc.code.value)
         return {"statusCode": 400, "body": exc.message}
     except StorageUnavailable as exc:
-        log.warning("storage unavailable", error=str(exc))
+        log.finish("storage unavailable", level=logging.WARNING, error=str(exc))
         return {"statusCode": 503, "body": "unavailable"}
     except Exception:  # noqa: BLE001 - an escaped exception would hang serverless-offline
         log.exception("unhandled error")
+        log.finish("internal error", level=logging.ERROR)
         return {"statusCode": 500, "body": "internal error"}
-    finally:
-        log.debug("done", latencyMs=round((time.perf_counter() - started) * 1000, 2))

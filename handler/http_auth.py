@@ -7,6 +7,7 @@ configuration fails); nothing a client sends can make these raise.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import time
 
@@ -95,18 +96,21 @@ def _http_route(name: str):
             event = event if isinstance(event, dict) else {}
             log.bind(route=f"POST /{name}", requestId=(event.get("requestContext") or {}).get("requestId"))
             try:
-                return function(event)
+                response = function(event)
+                log.finish("ok", status=response["statusCode"])
+                return response
             except HttpError as exc:
-                log.info("refused", status=exc.status, error=exc.message)
+                log.finish("refused", status=exc.status, error=exc.message)
                 return _response(exc.status, {"error": exc.message})
             except StorageUnavailable as exc:
-                log.warning("storage unavailable", error=str(exc))
+                log.finish("storage unavailable", level=logging.WARNING, status=503, error=str(exc))
                 return _response(503, {"error": "service unavailable; try again"})
             except ConfigError as exc:
-                log.warning("misconfigured", error=str(exc))
+                log.finish("misconfigured", level=logging.ERROR, status=500, error=str(exc))
                 return _response(500, {"error": "server misconfigured"})
             except Exception:  # noqa: BLE001 - an escaped exception would hang serverless-offline
                 log.exception("unhandled error")
+                log.finish("internal error", level=logging.ERROR, status=500)
                 return _response(500, {"error": "internal error"})
 
         handler.__name__ = function.__name__
@@ -133,7 +137,7 @@ def register(event: dict) -> dict:
     )
     if not created:
         raise HttpError(409, "that username is taken")
-    log.info("registered", username=username)
+    log.add(username=username)
     return _token_response(201, username=username, guest=False)
 
 
@@ -146,7 +150,7 @@ def login(event: dict) -> dict:
     # verify_password does the same work for a missing user, so timing does not reveal who exists.
     if not verify_password(password, user.password_hash if user else None) or user is None or user.guest:
         raise HttpError(401, INVALID_LOGIN)
-    log.info("logged in", username=user.username)
+    log.add(username=user.username)
     return _token_response(200, username=user.username, guest=False)
 
 
@@ -163,6 +167,6 @@ def guest(event: dict) -> dict:
             username=username, password_hash=None, guest=True, created_at_ms=now * 1000,
             ttl=now + config.guest_token_ttl_seconds + 60,
         ):
-            log.info("guest created", username=username)
+            log.add(username=username)
             return _token_response(201, username=username, guest=True)
     raise HttpError(503, "no guest name is free right now; try again")

@@ -64,12 +64,23 @@ def _build_logger() -> logging.Logger:
 logger = _build_logger()
 
 
+_started: ContextVar[float] = ContextVar("wschat_log_started", default=0.0)
+
+
 def bind(**fields) -> None:
-    """Set the keys that every later line of this invocation carries."""
+    """Start an invocation: set the keys that every later line of it carries, and its clock."""
     _context.set({key: value for key, value in fields.items() if value is not None})
+    _started.set(time.perf_counter())
+
+
+def finish(outcome: str, *, level: int = logging.INFO, **fields) -> None:
+    """The invocation's one summary line: what happened, the keys gathered with add(), latency."""
+    latency = round((time.perf_counter() - _started.get()) * 1000, 2)
+    logger.log(level, outcome, extra={"fields": {**fields, "latencyMs": latency}})
 
 
 def add(**fields) -> None:
+    """Add keys to this invocation's lines (the summary line included)."""
     merged = dict(_context.get())
     merged.update({key: value for key, value in fields.items() if value is not None})
     _context.set(merged)

@@ -2,7 +2,7 @@
 
 from handler import protocol
 from handler.app import websocket_route
-from handler.protocol import Action
+from handler.protocol import ErrorCode, ProtocolError
 
 
 def _send_message(chat, event, identity):
@@ -24,22 +24,15 @@ def _heartbeat(chat, event, identity):
     chat.heartbeat(event.connection_id)
 
 
-_ROUTES = {
-    Action.SEND_MESSAGE: _send_message,
-    Action.JOIN: _join,
-    Action.HISTORY: _history,
-    Action.HEARTBEAT: _heartbeat,
-}
-
-
 def _default(chat, event, identity):
     """Frames that no route matched: not JSON, no action, or an unknown action.
 
-    API Gateway sends a known action to its own route; should one arrive here anyway (a gateway
-    that routes everything to $default), it is served as if it had reached its route.
+    API Gateway sends every known action to its own route, so whatever reaches this one is an
+    error; it only ever replies (its IAM role can do no more).
     """
     request = protocol.parse_request(event.body)
-    _ROUTES[protocol.known_action(request.action)](chat, event, identity)
+    protocol.known_action(request.action)
+    raise ProtocolError(ErrorCode.UNKNOWN_ACTION, f"action {request.action!r} is not served on this route")
 
 
 send_message = websocket_route(_send_message)

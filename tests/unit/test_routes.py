@@ -138,10 +138,12 @@ def test_default_route_answers_with_an_error(api, body, code):
     assert api.last("a1")["type"] == "error" and api.last("a1")["code"] == code
 
 
-def test_default_route_serves_a_known_action(api):
+def test_default_route_only_ever_replies_with_an_error(api):
     connect_user("a1")
-    messages.default(ws_event("$default", {"action": "heartbeat"}, connection_id="a1"))
-    assert api.last("a1")["type"] == "heartbeat"
+    api.clear()
+    messages.default(ws_event("$default", {"action": "sendmessage", "message": "sneaky"}, connection_id="a1"))
+    assert api.frames("a1") == [api.last("a1")] and api.last("a1")["code"] == "unknown_action"
+    assert store().recent_messages("general", 10) == ([], False)
 
 
 def test_heartbeat_replies_with_server_time(api):
