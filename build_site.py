@@ -128,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
     parser.add_argument("--out", type=Path, default=ROOT / "site")
     parser.add_argument("--heartbeat-seconds", type=int, default=DEFAULT_HEARTBEAT_SECONDS)
+    parser.add_argument("--ws-url", help="use this WebSocket URL (a custom domain) instead of the stack's")
+    parser.add_argument("--http-url", help="use this HTTP API URL (a custom domain) instead of the stack's")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     try:
@@ -135,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             stage, endpoints = "local", local_endpoints()
         else:
             stage, endpoints = args.stage, stack_endpoints(args.stage, args.region)
+        endpoints.update({key: value for key, value in (("wsUrl", args.ws_url), ("httpUrl", args.http_url)) if value})
         render_site(site_config(endpoints, stage, args.heartbeat_seconds), args.out)
     except BuildError as exc:
         print(f"build_site: {exc}", file=sys.stderr)

@@ -74,3 +74,11 @@ def test_config_cannot_break_out_of_its_script_block(tmp_path):
     html = (tmp_path / "site/index.html").read_text()
     assert "<script>alert(1)" not in html
     assert config_block(html)["wsUrl"] == evil["wsUrl"]
+
+
+def test_custom_domain_urls_override_the_outputs(cloudformation, tmp_path):
+    cloudformation.create_stack(StackName="wschat-prod", TemplateBody=json.dumps(TEMPLATE_WITH_OUTPUTS))
+    assert build_site.main(["--stage", "prod", "--region", "us-east-1", "--out", str(tmp_path / "site"),
+                            "--ws-url", "wss://ws.chat.example.com", "--http-url", "https://api.chat.example.com"]) == 0
+    config = config_block((tmp_path / "site/index.html").read_text())
+    assert config["wsUrl"] == "wss://ws.chat.example.com" and config["httpUrl"] == "https://api.chat.example.com"
