@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAGE ?= prod
 export SLS_TELEMETRY_DISABLED := 1
 
-.PHONY: dev test unit integration browser deps package lint secret clean
+.PHONY: dev test unit integration browser deps package lint secret bench clean
 
 dev: deps
 	$(PY) -m devstack dev
@@ -32,6 +32,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 node_modules/.installed: package.json package-lock.json .npmrc
 	npm ci --no-audit --no-fund
 	touch $@
+
+# Fan-out and latency figures through the local stack (docs/performance.md); takes several minutes.
+bench: deps
+	$(PY) -m bench
 
 # The deployable artifact for a stage (no AWS account needed): .serverless/
 package: deps

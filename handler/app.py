@@ -15,6 +15,7 @@ from handler.chat import Chat
 from handler.config import settings
 from handler.errors import ConnectionGone, SendFailed, SessionExpired, StorageUnavailable
 from handler.events import WebSocketEvent
+from handler.fanout import AsyncInvoker, Fanout
 from handler.protocol import ErrorCode, ProtocolError
 from handler.sender import Sender
 from handler.storage import Storage
@@ -31,9 +32,24 @@ def storage() -> Storage:
     return _storage
 
 
+_invoker: AsyncInvoker | None = None
+_invoker_loaded = False
+
+
+def invoker() -> AsyncInvoker | None:
+    global _invoker, _invoker_loaded
+    if not _invoker_loaded:
+        _invoker, _invoker_loaded = AsyncInvoker.from_env(), True
+    return _invoker
+
+
+def chat_with_endpoint(endpoint: str) -> Chat:
+    sender = Sender(endpoint)
+    return Chat(storage(), sender, settings(), fanout=Fanout(sender, invoker()))
+
+
 def chat_for(event: WebSocketEvent) -> Chat:
-    endpoint = event.management_endpoint(settings().management_endpoint)
-    return Chat(storage(), Sender(endpoint), settings())
+    return chat_with_endpoint(event.management_endpoint(settings().management_endpoint))
 
 
 def websocket_route(route):
@@ -43,6 +59,7 @@ def websocket_route(route):
     def handler(raw_event, context=None):
         event = WebSocketEvent(raw_event if isinstance(raw_event, dict) else {})
         identity = event.identity
+        reads_before = storage().items_read if _storage is not None else 0
         log.bind(
             route=event.route_key,
             connectionId=event.connection_id,
@@ -57,7 +74,7 @@ def websocket_route(route):
                 log.finish("refused: no connection or authorized identity", level=logging.WARNING)
                 return {"statusCode": 403}
             route(chat, event, identity)
-            log.finish("ok")
+            log.finish("ok", itemsRead=storage().items_read - reads_before)
         except ProtocolError as exc:
             log.finish("refused", code=exc.code.value)
             if chat is not None:

@@ -6,13 +6,16 @@ Chat raises ProtocolError for anything the client got wrong.
 
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 from handler import log, protocol
 from handler.config import Settings
 from handler.errors import ConnectionGone, SendFailed, SessionExpired, StorageUnavailable
 from handler.events import Identity
+from handler.fanout import Fanout
 from handler.protocol import ErrorCode, ProtocolError
 from handler.sender import Sender
 from handler.storage import Connection, Member, Storage
@@ -20,6 +23,14 @@ from handler.storage import Connection, Member, Storage
 
 # How long a new connection is protected from being dropped as gone (see Chat.drop_gone).
 GONE_GRACE_MS = 10_000
+
+
+# Rooms bigger than this get no joined/left frames: each would cost a post to every member, so a
+# room of N filling up would cost N²/2 posts. Their members see who is online in `welcome`.
+PRESENCE_MAX_ROOM = int(os.environ.get("WSCHAT_PRESENCE_MAX_ROOM", "100"))
+
+# Runs a DynamoDB read beside a write (sendmessage's store and audience lookup).
+_side_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="side")
 
 
 def _now_ms() -> int:
@@ -32,11 +43,15 @@ def online_users(members: list[Member]) -> list[str]:
 
 
 class Chat:
-    def __init__(self, storage: Storage, sender: Sender, settings: Settings, clock: Callable[[], int] | None = None):
+    def __init__(
+        self, storage: Storage, sender: Sender, settings: Settings, clock: Callable[[], int] | None = None,
+        fanout: Fanout | None = None,
+    ):
         self.storage = storage
         self.sender = sender
         self.settings = settings
         self.clock = clock or _now_ms
+        self.fanout = fanout or Fanout(sender)
 
     # -- connection lifecycle ------------------------------------------------------------------
 
@@ -69,7 +84,7 @@ class Chat:
         conn = self.storage.delete_connection(connection_id)
         if conn is None:
             return  # already cleaned up (a stale member found during a send, or an expiry)
-        self.storage.end_session(conn, ended_at_ms=self.clock(), reason=reason)
+        self.storage.end_session(connection_id, room=conn.room, ended_at_ms=self.clock(), reason=reason)
         self._announce_left(conn.room, [conn.username])
         log.add(room=conn.room, reason=reason)
 
@@ -110,6 +125,9 @@ class Chat:
 
     def send_message(self, connection_id: str, identity: Identity, request: protocol.SendMessage) -> None:
         conn = self._live_connection(connection_id)
+        # The audience lookup runs while the message is written: one round trip instead of two.
+        # Nothing is posted before the write succeeded, so a posted message is always in history.
+        audience = _side_pool.submit(self.storage.room_members, conn.room)
         stored = self.storage.append_message(
             room=conn.room,
             sender=identity.username,
@@ -117,14 +135,11 @@ class Chat:
             client_msg_id=request.client_msg_id,
             sent_at_ms=self.clock(),
         )
-        members = self.storage.room_members(conn.room)
-        result = self.sender.broadcast([member.connection_id for member in members], stored.frame())
-        log.add(
-            room=conn.room, messageId=stored.id, members=len(members),
-            delivered=result.delivered, gone=len(result.gone), failed=len(result.failed),
-        )
-        if result.gone:
-            self.drop_gone(result.gone)
+        members = audience.result()
+        posted, gone = self.fanout.deliver(conn.room, members, stored.frame())
+        log.add(room=conn.room, messageId=stored.id, members=len(members), postedHere=posted, gone=len(gone))
+        if gone:
+            self.drop_gone_members(conn.room, gone)
 
     def history(self, connection_id: str, request: protocol.HistoryQuery) -> None:
         conn = self._live_connection(connection_id)
@@ -153,23 +168,35 @@ class Chat:
 
     # -- housekeeping --------------------------------------------------------------------------
 
-    def drop_gone(self, connection_ids: list[str]) -> None:
-        """Forget connections that API Gateway says are gone, and tell their rooms.
+    # A connection still inside its $connect is already in the table but not yet open, and the
+    # management API answers 410 for it too; so rows younger than GONE_GRACE_MS are kept. A
+    # connection that really died young is removed by its $disconnect, a later send, or its ttl.
 
-        A connection still inside its $connect is already in the table but not yet open, and the
-        management API answers 410 for it too; so rows younger than GONE_GRACE_MS are kept. A
-        connection that really died young is removed by its $disconnect, a later send, or its ttl.
-        """
+    def drop_gone(self, connection_ids: list[str]) -> None:
+        """Forget connections that API Gateway says are gone (known by id only), and tell their rooms."""
         left_by_room: dict[str, list[str]] = {}
         now = self.clock()
         for connection_id in connection_ids:
             conn = self.storage.delete_connection(connection_id, connected_before_ms=now - GONE_GRACE_MS)
             if conn is None:
                 continue
-            self.storage.end_session(conn, ended_at_ms=now, reason="gone")
+            self.storage.end_session(connection_id, room=conn.room, ended_at_ms=now, reason="gone")
             left_by_room.setdefault(conn.room, []).append(conn.username)
         for room, usernames in left_by_room.items():
             self._announce_left(room, usernames, cascade=False)
+
+    def drop_gone_members(self, room: str, gone: list[Member], *, cascade: bool = True) -> None:
+        """Forget gone members found by a broadcast: one batch delete after the send, then their sessions."""
+        now = self.clock()
+        stale = [m for m in gone if m.connected_at_ms < now - GONE_GRACE_MS]
+        if not stale:
+            return
+        self.storage.delete_connections([m.connection_id for m in stale])
+        for member in stale:
+            self.storage.end_session(member.connection_id, room=room, ended_at_ms=now, reason="gone")
+        log.add(dropped=len(stale))
+        if cascade:
+            self._announce_left(room, [m.username for m in stale], cascade=False)
 
     def _live_connection(self, connection_id: str) -> Connection:
         conn = self.storage.get_connection(connection_id)
@@ -189,7 +216,7 @@ class Chat:
         # The session row gets its reason before the close, whose $disconnect then finds no row.
         deleted = self.storage.delete_connection(conn.connection_id)
         if deleted is not None:
-            self.storage.end_session(deleted, ended_at_ms=self.clock(), reason=why)
+            self.storage.end_session(conn.connection_id, room=deleted.room, ended_at_ms=self.clock(), reason=why)
             self._announce_left(deleted.room, [deleted.username])
         try:
             self.sender.close(conn.connection_id)
@@ -212,7 +239,10 @@ class Chat:
     def _broadcast_presence(
         self, room, event, username, online, members, *, exclude: str | None, cascade: bool = True
     ) -> None:
-        targets = [member.connection_id for member in members if member.connection_id != exclude]
-        result = self.sender.broadcast(targets, protocol.presence_frame(event=event, user=username, room=room, online=online))
-        if result.gone and cascade:
-            self.drop_gone(result.gone)
+        if len(members) > PRESENCE_MAX_ROOM:
+            return
+        targets = [member for member in members if member.connection_id != exclude]
+        frame = protocol.presence_frame(event=event, user=username, room=room, online=online)
+        _, gone = self.fanout.deliver(room, targets, frame)
+        if gone:
+            self.drop_gone_members(room, gone, cascade=cascade)

@@ -35,9 +35,10 @@ HISTORY_ON_JOIN = 50
 HISTORY_DEFAULT_LIMIT = 50
 HISTORY_MAX_LIMIT = 100
 
-# Message ids are per-room sequence numbers, zero-padded so that string order is numeric order.
-MESSAGE_ID_DIGITS = 16
-MESSAGE_ID_PATTERN = re.compile(r"[0-9]{%d}" % MESSAGE_ID_DIGITS)
+# A message id is the server's clock when it stored the message (13 digits of epoch milliseconds)
+# and 6 random hex digits that keep two messages of the same millisecond apart; string order is
+# time order. An id with six zeros (message_id_at) is a cursor: "from this moment".
+MESSAGE_ID_PATTERN = re.compile(r"[0-9]{13}[0-9a-f]{6}")
 
 # Line breaks and tabs are part of chat text; other control characters only ever hide or spoof text.
 _FORBIDDEN_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
@@ -209,8 +210,13 @@ def is_message_id(value: object) -> bool:
     return isinstance(value, str) and MESSAGE_ID_PATTERN.fullmatch(value) is not None
 
 
-def format_message_id(sequence: int) -> str:
-    return str(sequence).zfill(MESSAGE_ID_DIGITS)
+def new_message_id(epoch_ms: int, suffix: str) -> str:
+    return f"{epoch_ms:013d}{suffix}"
+
+
+def message_id_at(epoch_ms: int) -> str:
+    """The smallest id of a moment: `after` it fetches everything stored from then on."""
+    return f"{epoch_ms:013d}000000"
 
 
 # ---------------------------------------------------------------------------------------------

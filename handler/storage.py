@@ -11,6 +11,8 @@ botocore's exceptions stop here: callers see StorageUnavailable.
 from __future__ import annotations
 
 import contextlib
+import secrets
+import threading
 from dataclasses import dataclass
 
 import boto3
@@ -23,10 +25,8 @@ from handler.errors import StorageUnavailable
 
 ROOM_INDEX = "by-room"
 USER_SESSIONS_INDEX = "by-user"
-# The per-room counter item shares the messages' partition. '#' sorts before every digit, so a
-# key condition `id >= "0"` reads messages and never the counter.
-COUNTER_ID = "#seq"
-_FIRST_ID = "0"
+# BatchWriteItem takes at most 25 requests.
+BATCH_WRITE_MAX = 25
 
 # API Gateway closes every connection within 2 hours; a row left behind by a lost $disconnect
 # expires an hour after that.
@@ -38,6 +38,9 @@ _CLIENT_CONFIG = Config(
     # Fail fast when DynamoDB is down: the client gets an "unavailable" error in seconds
     # instead of a Lambda timeout.
     retries={"max_attempts": 2, "mode": "standard"},
+    # Every request is built by this module and covered by its tests; botocore's validation of
+    # them again costs about a third of a call's CPU (docs/performance.md).
+    parameter_validation=False,
 )
 
 
@@ -63,6 +66,7 @@ class Connection:
 class Member:
     connection_id: str
     username: str
+    connected_at_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,14 @@ class Storage:
         self.sessions_table = settings.sessions_table
         self.messages_table = settings.messages_table
         self.users_table = settings.users_table
+        # Items read so far by this process: the logs report it per request, the benchmark per message.
+        self.items_read = 0
+        self._count_lock = threading.Lock()
+        self._last_id_ms = 0
+
+    def _read(self, items: int) -> None:
+        with self._count_lock:
+            self.items_read += items
 
     # -- connections ---------------------------------------------------------------------------
 
@@ -141,6 +153,7 @@ class Storage:
                 TableName=self.connections_table, Key={"connectionId": _s(connection_id)}
             )
         item = response.get("Item")
+        self._read(1 if item else 0)
         return _connection_from_item(item) if item else None
 
     def delete_connection(self, connection_id: str, *, connected_before_ms: int | None = None) -> Connection | None:
@@ -200,14 +213,34 @@ class Storage:
         with _dynamodb_errors("room_members"):
             while True:
                 response = self.client.query(**kwargs)
+                items = response.get("Items", ())
+                self._read(len(items))
                 members.extend(
-                    Member(item["connectionId"]["S"], item.get("username", {}).get("S", ""))
-                    for item in response.get("Items", ())
+                    Member(
+                        item["connectionId"]["S"],
+                        item.get("username", {}).get("S", ""),
+                        int(item.get("connectedAt", {}).get("N", 0)),
+                    )
+                    for item in items
                 )
                 last = response.get("LastEvaluatedKey")
                 if not last:
                     return members
                 kwargs["ExclusiveStartKey"] = last
+
+    def delete_connections(self, connection_ids: list[str]) -> None:
+        """Remove many rows in BatchWriteItem requests of 25 (gone members found by a broadcast)."""
+        for start in range(0, len(connection_ids), BATCH_WRITE_MAX):
+            requests = [
+                {"DeleteRequest": {"Key": {"connectionId": _s(cid)}}}
+                for cid in connection_ids[start:start + BATCH_WRITE_MAX]
+            ]
+            with _dynamodb_errors("delete_connections"):
+                for _ in range(3):
+                    response = self.client.batch_write_item(RequestItems={self.connections_table: requests})
+                    requests = response.get("UnprocessedItems", {}).get(self.connections_table, [])
+                    if not requests:
+                        break
 
     # -- session history -----------------------------------------------------------------------
 
@@ -218,7 +251,7 @@ class Storage:
             "guest": {"BOOL": conn.guest},
             "room": _s(conn.room),
             "connectedAt": _s(protocol.iso_utc(conn.connected_at_ms)),
-            "connectedAtMs": _n(conn.connected_at_ms),
+            "connectedAtEpoch": _n(conn.connected_at_ms // 1000),
             "expiresAt": _n(conn.expires_at),
             "ttl": _n(conn.connected_at_ms // 1000 + self.settings.session_retention_days * 86400),
         }
@@ -229,21 +262,26 @@ class Storage:
         with _dynamodb_errors("start_session"):
             self.client.put_item(TableName=self.sessions_table, Item=item)
 
-    def end_session(self, conn: Connection, *, ended_at_ms: int, reason: str) -> None:
-        """Record when and why the session ended. A second call for the same session is a no-op."""
-        duration = max(0, (ended_at_ms - conn.connected_at_ms) // 1000)
+    def end_session(self, connection_id: str, *, room: str, ended_at_ms: int, reason: str) -> None:
+        """Record when and why the session ended. A second call for the same session is a no-op.
+
+        The duration is computed by DynamoDB from the row's own start, so callers need only the id.
+        """
         try:
             with _dynamodb_errors("end_session"):
                 self.client.update_item(
                     TableName=self.sessions_table,
-                    Key={"connectionId": _s(conn.connection_id)},
-                    UpdateExpression="SET disconnectedAt = :at, durationSeconds = :d, reason = :r, lastRoom = :room",
-                    ConditionExpression="attribute_exists(connectionId) AND attribute_not_exists(disconnectedAt)",
+                    Key={"connectionId": _s(connection_id)},
+                    UpdateExpression=(
+                        "SET disconnectedAt = :at, durationSeconds = :end - connectedAtEpoch, "
+                        "reason = :r, lastRoom = :room"
+                    ),
+                    ConditionExpression="attribute_exists(connectedAtEpoch) AND attribute_not_exists(disconnectedAt)",
                     ExpressionAttributeValues={
                         ":at": _s(protocol.iso_utc(ended_at_ms)),
-                        ":d": _n(duration),
+                        ":end": _n(ended_at_ms // 1000),
                         ":r": _s(reason),
-                        ":room": _s(conn.room),
+                        ":room": _s(room),
                     },
                 )
         except StorageUnavailable as exc:
@@ -261,52 +299,51 @@ class Storage:
     def append_message(
         self, *, room: str, sender: str, message: str, client_msg_id: str | None, sent_at_ms: int
     ) -> StoredMessage:
-        """Store a message under the room's next sequence number and return it.
+        """Store a message under a new time-ordered id and return it: one write, no counter.
 
-        The counter is one atomic ADD, so ids are unique and ordered even when several Lambdas
-        send to one room at once; a failed put leaves a harmless gap in the sequence.
+        The condition makes a clash of two messages in the same millisecond with the same random
+        suffix (one in 16 million) a retry instead of an overwrite.
         """
-        with _dynamodb_errors("next_message_id"):
-            response = self.client.update_item(
-                TableName=self.messages_table,
-                Key={"room": _s(room), "id": _s(COUNTER_ID)},
-                UpdateExpression="ADD seq :one",
-                ExpressionAttributeValues={":one": _n(1)},
-                ReturnValues="UPDATED_NEW",
+        with self._count_lock:
+            # Strictly increasing within this process, so that two messages of one millisecond
+            # keep their order; the random suffix keeps processes apart.
+            id_ms = self._last_id_ms = max(sent_at_ms, self._last_id_ms + 1)
+        for _ in range(3):
+            stored = StoredMessage(
+                id=protocol.new_message_id(id_ms, secrets.token_hex(3)),
+                room=room,
+                sender=sender,
+                message=message,
+                sent_at=protocol.iso_utc(sent_at_ms),
+                client_msg_id=client_msg_id,
             )
-        stored = StoredMessage(
-            id=protocol.format_message_id(int(response["Attributes"]["seq"]["N"])),
-            room=room,
-            sender=sender,
-            message=message,
-            sent_at=protocol.iso_utc(sent_at_ms),
-            client_msg_id=client_msg_id,
-        )
-        item = {
-            "room": _s(room),
-            "id": _s(stored.id),
-            "sender": _s(sender),
-            "message": _s(message),
-            "sentAt": _s(stored.sent_at),
-            "ttl": _n(sent_at_ms // 1000 + self.settings.message_retention_days * 86400),
-        }
-        if client_msg_id is not None:
-            item["clientMsgId"] = _s(client_msg_id)
-        with _dynamodb_errors("append_message"):
-            self.client.put_item(TableName=self.messages_table, Item=item)
-        return stored
+            item = {
+                "room": _s(room),
+                "id": _s(stored.id),
+                "sender": _s(sender),
+                "message": _s(message),
+                "sentAt": _s(stored.sent_at),
+                "ttl": _n(sent_at_ms // 1000 + self.settings.message_retention_days * 86400),
+            }
+            if client_msg_id is not None:
+                item["clientMsgId"] = _s(client_msg_id)
+            try:
+                with _dynamodb_errors("append_message"):
+                    self.client.put_item(
+                        TableName=self.messages_table, Item=item, ConditionExpression="attribute_not_exists(id)"
+                    )
+                return stored
+            except StorageUnavailable as exc:
+                if not _is_condition_failure(exc):
+                    raise
+        raise StorageUnavailable("append_message: no free id")
 
     def recent_messages(self, room: str, limit: int) -> tuple[list[StoredMessage], bool]:
         """The last `limit` messages, oldest first, and whether older ones exist."""
-        return self._page(room, "id >= :lo", {":lo": _s(_FIRST_ID)}, limit, newest_first=True)
+        return self._page(room, None, {}, limit, newest_first=True)
 
     def messages_before(self, room: str, before: str, limit: int) -> tuple[list[StoredMessage], bool]:
-        if int(before) <= 1:
-            return [], False
-        upper = protocol.format_message_id(int(before) - 1)
-        return self._page(
-            room, "id BETWEEN :lo AND :hi", {":lo": _s(_FIRST_ID), ":hi": _s(upper)}, limit, newest_first=True
-        )
+        return self._page(room, "id < :before", {":before": _s(before)}, limit, newest_first=True)
 
     def messages_after(self, room: str, after: str, limit: int) -> tuple[list[StoredMessage], bool]:
         return self._page(room, "id > :after", {":after": _s(after)}, limit, newest_first=False)
@@ -315,13 +352,14 @@ class Storage:
         with _dynamodb_errors("messages"):
             response = self.client.query(
                 TableName=self.messages_table,
-                KeyConditionExpression="room = :room AND " + condition,
+                KeyConditionExpression="room = :room" + (f" AND {condition}" if condition else ""),
                 ExpressionAttributeValues={":room": _s(room), **values},
                 ScanIndexForward=not newest_first,
                 # One extra item tells whether there is more without a second request.
                 Limit=limit + 1,
             )
         items = response.get("Items", [])
+        self._read(len(items))
         has_more = len(items) > limit
         messages = [_message_from_item(item) for item in items[:limit]]
         if newest_first:

@@ -14,7 +14,10 @@ ROOT = Path(__file__).resolve().parents[2]
 STAGE = "prod"
 
 # What each function's role may do, beyond writing its own logs: exactly what its code calls.
-DROP_GONE = {"dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:UpdateItem", "execute-api:ManageConnections"}
+# Every function that posts to a room: read its members, post (or hand big rooms to `fanout`),
+# and remove the members found gone.
+DROP_GONE = {"dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:Query", "dynamodb:UpdateItem",
+             "execute-api:ManageConnections", "lambda:InvokeFunction"}
 EXPECTED_ACTIONS = {
     "authorizer": {"ssm:GetParameter"},
     "register": {"ssm:GetParameter", "dynamodb:PutItem"},
@@ -27,6 +30,7 @@ EXPECTED_ACTIONS = {
     "history": DROP_GONE | {"dynamodb:GetItem"},
     "heartbeat": DROP_GONE,
     "default": DROP_GONE,
+    "fanout": DROP_GONE,
 }
 LOG_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 # The framework's own custom resource that registers API Gateway's account-wide CloudWatch role

@@ -51,6 +51,7 @@ def reset_singletons():
     config.jwt_secret.cache_clear()
     app._storage = None
     sender._clients.clear()
+    sender._injected.clear()
 
 
 @pytest.fixture
@@ -101,7 +102,7 @@ class FakeManagementApi:
 @pytest.fixture
 def api(dynamodb):
     fake = FakeManagementApi()
-    sender._clients[ENDPOINT] = fake
+    sender.use_client(ENDPOINT, fake)
     yield fake
 
 

@@ -90,21 +90,28 @@ def history(fields):
 def test_history_limit_is_capped_and_defaults():
     assert history({}).limit == protocol.HISTORY_DEFAULT_LIMIT
     assert history({"limit": 1000}).limit == protocol.HISTORY_MAX_LIMIT
-    after = protocol.format_message_id(12)
+    after = protocol.new_message_id(1795629600123, "00ab12")
     assert history({"after": after}).after == after
 
 
 @pytest.mark.parametrize("fields", [
     {"limit": 0}, {"limit": -1}, {"limit": "5"}, {"limit": True}, {"limit": 2.5},
-    {"before": "12"}, {"after": "abc"}, {"before": protocol.format_message_id(2), "after": protocol.format_message_id(1)},
+    {"before": "12"}, {"after": "abc"}, {"after": "1795629600123ABCDEF"}, {"after": 1795629600123},
+    {"before": protocol.message_id_at(2), "after": protocol.message_id_at(1)},
 ])
 def test_bad_history_queries(fields):
     assert code_of(history, fields) == ErrorCode.BAD_REQUEST
 
 
-def test_message_ids_sort_in_numeric_order():
-    ids = [protocol.format_message_id(n) for n in (9, 10, 100, 2)]
-    assert sorted(ids) == [protocol.format_message_id(n) for n in (2, 9, 10, 100)]
+def test_message_ids_sort_in_time_order():
+    ids = [protocol.new_message_id(ms, "ffffff") for ms in (9, 10, 100, 2)] + [protocol.new_message_id(10, "000001")]
+    assert sorted(ids) == [protocol.new_message_id(2, "ffffff"), protocol.new_message_id(9, "ffffff"),
+                           protocol.new_message_id(10, "000001"), protocol.new_message_id(10, "ffffff"),
+                           protocol.new_message_id(100, "ffffff")]
+    assert all(protocol.is_message_id(i) for i in ids)
+    # A cursor for a moment sorts before every message of that moment.
+    assert protocol.message_id_at(10) < protocol.new_message_id(10, "000001")
+    assert protocol.is_message_id(protocol.message_id_at(1795629600123))
 
 
 def test_iso_utc():
