@@ -103,9 +103,12 @@ class Clients:
         server_id = next(iter(arrivals.values()))[1]
         return last - started, server_id
 
-    async def close(self):
-        for members in self.members.values():
-            await asyncio.gather(*(ws.close() for ws in members), return_exceptions=True)
+    async def close(self, concurrency: int = 8):
+        # A few at a time: sls offline starts a Python process for every $disconnect that
+        # arrives while the others are busy, and 1,000 at once would be 1,000 processes.
+        everyone = [ws for members in self.members.values() for ws in members]
+        for start in range(0, len(everyone), concurrency):
+            await asyncio.gather(*(ws.close() for ws in everyone[start:start + concurrency]), return_exceptions=True)
         for task in self.tasks:
             task.cancel()
         self.members.clear()
@@ -154,18 +157,18 @@ def zip_size() -> int:
         return (Path(out) / "wschat.zip").stat().st_size
 
 
-async def solo_latency(stack: LocalStack, rounds: int) -> dict:
-    """sendmessage with nobody else in the room: the first call (cold) and `rounds` warm ones."""
+async def solo_latency(stack: LocalStack, rounds: int) -> list[float]:
+    """sendmessage with nobody else in the room, `rounds` times: client round trips in ms."""
     url = f"{stack.ws_url}/?{urllib.parse.urlencode({'token': 'Bearer ' + token('solo'), 'room': 'bench-solo'})}"
     async with websockets.connect(url, open_timeout=60) as ws:
         times = []
-        for i in range(rounds + 1):
+        for i in range(rounds):
             started = time.perf_counter()
             await ws.send(json.dumps({"action": "sendmessage", "message": f"solo {i}", "clientMsgId": f"s{i}"}))
             while json.loads(await ws.recv()).get("clientMsgId") != f"s{i}":
                 pass
             times.append((time.perf_counter() - started) * 1000)
-    return {"cold": times[0], "warm": times[1:]}
+    return times
 
 
 async def run(args) -> None:
@@ -179,8 +182,10 @@ async def run(args) -> None:
         log_path = stack.log_dir / f"offline-{ws_port}.log"
         direct = f"http://127.0.0.1:{ws_port}"
         write_mode(strategy="wschat", endpoint=direct)
-        solo = await solo_latency(stack, args.solo_rounds)
-        solo_server = server_latencies(log_path, "wschat-local-sendmessage")
+        # Cold: the first call starts the function's process. Warm: measured at the end, once
+        # DynamoDB Local's JVM has compiled its hot paths (it slows every call early in a run).
+        cold = (await solo_latency(stack, 1))[0]
+        cold_server = server_latencies(log_path, "wschat-local-sendmessage")[0]
         helpers = []
         try:
             proxy, proxy_port = start_process("bench.proxy", "--upstream", str(ws_port), "--delay-ms", "10")
@@ -230,11 +235,17 @@ async def run(args) -> None:
                                     "reads": 0})
                     print(format_row(results[-1]), flush=True)
                     await bare_clients.close()
+            write_mode(strategy="wschat", endpoint=direct)
+            await asyncio.sleep(0.3)
+            before = len(server_latencies(log_path, "wschat-local-sendmessage"))
+            warm = await solo_latency(stack, args.solo_rounds)
+            warm_server = server_latencies(log_path, "wschat-local-sendmessage")[before:]
+            solo = {"cold": cold, "warm": warm, "cold_server": cold_server, "warm_server": warm_server}
         finally:
             for process in helpers:
                 process.terminate()
                 process.wait(10)
-    report(results, solo, solo_server, zip_size())
+    report(results, solo, zip_size())
 
 
 def format_row(r: dict) -> str:
@@ -245,7 +256,7 @@ def format_row(r: dict) -> str:
             f"median={r['median']:8.1f} ms  p99={r['p99']:8.1f} ms  {r['mps']:7.1f} msg/s  items read/msg={reads}")
 
 
-def report(results, solo, solo_server, zip_bytes) -> None:
+def report(results, solo, zip_bytes) -> None:
     print("\n## Fan-out: send to the last member's receipt (sequential sends)\n")
     print("| config | strategy | post latency | median ms | p99 ms | msg/s | items read/msg |")
     print("|---|---|---|---|---|---|---|")
@@ -268,9 +279,8 @@ def report(results, solo, solo_server, zip_bytes) -> None:
     print("\n## sendmessage with no other receivers\n")
     print(f"- client round trip: cold {solo['cold']:.1f} ms; warm median {statistics.median(warm):.2f} ms, "
           f"p99 {percentile(warm, 0.99):.2f} ms (n={len(warm)})")
-    if solo_server:
-        print(f"- inside the function (its log's latencyMs): first {solo_server[0]:.2f} ms; warm median "
-              f"{statistics.median(solo_server[1:]):.2f} ms")
+    print(f"- inside the function (its log's latencyMs): cold {solo['cold_server']:.2f} ms; warm median "
+          f"{statistics.median(solo['warm_server']):.2f} ms, p99 {percentile(solo['warm_server'], 0.99):.2f} ms")
     print(f"\n## Deployment zip: {zip_bytes / 1024:.0f} KiB ({zip_bytes} bytes)")
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"{platform.platform()}")
@@ -280,7 +290,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100,500,1000")
     parser.add_argument("--messages", type=int, default=20)
-    parser.add_argument("--solo-rounds", type=int, default=200)
+    parser.add_argument("--solo-rounds", type=int, default=1000)
     args = parser.parse_args()
     asyncio.run(run(args))
 

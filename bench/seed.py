@@ -13,6 +13,15 @@ from handler.app import storage
 from handler.events import WebSocketEvent
 
 _clients: dict[str, object] = {}
+_dynamodb = None
+
+
+def _scanner():
+    """The seed read the table with a boto3 client; so does this baseline."""
+    global _dynamodb
+    if _dynamodb is None:
+        _dynamodb = boto3.client("dynamodb", endpoint_url=storage().settings.ddb_endpoint)
+    return _dynamodb
 
 
 def _client(endpoint: str):
@@ -33,7 +42,7 @@ def send_message(raw_event: dict, endpoint: str) -> dict:
                                       client_msg_id=request.client_msg_id, sent_at_ms=int(time.time() * 1000))
         rows, scanned, kwargs = [], 0, {"TableName": store.connections_table}
         while True:
-            page = store.client.scan(**kwargs)
+            page = _scanner().scan(**kwargs)
             scanned += page["ScannedCount"]
             rows += [item for item in page["Items"] if item["room"]["S"] == conn.room]
             if "LastEvaluatedKey" not in page:

@@ -131,6 +131,7 @@ class LocalStack:
             "WSCHAT_DDB_PORT": str(self.ports.ddb),
             "WSCHAT_WS_PORT": str(self.ports.ws),
             "WSCHAT_HTTP_PORT": str(self.ports.http),
+            "WSCHAT_LAMBDA_PORT": str(self.ports.lambda_),
             "SLS_TELEMETRY_DISABLED": "1",
         })
         if venv.exists():

@@ -11,6 +11,7 @@ botocore's exceptions stop here: callers see StorageUnavailable.
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import threading
 from dataclasses import dataclass
@@ -114,9 +115,7 @@ def _n(value: int) -> dict:
 class Storage:
     def __init__(self, settings: Settings, client=None):
         self.settings = settings
-        self.client = client or boto3.client(
-            "dynamodb", endpoint_url=settings.ddb_endpoint, config=_CLIENT_CONFIG
-        )
+        self.client = client or _default_client(settings)
         self.connections_table = settings.connections_table
         self.sessions_table = settings.sessions_table
         self.messages_table = settings.messages_table
@@ -412,6 +411,14 @@ class Storage:
             password_hash=item.get("passwordHash", {}).get("S"),
             guest=item.get("guest", {}).get("BOOL", False),
         )
+
+
+def _default_client(settings: Settings):
+    if os.environ.get("WSCHAT_DDB_CLIENT") == "lean":
+        from handler.dynamodb import LeanDynamoDBClient
+
+        return LeanDynamoDBClient(settings.ddb_endpoint)
+    return boto3.client("dynamodb", endpoint_url=settings.ddb_endpoint, config=_CLIENT_CONFIG)
 
 
 def _is_condition_failure(exc: StorageUnavailable) -> bool:

@@ -86,7 +86,7 @@ def test_posts_overlap_but_never_exceed_the_worker_bound():
     api = SlowApi(0.02)
     result = Sender(ENDPOINT, client=api).broadcast([m.connection_id for m in members(100)], {"type": "x"})
     assert result.delivered == 100
-    assert 1 < api.most <= sender_module.FANOUT_WORKERS
+    assert 1 < api.most <= sender_module.FANOUT_CONCURRENCY
 
 
 def test_a_broadcast_is_bounded_in_time(monkeypatch):
@@ -133,3 +133,80 @@ def test_fanout_function_delivers_its_batch_and_drops_stale_members_in_one_batch
 def test_fanout_function_never_raises():
     for event in (None, {}, {"members": "x"}, {"endpoint": ENDPOINT, "room": "r", "frame": {}, "members": [[1]]}):
         assert fanout_module.handler(event) == {"statusCode": 200}
+
+
+class FakeManagementServer:
+    """A real HTTP server standing in for API Gateway's @connections API, to test the real poster."""
+
+    def __init__(self, gone=(), delay=0.0, status=204):
+        import http.server
+
+        outer = self
+        self.posts, self.gone, self.delay, self.status = [], set(gone), delay, status
+        self.in_flight = self.most = 0
+        self.lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                with outer.lock:
+                    outer.in_flight += 1
+                    outer.most = max(outer.most, outer.in_flight)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                time.sleep(outer.delay)
+                connection_id = self.path.rsplit("/", 1)[1]
+                outer.posts.append((connection_id, json.loads(body), dict(self.headers)))
+                status = 410 if connection_id in outer.gone else outer.status
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                with outer.lock:
+                    outer.in_flight -= 1
+
+            def log_message(self, *args):
+                pass
+
+        class Server(http.server.ThreadingHTTPServer):
+            request_queue_size = 128  # the poster opens many connections at once
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.endpoint = f"http://127.0.0.1:{self.httpd.server_address[1]}/local"
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_the_real_poster_signs_posts_reports_gone_and_overlaps_them():
+    server = FakeManagementServer(gone={"c3"}, delay=0.02)
+    try:
+        ids = [f"c{i}" for i in range(40)] + ["id=with/odd+chars"]
+        started = time.monotonic()
+        result = Sender(server.endpoint).broadcast(ids, {"type": "message", "message": "hé"})
+        elapsed = time.monotonic() - started
+        assert result.gone == ["c3"] and result.delivered == 40 and result.failed == []
+        assert elapsed < 40 * 0.02  # overlapped, not one after another
+        assert server.most > 1
+        connection_id, body, headers = server.posts[0]
+        assert body == {"type": "message", "message": "hé"}
+        assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=")
+        assert "/execute-api/aws4_request" in headers["Authorization"]
+        assert any(cid == "id%3Dwith%2Fodd%2Bchars" for cid, _, _ in server.posts)
+    finally:
+        server.stop()
+
+
+def test_the_real_poster_retries_a_server_error_once_then_fails():
+    server = FakeManagementServer(status=503)
+    try:
+        result = Sender(server.endpoint).broadcast(["a", "b"], {"type": "x"})
+        assert sorted(result.failed) == ["a", "b"] and len(server.posts) == 4
+    finally:
+        server.stop()
+
+
+def test_the_real_poster_fails_fast_when_nothing_listens():
+    result = Sender("http://127.0.0.1:9").broadcast(["a"], {"type": "x"})
+    assert result.failed == ["a"]
