@@ -10,7 +10,9 @@ import logging
 
 from authorizer.tokens import TokenError, verify_token
 from handler import log
+from handler.app import storage
 from handler.config import ConfigError, jwt_secret, settings
+from handler.errors import StorageUnavailable
 
 
 def handler(event, context=None):
@@ -19,11 +21,18 @@ def handler(event, context=None):
         log.bind(route="$connect/authorizer", connectionId=(event.get("requestContext") or {}).get("connectionId"))
         query = event.get("queryStringParameters") or {}
         claims = verify_token(query.get("token"), secret=jwt_secret(), audience=settings().audience)
+        # A token that was logged out stays refused until it would have expired.
+        if claims.jti and storage().is_revoked(claims.jti):
+            raise TokenError("revoked")
     except TokenError as exc:
         log.finish("deny", reason=str(exc))
         return _policy("anonymous", "Deny", event.get("methodArn", "*") if isinstance(event, dict) else "*")
     except ConfigError as exc:
         log.finish("deny: misconfigured", level=logging.ERROR, error=str(exc))
+        return _policy("anonymous", "Deny", "*")
+    except StorageUnavailable as exc:
+        # Revocation cannot be checked: refuse rather than let a logged-out token in.
+        log.finish("deny: store unavailable", level=logging.WARNING, error=str(exc))
         return _policy("anonymous", "Deny", "*")
     except Exception:  # noqa: BLE001
         log.exception("authorizer failed")
@@ -43,6 +52,7 @@ def handler(event, context=None):
             # serverless-offline drops the source IP from the events after an authorizer; carrying
             # it here keeps SessionHistory's record complete locally too.
             "sourceIp": _source_ip(event),
+            "jti": claims.jti or "",
         },
     )
 

@@ -28,6 +28,7 @@ class Claims:
     guest: bool
     expires_at: int  # epoch seconds
     session_limit_seconds: int  # 0: no limit
+    jti: str | None = None
 
 
 def issue_token(
@@ -86,7 +87,10 @@ def verify_token(token: object, *, secret: bytes, audience: str) -> Claims:
     exp = claims.get("exp")
     if not isinstance(guest, bool) or not _is_count(limit) or not _is_count(exp):
         raise TokenError("bad claims")
-    return Claims(username=username, guest=guest, expires_at=exp, session_limit_seconds=limit)
+    jti = claims.get("jti")
+    if jti is not None and (not isinstance(jti, str) or not 0 < len(jti) <= 64):
+        raise TokenError("bad jti")
+    return Claims(username=username, guest=guest, expires_at=exp, session_limit_seconds=limit, jti=jti)
 
 
 def _is_count(value: object) -> bool:

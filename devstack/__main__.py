@@ -54,7 +54,10 @@ def ensure_demo_users(stack: LocalStack) -> dict[str, str]:
 
 
 def dev(args) -> int:
-    stack = LocalStack(ports=Ports.from_env(), data_dir=STATE_DIR / "dynamodb")
+    stack = LocalStack(
+        ports=Ports.from_env(), data_dir=STATE_DIR / "dynamodb",
+        sweep_seconds=float(os.environ.get("WSCHAT_SWEEP_SECONDS", 60)),
+    )
     site_port = int(os.environ.get("WSCHAT_SITE_PORT", 8080))
     site = None
     stopping = False

@@ -7,13 +7,16 @@ ports with an in-memory database.
 from __future__ import annotations
 
 import glob
+import json
 import os
 import secrets
 import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,6 +108,10 @@ class LocalStack:
     env: dict = field(default_factory=dict)
     log_dir: Path = STATE_DIR / "logs"
     processes: dict = field(default_factory=dict)
+    # How often to run the `sweep` function (AWS runs it on a schedule; sls offline does not).
+    # None: never.
+    sweep_seconds: float | None = None
+    _sweeper: threading.Event | None = None
 
     @property
     def http_url(self) -> str:
@@ -148,10 +155,33 @@ class LocalStack:
             self.start_dynamodb()
             create_tables(self.dynamodb(), STAGE)
             self.start_offline()
+            if self.sweep_seconds:
+                self._start_sweeper()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def invoke(self, function: str, payload: dict | None = None, timeout: float = 30) -> dict:
+        """Invoke a function through sls offline's Lambda API, as AWS would on a schedule."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.ports.lambda_}/2015-03-31/functions/wschat-{STAGE}-{function}/invocations",
+            data=json.dumps(payload or {}).encode(), method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read() or b"{}")
+
+    def _start_sweeper(self) -> None:
+        stop = self._sweeper = threading.Event()
+
+        def run():
+            while not stop.wait(self.sweep_seconds):
+                try:
+                    self.invoke("sweep")
+                except OSError:
+                    pass  # sls offline restarting: try again next round
+
+        threading.Thread(target=run, name="sweeper", daemon=True).start()
 
     def start_dynamodb(self) -> None:
         if shutil.which("java") is None:
@@ -196,6 +226,8 @@ class LocalStack:
         self._stop("dynamodb")
 
     def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.set()
         for name in list(self.processes)[::-1]:
             self._stop(name)
 

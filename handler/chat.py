@@ -16,6 +16,7 @@ from handler.config import Settings
 from handler.errors import ConnectionGone, SendFailed, SessionExpired, StorageUnavailable
 from handler.events import Identity
 from handler.fanout import Fanout
+from handler.limits import MessageLimit
 from handler.protocol import ErrorCode, ProtocolError
 from handler.sender import Sender
 from handler.storage import Connection, Member, Storage
@@ -37,6 +38,10 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def _expiry_reason(conn: Connection, now_s: int) -> str:
+    return "token expired" if conn.expires_at <= now_s else "session limit reached"
+
+
 def online_users(members: list[Member]) -> list[str]:
     """The presence list: each user once, however many tabs they have open."""
     return sorted({member.username for member in members if member.username})
@@ -52,6 +57,7 @@ class Chat:
         self.settings = settings
         self.clock = clock or _now_ms
         self.fanout = fanout or Fanout(sender)
+        self.message_limit = MessageLimit.from_env()
 
     # -- connection lifecycle ------------------------------------------------------------------
 
@@ -70,6 +76,7 @@ class Chat:
             connected_at_ms=now,
             expires_at=identity.expires_at,
             session_ends_at=session_ends_at,
+            jti=identity.jti,
         )
         self.storage.put_connection(conn)
         self.storage.start_session(conn, source_ip=source_ip, user_agent=user_agent)
@@ -125,9 +132,10 @@ class Chat:
 
     def send_message(self, connection_id: str, identity: Identity, request: protocol.SendMessage) -> None:
         conn = self._live_connection(connection_id)
-        # The audience lookup runs while the message is written: one round trip instead of two.
+        # The audience lookup runs while the rate limit is checked and the message written.
         # Nothing is posted before the write succeeded, so a posted message is always in history.
         audience = _side_pool.submit(self.storage.room_members, conn.room)
+        self._take_message_token(conn)
         stored = self.storage.append_message(
             room=conn.room,
             sender=identity.username,
@@ -203,26 +211,55 @@ class Chat:
         if conn is None:
             raise ProtocolError(ErrorCode.NOT_CONNECTED, "this connection is no longer known; reconnect")
         if self.clock() // 1000 >= conn.deadline:
-            self._expire(conn)
+            self.end_connection(conn.connection_id, _expiry_reason(conn, self.clock() // 1000))
             raise SessionExpired()
         return conn
 
-    def _expire(self, conn: Connection) -> None:
-        why = "session limit reached" if conn.session_ends_at and conn.session_ends_at <= conn.expires_at else "token expired"
+    def end_connection(self, connection_id: str, why: str) -> bool:
+        """Close a connection from the server side: tell it why, record the reason, tell the room.
+
+        The session row gets its reason before the close, whose $disconnect then finds no row.
+        """
         try:
-            self.sender.send(conn.connection_id, protocol.error_frame(ErrorCode.SESSION_EXPIRED, why))
+            self.sender.send(connection_id, protocol.error_frame(ErrorCode.SESSION_EXPIRED, why))
         except (ConnectionGone, SendFailed):
             pass
-        # The session row gets its reason before the close, whose $disconnect then finds no row.
-        deleted = self.storage.delete_connection(conn.connection_id)
+        deleted = self.storage.delete_connection(connection_id)
         if deleted is not None:
-            self.storage.end_session(conn.connection_id, room=deleted.room, ended_at_ms=self.clock(), reason=why)
+            self.storage.end_session(connection_id, room=deleted.room, ended_at_ms=self.clock(), reason=why)
             self._announce_left(deleted.room, [deleted.username])
         try:
-            self.sender.close(conn.connection_id)
+            self.sender.close(connection_id)
         except SendFailed:
-            log.warning("could not close an expired connection")
-        log.add(room=conn.room, reason=why)
+            log.warning("could not close a connection")
+        log.add(room=deleted.room if deleted else None, reason=why)
+        return deleted is not None
+
+    def sweep_expired(self) -> int:
+        """Close every connection whose token or session limit has run out (the `sweep` function)."""
+        now_s = self.clock() // 1000
+        closed = 0
+        for conn in self.storage.expired_connections(now_s):
+            why = "token expired" if conn.expires_at <= now_s else "session limit reached"
+            closed += self.end_connection(conn.connection_id, why)
+        return closed
+
+    def log_out(self, username: str, jti: str) -> int:
+        """Close the connections opened with a revoked token (POST /logout)."""
+        closed = 0
+        for connection_id, connection_jti in self.storage.user_connections(username):
+            if connection_jti == jti:
+                closed += self.end_connection(connection_id, "logged out")
+        return closed
+
+    def _take_message_token(self, conn: Connection) -> None:
+        now = self.clock()
+        left = self.message_limit.take(conn.bucket_tokens, conn.bucket_at_ms, now)
+        # A lost race (two messages of one connection at once) counts as over the limit.
+        if left is None or not self.storage.take_message_token(conn, left, now):
+            wait = self.message_limit.retry_after_seconds(conn.bucket_tokens, conn.bucket_at_ms, now)
+            log.add(rateLimited=True)
+            raise ProtocolError(ErrorCode.RATE_LIMITED, f"too many messages: wait {max(wait, 0.5):.1f} s")
 
     def _announce(self, room: str, event: str, username: str, members: list[Member], *, exclude: str | None) -> None:
         self._broadcast_presence(room, event, username, online_users(members), members, exclude=exclude)

@@ -39,6 +39,7 @@ class Settings:
     sessions_table: str
     messages_table: str
     users_table: str
+    limits_table: str
     allow_registration: bool
     allow_guests: bool
     token_ttl_seconds: int
@@ -65,6 +66,7 @@ class Settings:
             sessions_table=os.environ.get("WSCHAT_SESSIONS_TABLE", f"wschat-{stage}-SessionHistory"),
             messages_table=os.environ.get("WSCHAT_MESSAGES_TABLE", f"wschat-{stage}-MessageHistory"),
             users_table=os.environ.get("WSCHAT_USERS_TABLE", f"wschat-{stage}-Users"),
+            limits_table=os.environ.get("WSCHAT_LIMITS_TABLE", f"wschat-{stage}-Limits"),
             allow_registration=_flag("WSCHAT_ALLOW_REGISTRATION", True),
             allow_guests=_flag("WSCHAT_ALLOW_GUESTS", True),
             token_ttl_seconds=_int("WSCHAT_TOKEN_TTL_SECONDS", 3600),

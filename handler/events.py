@@ -17,6 +17,7 @@ class Identity:
     guest: bool
     expires_at: int  # epoch seconds
     session_limit_seconds: int  # 0: no limit
+    jti: str | None = None  # the token's id, for revocation
 
     @classmethod
     def from_authorizer(cls, authorizer: dict | None) -> "Identity | None":
@@ -32,7 +33,9 @@ class Identity:
             return None
         # Authorizer context values arrive as strings on AWS and as they were sent offline.
         guest = str(authorizer.get("guest", "false")).lower() == "true"
-        return cls(username=username, guest=guest, expires_at=expires_at, session_limit_seconds=limit)
+        jti = authorizer.get("jti")
+        return cls(username=username, guest=guest, expires_at=expires_at, session_limit_seconds=limit,
+                   jti=jti if isinstance(jti, str) and jti else None)
 
 
 @dataclass(frozen=True)

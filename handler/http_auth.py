@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import time
 
 from authorizer.passwords import hash_password, verify_password
-from authorizer.tokens import issue_token
+from authorizer.tokens import TokenError, issue_token, verify_token
 from handler import log, protocol
 from handler.app import storage
 from handler.config import ConfigError, jwt_secret, settings
 from handler.errors import StorageUnavailable
+from handler.limits import LoginLimit
 
 BODY_MAX_BYTES = 4096
 INVALID_LOGIN = "invalid username or password"
@@ -119,6 +121,17 @@ def _http_route(name: str):
     return wrap
 
 
+def _source_ip(event: dict) -> str:
+    return str(((event.get("requestContext") or {}).get("http") or {}).get("sourceIp") or "unknown")[:64]
+
+
+def _count_sign_up(event: dict) -> None:
+    """At most WSCHAT_REGISTRATIONS_PER_IP accounts (members and guests) per address per hour."""
+    limit = int(os.environ.get("WSCHAT_REGISTRATIONS_PER_IP", "20") or 20)
+    if storage().bump_counter(f"signup#ip#{_source_ip(event)}", int(time.time()), 3600) > limit:
+        raise HttpError(429, "too many new accounts from this address; try again later")
+
+
 @_http_route("register")
 def register(event: dict) -> dict:
     if not settings().allow_registration:
@@ -132,6 +145,7 @@ def register(event: dict) -> dict:
         raise HttpError(400, f"password must be at least {protocol.PASSWORD_MIN_CHARS} characters")
     if len(password) > protocol.PASSWORD_MAX_CHARS:
         raise HttpError(400, f"password must be at most {protocol.PASSWORD_MAX_CHARS} characters")
+    _count_sign_up(event)
     created = storage().create_user(
         username=username, password_hash=hash_password(password), guest=False, created_at_ms=int(time.time() * 1000)
     )
@@ -146,10 +160,20 @@ def login(event: dict) -> dict:
     username, password = _credentials(event)
     if not protocol.is_valid_username(username) or len(password) > protocol.PASSWORD_MAX_CHARS:
         raise HttpError(401, INVALID_LOGIN)
+    limit, now = LoginLimit.from_env(), int(time.time())
+    user_key, ip_key = f"login#user#{username.lower()}", f"login#ip#{_source_ip(event)}"
+    # A locked name or address answers exactly as a wrong password does, after the same work.
+    locked = limit.locked(storage().counter(user_key, now)) or limit.locked(storage().counter(ip_key, now))
     user = storage().get_user(username)
     # verify_password does the same work for a missing user, so timing does not reveal who exists.
-    if not verify_password(password, user.password_hash if user else None) or user is None or user.guest:
+    valid = verify_password(password, user.password_hash if user else None) and user is not None and not user.guest
+    if locked or not valid:
+        if not valid:
+            storage().bump_counter(user_key, now, limit.window_seconds)
+            storage().bump_counter(ip_key, now, limit.window_seconds)
+        log.add(locked=locked or None)
         raise HttpError(401, INVALID_LOGIN)
+    storage().clear_counter(user_key)
     log.add(username=user.username)
     return _token_response(200, username=user.username, guest=False)
 
@@ -160,6 +184,7 @@ def guest(event: dict) -> dict:
     if not config.allow_guests:
         raise HttpError(403, "guest access is switched off")
     now = int(time.time())
+    _count_sign_up(event)
     for _ in range(GUEST_NAME_ATTEMPTS):
         username = f"guest-{secrets.token_hex(2)}"
         # The name is held until the guest's token has expired, so no one else can take it meanwhile.
@@ -170,3 +195,28 @@ def guest(event: dict) -> dict:
             log.add(username=username)
             return _token_response(201, username=username, guest=True)
     raise HttpError(503, "no guest name is free right now; try again")
+
+
+@_http_route("logout")
+def logout(event: dict) -> dict:
+    """Revoke the token (Authorization: Bearer <jwt>, or {"token"} in the body) and close the
+    connections opened with it. An expired or unknown token has nothing left to revoke: 200."""
+    headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}
+    raw = headers.get("authorization")
+    if not raw and event.get("body"):
+        raw = _json_body(event).get("token")
+    try:
+        claims = verify_token(raw, secret=jwt_secret(), audience=settings().audience)
+    except TokenError as exc:
+        if str(exc) == "ExpiredSignatureError":
+            return _response(200, {"loggedOut": True, "closed": 0})
+        raise HttpError(401, "invalid token") from None
+    if not claims.jti:
+        raise HttpError(400, "this token cannot be revoked")
+    storage().revoke_token(claims.jti, claims.expires_at)
+    from handler.app import chat_with_endpoint
+
+    endpoint = settings().management_endpoint or os.environ.get("WSCHAT_WS_API_URL", "")
+    closed = chat_with_endpoint(endpoint).log_out(claims.username, claims.jti) if endpoint else 0
+    log.add(username=claims.username, closed=closed)
+    return _response(200, {"loggedOut": True, "closed": closed})

@@ -66,8 +66,11 @@ class ErrorCode(str, enum.Enum):
     EMPTY_MESSAGE = "empty_message"
     # The room name does not match ROOM_PATTERN.
     INVALID_ROOM = "invalid_room"
-    # The token or the session limit ran out; the server closes the connection after this frame.
+    # The token or the session limit ran out, or the user logged out; the server closes the
+    # connection after this frame.
     SESSION_EXPIRED = "session_expired"
+    # More messages than the per-connection limit allows; nothing was stored or sent.
+    RATE_LIMITED = "rate_limited"
     # The connection is not known to the server (its row is gone); reconnect.
     NOT_CONNECTED = "not_connected"
     # A dependency (the database) failed; the request was not carried out and may be retried.

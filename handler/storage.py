@@ -25,6 +25,10 @@ from handler.config import Settings
 from handler.errors import StorageUnavailable
 
 ROOM_INDEX = "by-room"
+USER_CONNECTIONS_INDEX = "by-user"
+DEADLINE_INDEX = "by-deadline"
+# The by-deadline index spreads rows over this many partitions ("0".."9").
+SWEEP_SHARDS = 10
 USER_SESSIONS_INDEX = "by-user"
 # BatchWriteItem takes at most 25 requests.
 BATCH_WRITE_MAX = 25
@@ -54,6 +58,9 @@ class Connection:
     connected_at_ms: int
     expires_at: int  # epoch seconds: the token's exp
     session_ends_at: int | None  # epoch seconds, for session-limited users
+    jti: str | None = None  # the token's id: logout revokes it
+    bucket_tokens: float | None = None  # the message rate limit's state (limits.MessageLimit)
+    bucket_at_ms: int | None = None
 
     @property
     def deadline(self) -> int:
@@ -120,6 +127,7 @@ class Storage:
         self.sessions_table = settings.sessions_table
         self.messages_table = settings.messages_table
         self.users_table = settings.users_table
+        self.limits_table = settings.limits_table
         # Items read so far by this process: the logs report it per request, the benchmark per message.
         self.items_read = 0
         self._count_lock = threading.Lock()
@@ -140,9 +148,13 @@ class Storage:
             "connectedAt": _n(conn.connected_at_ms),
             "expiresAt": _n(conn.expires_at),
             "ttl": _n(conn.connected_at_ms // 1000 + CONNECTION_ROW_TTL_SECONDS),
+            "deadline": _n(conn.deadline),
+            "sweepShard": _s(str(secrets.randbelow(SWEEP_SHARDS))),
         }
         if conn.session_ends_at is not None:
             item["sessionEndsAt"] = _n(conn.session_ends_at)
+        if conn.jti:
+            item["jti"] = _s(conn.jti)
         with _dynamodb_errors("put_connection"):
             self.client.put_item(TableName=self.connections_table, Item=item)
 
@@ -226,6 +238,69 @@ class Storage:
                 if not last:
                     return members
                 kwargs["ExclusiveStartKey"] = last
+
+    def take_message_token(self, conn: Connection, tokens_left: float, now_ms: int) -> bool:
+        """Store the rate bucket after one message; False if another message changed it first."""
+        if conn.bucket_at_ms is None:
+            condition, values = "attribute_not_exists(bucketAt)", {}
+        else:
+            condition, values = "bucketAt = :seen", {":seen": _n(conn.bucket_at_ms)}
+        try:
+            with _dynamodb_errors("take_message_token"):
+                self.client.update_item(
+                    TableName=self.connections_table,
+                    Key={"connectionId": _s(conn.connection_id)},
+                    UpdateExpression="SET bucketTokens = :tokens, bucketAt = :now",
+                    ConditionExpression=f"attribute_exists(connectionId) AND {condition}",
+                    ExpressionAttributeValues={":tokens": {"N": f"{tokens_left:.3f}"}, ":now": _n(now_ms), **values},
+                )
+        except StorageUnavailable as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def user_connections(self, username: str) -> list[tuple[str, str | None]]:
+        """(connectionId, jti) of every open connection of the user (the by-user index)."""
+        found, kwargs = [], {
+            "TableName": self.connections_table, "IndexName": USER_CONNECTIONS_INDEX,
+            "KeyConditionExpression": "username = :u", "ExpressionAttributeValues": {":u": _s(username)},
+        }
+        with _dynamodb_errors("user_connections"):
+            while True:
+                response = self.client.query(**kwargs)
+                self._read(len(response.get("Items", ())))
+                found += [(i["connectionId"]["S"], i.get("jti", {}).get("S")) for i in response.get("Items", ())]
+                if not response.get("LastEvaluatedKey"):
+                    return found
+                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def expired_connections(self, now_s: int) -> list[Connection]:
+        """Connections whose deadline has passed: one Query per shard of the by-deadline index."""
+        found = []
+        with _dynamodb_errors("expired_connections"):
+            for shard in range(SWEEP_SHARDS):
+                kwargs = {
+                    "TableName": self.connections_table, "IndexName": DEADLINE_INDEX,
+                    "KeyConditionExpression": "sweepShard = :shard AND deadline <= :now",
+                    "ExpressionAttributeValues": {":shard": _s(str(shard)), ":now": _n(now_s)},
+                }
+                while True:
+                    response = self.client.query(**kwargs)
+                    items = response.get("Items", ())
+                    self._read(len(items))
+                    found += [
+                        Connection(
+                            connection_id=i["connectionId"]["S"], username=i.get("username", {}).get("S", ""),
+                            guest=False, room=i.get("room", {}).get("S", ""), connected_at_ms=0,
+                            expires_at=int(i.get("expiresAt", {}).get("N", 0)), session_ends_at=None,
+                        )
+                        for i in items
+                    ]
+                    if not response.get("LastEvaluatedKey"):
+                        break
+                    kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return found
 
     def delete_connections(self, connection_ids: list[str]) -> None:
         """Remove many rows in BatchWriteItem requests of 25 (gone members found by a broadcast)."""
@@ -413,6 +488,55 @@ class Storage:
         )
 
 
+    # -- limits and revoked tokens -------------------------------------------------------------
+
+    def counter(self, key: str, now_s: int) -> int:
+        """A limit counter's value; 0 once its window has ended."""
+        with _dynamodb_errors("counter"):
+            item = self.client.get_item(TableName=self.limits_table, Key={"key": _s(key)}, ConsistentRead=True).get("Item")
+        if not item or int(item.get("ttl", {}).get("N", 0)) <= now_s:
+            return 0
+        return int(item.get("count", {}).get("N", 0))
+
+    def bump_counter(self, key: str, now_s: int, window_seconds: int) -> int:
+        """Add one to a counter whose window starts with its first count; return the new value."""
+        for _ in range(2):
+            try:
+                with _dynamodb_errors("bump_counter"):
+                    response = self.client.update_item(
+                        TableName=self.limits_table,
+                        Key={"key": _s(key)},
+                        UpdateExpression="ADD #count :one SET #ttl = if_not_exists(#ttl, :end)",
+                        ConditionExpression="attribute_not_exists(#ttl) OR #ttl > :now",
+                        ExpressionAttributeNames={"#count": "count", "#ttl": "ttl"},
+                        ExpressionAttributeValues={":one": _n(1), ":end": _n(now_s + window_seconds), ":now": _n(now_s)},
+                        ReturnValues="UPDATED_NEW",
+                    )
+                return int(response["Attributes"]["count"]["N"])
+            except StorageUnavailable as exc:
+                if not _is_condition_failure(exc):
+                    raise
+                self.clear_counter(key)  # the old window ended: start a new one
+        raise StorageUnavailable("bump_counter: contention")
+
+    def clear_counter(self, key: str) -> None:
+        with _dynamodb_errors("clear_counter"):
+            self.client.delete_item(TableName=self.limits_table, Key={"key": _s(key)})
+
+    def revoke_token(self, jti: str, until_s: int) -> None:
+        with _dynamodb_errors("revoke_token"):
+            self.client.put_item(
+                TableName=self.limits_table, Item={"key": _s(f"revoked#{jti}"), "ttl": _n(until_s)}
+            )
+
+    def is_revoked(self, jti: str) -> bool:
+        with _dynamodb_errors("is_revoked"):
+            item = self.client.get_item(
+                TableName=self.limits_table, Key={"key": _s(f"revoked#{jti}")}, ConsistentRead=True
+            ).get("Item")
+        return item is not None
+
+
 def _default_client(settings: Settings):
     if os.environ.get("WSCHAT_DDB_CLIENT") == "lean":
         from handler.dynamodb import LeanDynamoDBClient
@@ -428,6 +552,8 @@ def _is_condition_failure(exc: StorageUnavailable) -> bool:
 
 def _connection_from_item(item: dict) -> Connection:
     ends = item.get("sessionEndsAt")
+    bucket = item.get("bucketTokens")
+    bucket_at = item.get("bucketAt")
     return Connection(
         connection_id=item["connectionId"]["S"],
         username=item["username"]["S"],
@@ -436,6 +562,9 @@ def _connection_from_item(item: dict) -> Connection:
         connected_at_ms=int(item["connectedAt"]["N"]),
         expires_at=int(item["expiresAt"]["N"]),
         session_ends_at=int(ends["N"]) if ends else None,
+        jti=item.get("jti", {}).get("S"),
+        bucket_tokens=float(bucket["N"]) if bucket else None,
+        bucket_at_ms=int(bucket_at["N"]) if bucket_at else None,
     )
 
 

@@ -25,7 +25,11 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 @pytest.fixture(scope="session")
 def stack():
-    local = LocalStack(ports=Ports.free(), env={"WSCHAT_GUEST_SESSION_LIMIT_SECONDS": str(GUEST_SESSION_LIMIT)})
+    local = LocalStack(ports=Ports.free(), env={
+        "WSCHAT_GUEST_SESSION_LIMIT_SECONDS": str(GUEST_SESSION_LIMIT),
+        # The tests type faster than people: a roomier rate limit than the default.
+        "WSCHAT_MESSAGE_BURST": "100", "WSCHAT_MESSAGE_RATE": "50",
+    })
     with local:
         yield local
 

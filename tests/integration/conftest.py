@@ -16,7 +16,11 @@ GUEST_SESSION_LIMIT = 4
 
 @pytest.fixture(scope="session")
 def stack():
-    local = LocalStack(ports=Ports.free(), data_dir=None, env={"WSCHAT_GUEST_SESSION_LIMIT_SECONDS": str(GUEST_SESSION_LIMIT)})
+    local = LocalStack(
+        ports=Ports.free(), data_dir=None, sweep_seconds=1,
+        env={"WSCHAT_GUEST_SESSION_LIMIT_SECONDS": str(GUEST_SESSION_LIMIT), "WSCHAT_MESSAGE_BURST": "10",
+             "WSCHAT_MESSAGE_RATE": "2", "WSCHAT_LOGIN_MAX_FAILURES": "3"},
+    )
     with local:
         yield local
 

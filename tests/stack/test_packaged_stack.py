@@ -19,10 +19,12 @@ STAGE = "prod"
 DROP_GONE = {"dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:Query", "dynamodb:UpdateItem",
              "execute-api:ManageConnections", "lambda:InvokeFunction"}
 EXPECTED_ACTIONS = {
-    "authorizer": {"ssm:GetParameter"},
-    "register": {"ssm:GetParameter", "dynamodb:PutItem"},
-    "guest": {"ssm:GetParameter", "dynamodb:PutItem"},
-    "login": {"ssm:GetParameter", "dynamodb:GetItem"},
+    "authorizer": {"ssm:GetParameter", "dynamodb:GetItem"},
+    "register": {"ssm:GetParameter", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+    "guest": {"ssm:GetParameter", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+    "login": {"ssm:GetParameter", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem",
+              "dynamodb:DeleteItem"},
+    "logout": DROP_GONE | {"ssm:GetParameter", "dynamodb:PutItem"},
     "connect": DROP_GONE | {"dynamodb:PutItem"},
     "disconnect": DROP_GONE,
     "sendmessage": DROP_GONE | {"dynamodb:GetItem", "dynamodb:PutItem"},
@@ -31,6 +33,7 @@ EXPECTED_ACTIONS = {
     "heartbeat": DROP_GONE,
     "default": DROP_GONE,
     "fanout": DROP_GONE,
+    "sweep": DROP_GONE,
 }
 LOG_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 # The framework's own custom resource that registers API Gateway's account-wide CloudWatch role
@@ -106,7 +109,7 @@ def test_no_wildcard_that_is_not_required(resources):
     allowed_resource_wildcards = [
         r"^arn:\$\{AWS::Partition\}:logs:\$\{AWS::Region\}:\$\{AWS::AccountId\}:log-group:/aws/lambda/wschat-prod-[a-z]+:\*$",
         r"^arn:\$\{AWS::Partition\}:execute-api:\$\{AWS::Region\}:\$\{AWS::AccountId\}:\$\{WebsocketsApi\}/prod/(POST|DELETE)/@connections/\*$",
-        r"^\$\{ActiveConnectionsTable.Arn\}/index/by-room$",
+        r"^\$\{ActiveConnectionsTable.Arn\}/index/by-(room|user|deadline)$",
     ]
     roles = {name: r for name, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
     assert "IamRoleLambdaExecution" not in roles, "a shared role for every function is not least privilege"
@@ -146,7 +149,7 @@ def test_users_and_history_are_retained_encrypted_and_recoverable_in_prod(resour
         resource = resources[table]
         assert resource["DeletionPolicy"] == "Retain" and resource["UpdateReplacePolicy"] == "Retain", table
         assert resource["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
-    for table in ("UsersTable", "MessageHistoryTable", "SessionHistoryTable", "ActiveConnectionsTable"):
+    for table in ("UsersTable", "MessageHistoryTable", "SessionHistoryTable", "ActiveConnectionsTable", "LimitsTable"):
         assert resources[table]["Properties"]["SSESpecification"]["SSEEnabled"] is True
 
 
@@ -182,3 +185,8 @@ def test_function_zip_is_small_and_has_no_boto3(packaged):
     names = zipfile.ZipFile(archive).namelist()
     assert "handler/chat.py" in names and "authorizer/tokens.py" in names and any(n.startswith("jwt/") for n in names)
     assert not any(n.startswith(("boto3/", "botocore/", "tests/", "node_modules/", "devstack/")) for n in names)
+
+
+def test_the_sweep_runs_on_a_schedule(resources):
+    rules = [r for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
+    assert any(rule["Properties"]["ScheduleExpression"] == "rate(1 minute)" for rule in rules)

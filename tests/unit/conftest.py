@@ -35,6 +35,7 @@ def aws_env(monkeypatch):
         "WSCHAT_SESSIONS_TABLE": f"wschat-{STAGE}-SessionHistory",
         "WSCHAT_MESSAGES_TABLE": f"wschat-{STAGE}-MessageHistory",
         "WSCHAT_USERS_TABLE": f"wschat-{STAGE}-Users",
+        "WSCHAT_LIMITS_TABLE": f"wschat-{STAGE}-Limits",
     }.items():
         monkeypatch.setenv(key, value)
     for key in ("WSCHAT_ALLOW_REGISTRATION", "WSCHAT_ALLOW_GUESTS", "WSCHAT_TOKEN_TTL_SECONDS",

@@ -1,11 +1,11 @@
 // The HTTP API: register, login, guest. Answers {ok, status, data}; never throws.
 import { config } from "./config.js";
 
-export async function postJson(path, body) {
+export async function postJson(path, body, headers = {}) {
   try {
     const response = await fetch(config.httpUrl.replace(/\/$/, "") + path, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     let data = {};

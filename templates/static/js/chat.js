@@ -1,4 +1,5 @@
 // The chat page: wires the socket to the page. Rendering lives in render.js, the connection in socket.js.
+import { postJson } from "./api.js";
 import { config } from "./config.js";
 import { formatClock, formatDuration, messageItem, noticeItem, renderOnline, renderState } from "./render.js";
 import { ChatSocket } from "./socket.js";
@@ -312,8 +313,10 @@ $("load-older").addEventListener("click", () => {
 $("jump").addEventListener("click", scrollToBottom);
 list.addEventListener("scroll", () => { if (nearBottom()) $("jump").hidden = true; });
 
-$("logout").addEventListener("click", () => {
+$("logout").addEventListener("click", async () => {
   state.ended = true;
+  // Revoke the token on the server first, so that it cannot connect again; leave either way.
+  await postJson("/logout", undefined, { Authorization: `Bearer ${login.token}` });
   socket.close();
   clearLogin();
   location.assign(loginUrl("logout"));

@@ -1,0 +1,147 @@
+"""Server-side limits and revocation: message rate, login back-off, sign-ups per address, logout, sweep."""
+
+import json
+import time
+
+import jwt
+import pytest
+
+from authorizer import handler as authorizer
+from handler import chat as chat_module
+from handler import config, connect, http_auth, messages, sweep
+from handler.limits import LoginLimit, MessageLimit
+from handler.storage import Storage
+from tests.unit.conftest import SECRET, load_event, ws_event
+
+
+def test_bucket_allows_a_burst_then_a_steady_rate():
+    limit = MessageLimit(burst=3, rate=1)
+    tokens, at = None, None
+    for _ in range(3):
+        tokens, at = limit.take(tokens, at, 1000), 1000
+        assert tokens is not None
+    assert limit.take(tokens, at, 1000) is None  # burst spent
+    assert limit.take(tokens, at, 1500) is None  # half a token back
+    assert limit.take(tokens, at, 2000) is not None  # one second: one more message
+    assert limit.take(0.0, 0, 10_000_000) == 2  # refills only up to the burst
+
+
+def test_login_limit():
+    assert not LoginLimit(5, 900).locked(4) and LoginLimit(5, 900).locked(5)
+
+
+def send(cid, text, **kwargs):
+    return messages.send_message(ws_event("sendmessage", {"action": "sendmessage", "message": text}, connection_id=cid, **kwargs))
+
+
+def test_messages_over_the_rate_are_refused_and_not_broadcast(api, monkeypatch):
+    monkeypatch.setenv("WSCHAT_MESSAGE_BURST", "3")
+    monkeypatch.setenv("WSCHAT_MESSAGE_RATE", "1")
+    connect.handler(ws_event("$connect", connection_id="a1", username="alice"))
+    connect.handler(ws_event("$connect", connection_id="b1", username="bob"))
+    now = [int(time.time() * 1000)]
+    monkeypatch.setattr(chat_module, "_now_ms", lambda: now[0])
+    for n in range(3):
+        send("a1", f"m{n}")
+    send("a1", "one too many")
+    assert api.last("a1") == {"type": "error", "code": "rate_limited", "message": "too many messages: wait 1.0 s"}
+    assert [f["message"] for f in api.frames("b1", "message")] == ["m0", "m1", "m2"]
+    assert [m.message for m in Storage(config.settings()).recent_messages("general", 10)[0]] == ["m0", "m1", "m2"]
+    now[0] += 1000
+    send("a1", "after a second")
+    assert api.frames("b1", "message")[-1]["message"] == "after a second"
+
+
+def http(function, body=None, ip="203.0.113.7", headers=None):
+    event = load_event("http_login")
+    event["body"] = json.dumps(body) if body is not None else None
+    event["requestContext"]["http"]["sourceIp"] = ip
+    event["headers"] = headers or {}
+    response = function(event, None)
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_failed_logins_lock_the_name_with_the_same_answer(dynamodb, monkeypatch):
+    monkeypatch.setenv("WSCHAT_LOGIN_MAX_FAILURES", "3")
+    http(http_auth.register, {"username": "victim", "password": "right-password"})
+    for _ in range(3):
+        assert http(http_auth.login, {"username": "victim", "password": "wrong-password"}, ip="198.51.100.1")[0] == 401
+    # Locked: even the right password gets the wrong-password answer, from any address.
+    assert http(http_auth.login, {"username": "victim", "password": "right-password"}, ip="198.51.100.2") == (
+        401, {"error": "invalid username or password"})
+
+
+def test_a_successful_login_clears_the_name_counter(dynamodb, monkeypatch):
+    monkeypatch.setenv("WSCHAT_LOGIN_MAX_FAILURES", "3")
+    http(http_auth.register, {"username": "forgetful", "password": "right-password"})
+    for attempt in range(2):
+        http(http_auth.login, {"username": "forgetful", "password": "wrong-one"}, ip=f"198.51.100.{attempt + 10}")
+    assert http(http_auth.login, {"username": "forgetful", "password": "right-password"}, ip="198.51.100.99")[0] == 200
+    # The two failures before the success no longer count: two more do not lock, a third does.
+    for attempt in range(2):
+        http(http_auth.login, {"username": "forgetful", "password": "wrong-one"}, ip=f"198.51.100.{attempt + 20}")
+    assert http(http_auth.login, {"username": "forgetful", "password": "right-password"}, ip="198.51.100.98")[0] == 200
+    for attempt in range(3):
+        http(http_auth.login, {"username": "forgetful", "password": "wrong-one"}, ip=f"198.51.100.{attempt + 30}")
+    assert http(http_auth.login, {"username": "forgetful", "password": "right-password"}, ip="198.51.100.97")[0] == 401
+
+
+def test_one_address_guessing_many_names_is_locked_too(dynamodb, monkeypatch):
+    monkeypatch.setenv("WSCHAT_LOGIN_MAX_FAILURES", "3")
+    http(http_auth.register, {"username": "target", "password": "right-password"})
+    for n in range(3):
+        http(http_auth.login, {"username": f"name{n}", "password": "whatever1"}, ip="192.0.2.66")
+    assert http(http_auth.login, {"username": "target", "password": "right-password"}, ip="192.0.2.66")[0] == 401
+    assert http(http_auth.login, {"username": "target", "password": "right-password"}, ip="192.0.2.67")[0] == 200
+
+
+def test_sign_ups_per_address_are_limited(dynamodb, monkeypatch):
+    monkeypatch.setenv("WSCHAT_REGISTRATIONS_PER_IP", "2")
+    assert http(http_auth.guest, ip="192.0.2.1")[0] == 201
+    assert http(http_auth.register, {"username": "second", "password": "password1"}, ip="192.0.2.1")[0] == 201
+    assert http(http_auth.guest, ip="192.0.2.1") == (429, {"error": "too many new accounts from this address; try again later"})
+    assert http(http_auth.guest, ip="192.0.2.2")[0] == 201
+
+
+def test_logout_revokes_the_token_and_closes_its_connections(api, monkeypatch):
+    monkeypatch.setenv("WSCHAT_MANAGEMENT_ENDPOINT", "https://abc123.execute-api.us-east-1.amazonaws.com/test")
+    config.settings.cache_clear()
+    _, body = http(http_auth.register, {"username": "leaver", "password": "password1"})
+    token = body["token"]
+    jti = jwt.decode(token, SECRET, algorithms=["HS256"], audience="wschat-test")["jti"]
+    connect.handler(ws_event("$connect", connection_id="l1", username="leaver") | {})
+    # The authorizer passes the jti; the saved event carries it for this connection.
+    event = ws_event("$connect", connection_id="l2", username="leaver")
+    event["requestContext"]["authorizer"]["jti"] = jti
+    connect.handler(event)
+    status, answer = http(http_auth.logout, headers={"Authorization": f"Bearer {token}"})
+    assert (status, answer) == (200, {"loggedOut": True, "closed": 1})
+    assert api.closed == ["l2"]  # only the connection of the revoked token
+    assert api.frames("l2")[-1] == {"type": "error", "code": "session_expired", "message": "logged out"}
+    assert Storage(config.settings()).get_session("l2")["reason"] == "logged out"
+    denied = load_event("authorizer")
+    denied["queryStringParameters"] = {"token": f"Bearer {token}"}
+    assert authorizer.handler(denied)["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nope"}, {"Authorization": "x" * 5000}])
+def test_logout_with_a_bad_token_is_401(dynamodb, headers):
+    assert http(http_auth.logout, headers=headers)[0] == 401
+
+
+def test_sweep_closes_expired_connections_with_the_reason(api, monkeypatch):
+    monkeypatch.setenv("WSCHAT_MANAGEMENT_ENDPOINT", "https://abc123.execute-api.us-east-1.amazonaws.com/test")
+    config.settings.cache_clear()
+    connect.handler(ws_event("$connect", connection_id="g1", username="guest-0001", guest=True, session_limit=60))
+    connect.handler(ws_event("$connect", connection_id="t1", username="shorty", expires_in=30))
+    connect.handler(ws_event("$connect", connection_id="k1", username="keeper"))
+    assert sweep.handler() == {"closed": 0}
+    later = int(time.time() * 1000) + 61_000
+    monkeypatch.setattr(chat_module, "_now_ms", lambda: later)
+    assert sweep.handler() == {"closed": 2}
+    assert sorted(api.closed) == ["g1", "t1"]
+    store = Storage(config.settings())
+    assert store.get_session("g1")["reason"] == "session limit reached"
+    assert store.get_session("t1")["reason"] == "token expired"
+    assert store.get_connection("k1") is not None
+    assert sweep.handler() == {"closed": 0}  # nothing twice
