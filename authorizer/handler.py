@@ -18,8 +18,9 @@ from handler.errors import StorageUnavailable
 def handler(event, context=None):
     try:
         event = event if isinstance(event, dict) else {}
-        log.bind(route="$connect/authorizer", connectionId=(event.get("requestContext") or {}).get("connectionId"))
-        query = event.get("queryStringParameters") or {}
+        context = event.get("requestContext") if isinstance(event.get("requestContext"), dict) else {}
+        log.bind(route="$connect/authorizer", connectionId=context.get("connectionId"))
+        query = event.get("queryStringParameters") if isinstance(event.get("queryStringParameters"), dict) else {}
         claims = verify_token(query.get("token"), secret=jwt_secret(), audience=settings().audience)
         # A token that was logged out stays refused until it would have expired.
         if claims.jti and storage().is_revoked(claims.jti):
@@ -58,7 +59,8 @@ def handler(event, context=None):
 
 
 def _source_ip(event: dict) -> str:
-    identity = (event.get("requestContext") or {}).get("identity") or {}
+    context = event.get("requestContext") if isinstance(event.get("requestContext"), dict) else {}
+    identity = context.get("identity") if isinstance(context.get("identity"), dict) else {}
     return str(identity.get("sourceIp") or "")[:64]
 
 

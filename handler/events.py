@@ -5,6 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+def _dict(value) -> dict:
+    """Event fields are trusted to be objects only after checking: a malformed event is refused, not a crash."""
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 @dataclass(frozen=True)
 class Identity:
     """Who is on a connection, as the $connect authorizer established it.
@@ -44,23 +53,25 @@ class WebSocketEvent:
 
     @property
     def context(self) -> dict:
-        return self.raw.get("requestContext") or {}
+        return _dict(self.raw.get("requestContext"))
 
     @property
     def connection_id(self) -> str | None:
-        return self.context.get("connectionId")
+        return _str(self.context.get("connectionId"))
 
     @property
     def route_key(self) -> str | None:
-        return self.context.get("routeKey")
+        return _str(self.context.get("routeKey"))
 
     @property
     def request_id(self) -> str | None:
-        return self.context.get("requestId")
+        return _str(self.context.get("requestId"))
 
     @property
     def body(self) -> str | None:
         body = self.raw.get("body")
+        if body is not None and not isinstance(body, str):
+            return None
         if body is not None and self.raw.get("isBase64Encoded"):
             import base64
 
@@ -76,21 +87,21 @@ class WebSocketEvent:
 
     @property
     def query(self) -> dict:
-        return self.raw.get("queryStringParameters") or {}
+        return _dict(self.raw.get("queryStringParameters"))
 
     @property
     def source_ip(self) -> str | None:
-        authorizer = self.context.get("authorizer") or {}
-        return (self.context.get("identity") or {}).get("sourceIp") or authorizer.get("sourceIp") or None
+        authorizer = _dict(self.context.get("authorizer"))
+        return _str(_dict(self.context.get("identity")).get("sourceIp")) or _str(authorizer.get("sourceIp"))
 
     @property
     def user_agent(self) -> str | None:
-        identity = self.context.get("identity") or {}
-        headers = self.raw.get("headers") or {}
-        return identity.get("userAgent") or headers.get("User-Agent") or headers.get("user-agent")
+        identity = _dict(self.context.get("identity"))
+        headers = _dict(self.raw.get("headers"))
+        return _str(identity.get("userAgent")) or _str(headers.get("User-Agent")) or _str(headers.get("user-agent"))
 
     def management_endpoint(self, override: str | None) -> str:
         """Where to post frames for this API: the local override, else https://domain/stage."""
         if override:
             return override
-        return f"https://{self.context.get('domainName')}/{self.context.get('stage')}"
+        return f"https://{_str(self.context.get('domainName'))}/{_str(self.context.get('stage'))}"

@@ -98,7 +98,7 @@ def handler(event, context=None):
     """The `fanout` function: deliver one batch, then remove the members found gone."""
     from handler.app import chat_with_endpoint  # here: app imports this module
 
-    log.bind(route="fanout", room=event.get("room") if isinstance(event, dict) else None)
+    log.bind(route="fanout", room=str(event.get("room")) if isinstance(event, dict) else None)
     try:
         members = members_from_event(event)
         chat = chat_with_endpoint(event["endpoint"])

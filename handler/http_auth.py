@@ -42,9 +42,13 @@ def _response(status: int, body: dict) -> dict:
     }
 
 
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def _json_body(event: dict) -> dict:
     body = event.get("body")
-    if body is None or body == "":
+    if body is None or body == "" or not isinstance(body, str):
         raise HttpError(400, "request body must be a JSON object")
     if event.get("isBase64Encoded"):
         import base64
@@ -96,7 +100,7 @@ def _http_route(name: str):
     def wrap(function):
         def handler(event, context=None):
             event = event if isinstance(event, dict) else {}
-            log.bind(route=f"POST /{name}", requestId=(event.get("requestContext") or {}).get("requestId"))
+            log.bind(route=f"POST /{name}", requestId=_dict(event.get("requestContext")).get("requestId"))
             try:
                 response = function(event)
                 log.finish("ok", status=response["statusCode"])
@@ -122,7 +126,7 @@ def _http_route(name: str):
 
 
 def _source_ip(event: dict) -> str:
-    return str(((event.get("requestContext") or {}).get("http") or {}).get("sourceIp") or "unknown")[:64]
+    return str(_dict(_dict(event.get("requestContext")).get("http")).get("sourceIp") or "unknown")[:64]
 
 
 def _count_sign_up(event: dict) -> None:
@@ -201,7 +205,7 @@ def guest(event: dict) -> dict:
 def logout(event: dict) -> dict:
     """Revoke the token (Authorization: Bearer <jwt>, or {"token"} in the body) and close the
     connections opened with it. An expired or unknown token has nothing left to revoke: 200."""
-    headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}
+    headers = {str(key).lower(): value for key, value in _dict(event.get("headers")).items()}
     raw = headers.get("authorization")
     if not raw and event.get("body"):
         raw = _json_body(event).get("token")
