@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAGE ?= prod
 export SLS_TELEMETRY_DISABLED := 1
 
-.PHONY: dev test unit integration browser deps package lint secret bench clean
+.PHONY: dev test unit integration browser deps package lint secret bench soak clean
 
 dev: deps
 	$(PY) -m devstack dev
@@ -36,6 +36,10 @@ node_modules/.installed: package.json package-lock.json .npmrc
 # Fan-out and latency figures through the local stack (docs/performance.md); takes several minutes.
 bench: deps
 	$(PY) -m bench
+
+# Load through the local stack: 100 clients, 10 rooms, 10,000 messages (docs/reliability.md).
+soak: deps
+	$(PY) -m bench.soak
 
 # The deployable artifact for a stage (no AWS account needed): .serverless/
 package: deps

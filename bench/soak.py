@@ -1,0 +1,141 @@
+"""`make soak`: load through the local stack, with every safeguard on.
+
+100 clients in 10 rooms each send 100 messages (10,000 in all), one after another as the web client
+does (the next after the echo of the previous), paced under the per-connection rate limit. Then
+it checks that every message reached every member of its room exactly once, in send order per
+sender, and is stored in MessageHistory; and prints throughput and delivery latency percentiles.
+
+    python -m bench.soak [--clients 100] [--rooms 10] [--messages 100] [--rate 1.8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+import urllib.parse
+import uuid
+
+import websockets
+
+from bench.__main__ import percentile, token
+from devstack.stack import LocalStack, Ports
+
+
+async def run(args) -> int:
+    with LocalStack(ports=Ports.free(), sweep_seconds=5) as stack:
+        prefix = f"soak-{uuid.uuid4().hex[:6]}"
+        sent_at: dict[str, float] = {}
+        received: dict[int, list[tuple[str, str, str]]] = {}  # client -> [(clientMsgId, sender, room)]
+        latencies: list[float] = []
+        clients = []
+        gate = asyncio.Semaphore(8)
+
+        async def open_client(i):
+            room = f"{prefix}-{i % args.rooms}"
+            query = urllib.parse.urlencode({"token": "Bearer " + token(f"soak{i:03d}"), "room": room})
+            async with gate:
+                ws = await websockets.connect(f"{stack.ws_url}/?{query}", open_timeout=60, max_queue=None)
+            received[i] = []
+            clients.append((i, room, ws))
+
+        await asyncio.gather(*(open_client(i) for i in range(args.clients)))
+        members = {}
+        for i, room, _ in clients:
+            members.setdefault(room, set()).add(i)
+        echoes: dict[int, asyncio.Queue] = {i: asyncio.Queue() for i, _, _ in clients}
+        refused = 0
+
+        async def listen(i, ws):
+            async for raw in ws:
+                frame = json.loads(raw)
+                if frame.get("type") == "message" and frame.get("clientMsgId"):
+                    received[i].append((frame["clientMsgId"], frame["sender"], frame["room"]))
+                    if frame["sender"] == f"soak{i:03d}":
+                        latencies.append((time.perf_counter() - sent_at[frame["clientMsgId"]]) * 1000)
+                        echoes[i].put_nowait(frame["clientMsgId"])
+                elif frame.get("type") == "error":
+                    echoes[i].put_nowait(frame)
+
+        listeners = [asyncio.create_task(listen(i, ws)) for i, _, ws in clients]
+
+        async def sender(i, ws):
+            nonlocal refused
+            n = 0
+            while n < args.messages:
+                msg_id = f"{i}:{n}"
+                sent_at[msg_id] = time.perf_counter()
+                await ws.send(json.dumps({"action": "sendmessage", "message": f"soak {i} {n}", "clientMsgId": msg_id}))
+                answer = await asyncio.wait_for(echoes[i].get(), 60)
+                if isinstance(answer, dict):  # refused (rate limited): wait and send it again
+                    refused += 1
+                    await asyncio.sleep(1)
+                    continue
+                n += 1
+                await asyncio.sleep(1 / args.rate)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(sender(i, ws) for i, _, ws in clients))
+        elapsed = time.perf_counter() - started
+        await asyncio.sleep(2)  # the last deliveries
+        for task in listeners:
+            task.cancel()
+
+        # Exactly once, to exactly the room, in send order per sender.
+        problems = 0
+        for i, room, _ in clients:
+            got = received[i]
+            ids = [m for m, _, _ in got]
+            if len(ids) != len(set(ids)):
+                problems += 1
+                print(f"client {i}: duplicates", file=sys.stderr)
+            expected = {f"{s}:{n}" for s in members[room] for n in range(args.messages)}
+            if set(ids) != expected:
+                problems += 1
+                print(f"client {i}: {len(expected - set(ids))} missing, {len(set(ids) - expected)} foreign", file=sys.stderr)
+            for s in members[room]:
+                order = [int(m.split(":")[1]) for m in ids if m.split(":")[0] == str(s)]
+                if order != sorted(order):
+                    problems += 1
+                    print(f"client {i}: sender {s} out of order", file=sys.stderr)
+        stored = 0
+        ddb = stack.dynamodb()
+        for room in members:
+            kwargs = {"TableName": "wschat-local-MessageHistory", "KeyConditionExpression": "room = :r",
+                      "ExpressionAttributeValues": {":r": {"S": room}}, "Select": "COUNT"}
+            while True:
+                page = ddb.query(**kwargs)
+                stored += page["Count"]
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        total = args.clients * args.messages
+        deliveries = sum(len(v) for v in received.values())
+        print(f"\nsoak: {args.clients} clients in {args.rooms} rooms, {total} messages in {elapsed:.1f} s")
+        print(f"  throughput: {total / elapsed:.1f} messages/s sent, {deliveries / elapsed:.1f} deliveries/s")
+        print(f"  echo latency (send to own receipt): p50 {statistics.median(latencies):.1f} ms, "
+              f"p90 {percentile(latencies, 0.9):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms, "
+              f"max {max(latencies):.1f} ms")
+        print(f"  deliveries: {deliveries} (expected {total * args.clients // args.rooms}); stored: {stored} "
+              f"(expected {total}); refused by the rate limit and resent: {refused}")
+        print(f"  exactly once, in order, to the right room: {'yes' if problems == 0 else f'NO ({problems} problems)'}")
+        for _, _, ws in clients:
+            await ws.close()
+        ok = problems == 0 and stored == total and deliveries == total * args.clients // args.rooms
+        return 0 if ok else 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="load test through the local stack")
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--rooms", type=int, default=10)
+    parser.add_argument("--messages", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=1.8, help="messages per second per client")
+    sys.exit(asyncio.run(run(parser.parse_args())))
+
+
+if __name__ == "__main__":
+    main()
