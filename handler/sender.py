@@ -28,11 +28,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from handler import protocol
 from handler.errors import ConnectionGone, SendFailed
 
-# Posts in flight at once, per process.
-FANOUT_CONCURRENCY = max(1, int(os.environ.get("WSCHAT_FANOUT_CONCURRENCY", "64")))
+# Posts in flight at once, per process, which is also its most connections per endpoint: many
+# processes each opening many connections at once overflowed the local server's accept backlog
+# (SYN retries of 1-3 s), so the pool stays modest and big rooms are split across processes.
+FANOUT_CONCURRENCY = max(1, int(os.environ.get("WSCHAT_FANOUT_CONCURRENCY", "32")))
 # A broadcast never holds its Lambda longer than this; posts still waiting are counted as failed.
-BROADCAST_DEADLINE_SECONDS = float(os.environ.get("WSCHAT_BROADCAST_DEADLINE_SECONDS", "6"))
-POST_TIMEOUT_SECONDS = 3.0
+BROADCAST_DEADLINE_SECONDS = float(os.environ.get("WSCHAT_BROADCAST_DEADLINE_SECONDS", "8"))
+# A post that was sent but not answered in time is not sent again: it may have been delivered,
+# and a second copy is worse than a client fetching history (frames are at-least-once only when
+# the connection failed before the request went out).
+POST_TIMEOUT_SECONDS = 5.0
 
 _clients: dict[str, object] = {}
 # Management API clients put in place of the real API by tests (use_client), per endpoint.
@@ -116,7 +121,9 @@ class _Poster:
         for attempt in (1, 2):
             try:
                 status = await asyncio.wait_for(self._request(parts, url, path, data), POST_TIMEOUT_SECONDS)
-            except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError) as exc:
+            except asyncio.TimeoutError:
+                raise SendFailed("post_to_connection: timeout") from None
+            except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
                 if attempt == 2:
                     raise SendFailed(f"post_to_connection: {exc.__class__.__name__}") from None
                 continue
@@ -140,9 +147,11 @@ class _Poster:
         try:
             writer.write(request)
             status, keep_alive = await _read_response(reader)
-        except (OSError, asyncio.IncompleteReadError, ValueError):
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
             writer.close()
-            if reused:  # the server closed an idle keep-alive connection: retry on a fresh one
+            # The server closed an idle keep-alive connection before reading the request (it
+            # answers nothing): retry on a fresh one. Any other failure is the caller's.
+            if reused and isinstance(exc, asyncio.IncompleteReadError) and not exc.partial:
                 return await self._request(parts, url, path, data)
             raise
         except BaseException:

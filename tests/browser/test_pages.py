@@ -3,6 +3,7 @@
 import json
 import time
 
+import pytest
 import requests
 
 from tests.browser.conftest import (
@@ -252,3 +253,35 @@ def test_reconnect_after_sls_offline_restart_loses_and_repeats_nothing(site, sta
     a.wait_for_selector("text=after the reconnect")
     assert message_texts(a) == ["before the restart", *missed, "after the reconnect"]
     writer.close()
+
+
+def test_html_in_room_names_is_refused_and_never_rendered(site, stack, new_page, account):
+    name, password = account()
+    page = new_page()
+    log_in(page, site, name, password)
+    evil = '<img src=x onerror="alert(1)">'
+    page.fill("#room-input", evil)
+    page.click("#room-form button[type=submit]")
+    page.wait_for_selector("#banner:not([hidden])")
+    assert "Room names are" in page.inner_text("#banner")
+    assert page.inner_text("#room-name") == "general"
+    # A tampered stored room falls back to the default instead of breaking the connection.
+    page.evaluate(f"sessionStorage.setItem('wschat.room', {json.dumps(evil)})")
+    page.reload()
+    wait_connected(page)
+    assert page.inner_text("#room-name") == "general"
+    # The server refuses such a room at connect too.
+    with pytest.raises(Exception):
+        Client(stack, requests.post(f"{stack.http_url}/login", json={"username": name, "password": password}).json()["token"], evil)
+    assert page.query_selector("img") is None and page.errors == []
+
+
+def test_logout_revokes_the_token_on_the_server(site, stack, new_page, account):
+    name, password = account()
+    page = new_page()
+    log_in(page, site, name, password)
+    token = page.evaluate("sessionStorage.getItem('wschat.token')")
+    page.click("#logout")
+    page.wait_for_url("**/index.html?reason=logout")
+    with pytest.raises(Exception):
+        Client(stack, token)  # the token no longer connects

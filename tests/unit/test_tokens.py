@@ -115,3 +115,17 @@ def test_authorizer_denies_when_the_secret_is_missing(monkeypatch):
 def test_verify_rejects_with_token_error():
     with pytest.raises(TokenError):
         verify_token(make_token(aud="other"), secret=SECRET.encode(), audience=AUDIENCE)
+
+
+@pytest.mark.parametrize("name", [n for n in FORGED if n not in ("missing", "expired")])
+def test_the_http_api_refuses_the_same_bad_tokens(dynamodb, name):
+    import json as json_module
+
+    from handler import http_auth
+
+    event = load_event("http_login")
+    event["headers"] = {"authorization": f"Bearer {FORGED[name]}"}
+    event["body"] = None
+    response = http_auth.logout(event, None)
+    assert response["statusCode"] == 401
+    assert json_module.loads(response["body"]) == {"error": "invalid token"}

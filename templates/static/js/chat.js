@@ -15,8 +15,10 @@ if (isExpired(login)) {
 }
 
 const me = login.username;
+const saved = savedRoom();
 const state = {
-  room: savedRoom() || config.defaultRoom,
+  // A stored room that is not a valid name (tampered storage) would make every connect fail.
+  room: saved && ROOM_PATTERN.test(saved) ? saved : config.defaultRoom,
   shownRoom: null, // the room whose messages the list shows
   ids: new Set(),
   lastId: null, // newest message id seen in this room: reconnects fetch what came after it
