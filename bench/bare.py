@@ -3,23 +3,20 @@ Same frames in and out as wschat (clients send sendmessage, everyone in the room
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import time
 import urllib.parse
 
 import websockets
 from websockets.asyncio.server import broadcast, serve
 
+from bench.background import BackgroundServer
 
-class BareServer:
+
+class BareServer(BackgroundServer):
     def __init__(self):
+        super().__init__()
         self.rooms: dict[str, set] = {}
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.server = None
-        self.port = None
 
     @property
     def url(self) -> str:
@@ -44,22 +41,8 @@ class BareServer:
         finally:
             members.discard(connection)
 
-    def start(self) -> "BareServer":
-        self.thread.start()
-        async def start():
-            return await serve(self._handle, "127.0.0.1", 0, max_queue=None)
-
-        self.server = asyncio.run_coroutine_threadsafe(start(), self.loop).result(10)
-        self.port = self.server.sockets[0].getsockname()[1]
-        return self
-
-    def stop(self) -> None:
-        async def close():
-            self.server.close()
-            await self.server.wait_closed()
-
-        asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
+    async def _serve(self):
+        return await serve(self._handle, "127.0.0.1", 0, max_queue=None)
 
 
 def main() -> None:

@@ -6,7 +6,8 @@ client connection, keep-alive on both sides)."""
 from __future__ import annotations
 
 import asyncio
-import threading
+
+from bench.background import BackgroundServer
 
 
 async def _read_message(reader: asyncio.StreamReader) -> tuple[bytes, bytes] | None:
@@ -24,38 +25,21 @@ async def _read_message(reader: asyncio.StreamReader) -> tuple[bytes, bytes] | N
     return head, body
 
 
-class DelayProxy:
+class DelayProxy(BackgroundServer):
     def __init__(self, upstream_port: int, delay_seconds: float):
+        super().__init__()
         self.upstream_port = upstream_port
         self.delay = delay_seconds
         self.requests = 0
-        self.loop = asyncio.new_event_loop()
-        self.server = None
-        self.port = None
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "DelayProxy":
-        self.thread.start()
-        future = asyncio.run_coroutine_threadsafe(
-            asyncio.start_server(self._serve, "127.0.0.1", 0, backlog=1024), self.loop
-        )
-        self.server = future.result(10)
-        self.port = self.server.sockets[0].getsockname()[1]
-        return self
+    async def _serve(self):
+        return await asyncio.start_server(self._relay, "127.0.0.1", 0, backlog=1024)
 
-    def stop(self) -> None:
-        async def close():
-            self.server.close()
-            await self.server.wait_closed()
-
-        asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-
-    async def _serve(self, reader, writer):
+    async def _relay(self, reader, writer):
         upstream = None
         try:
             while True:

@@ -213,6 +213,9 @@ class LocalStack:
             str(sls), "offline", "start", "--stage", STAGE, "--host", "127.0.0.1",
             "--httpPort", str(self.ports.http), "--websocketPort", str(self.ports.ws),
             "--lambdaPort", str(self.ports.lambda_),
+            # Keep warm function processes: sls offline otherwise ends the idle ones every minute
+            # and the next calls pay a cold start each (seen as 2-6 s stalls under load).
+            "--terminateIdleLambdaTime", "3600",
         ]
         self._spawn("offline", command, cwd=ROOT, env=self.function_env())
         process = self.processes["offline"]
