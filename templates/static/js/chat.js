@@ -87,7 +87,7 @@ const handlers = {
     // Back from a drop: the welcome holds only the last 50, so ask for everything after the last
     // message we saw; ids sort in send order, and insertMessage drops what we already have.
     state.catchingUp = Boolean(missedSince);
-    if (missedSince) requestHistory("missed", { after: missedSince });
+    if (missedSince) requestHistory("missed", { after: cursorBefore(missedSince, 10_000) });
     scrollToBottom();
     pumpOutbox();
     tick();
@@ -149,6 +149,14 @@ function pumpOutbox() {
 function renderOutbox() {
   const waiting = state.outbox.length;
   $("outbox-status").textContent = waiting && !socket.isOpen ? `${waiting} waiting to send` : "";
+}
+
+// A history cursor `ms` milliseconds before a message id (ids start with 13 digits of epoch ms):
+// two functions storing at the same moment may post in the other order, so a reconnect asks a
+// little further back and insertMessage drops what is already shown.
+function cursorBefore(id, ms) {
+  const at = Math.max(0, Number(id.slice(0, 13)) - ms);
+  return String(at).padStart(13, "0") + "000000";
 }
 
 function requestHistory(kind, query) {
