@@ -29,7 +29,6 @@ USER_CONNECTIONS_INDEX = "by-user"
 DEADLINE_INDEX = "by-deadline"
 # The by-deadline index spreads rows over this many partitions ("0".."9").
 SWEEP_SHARDS = 10
-USER_SESSIONS_INDEX = "by-user"
 # BatchWriteItem takes at most 25 requests.
 BATCH_WRITE_MAX = 25
 

@@ -1,7 +1,6 @@
 """Browser fixtures: a local stack, the site built for it and served, and Debian's Chromium via Playwright."""
 
 import os
-import shutil
 import time
 from pathlib import Path
 

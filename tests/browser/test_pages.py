@@ -1,7 +1,6 @@
 """The login and chat pages in real Chromium against the local stack: what two people see."""
 
 import json
-import time
 
 import pytest
 import requests

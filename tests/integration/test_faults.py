@@ -1,7 +1,6 @@
 """Faults through the real local stack: DynamoDB down and back, a client that vanished, and
 secrets kept out of every log line."""
 
-import json
 import time
 import uuid
 
