@@ -52,20 +52,27 @@ def chat_for(event: WebSocketEvent) -> Chat:
     return chat_with_endpoint(event.management_endpoint(settings().management_endpoint))
 
 
+def open_event(raw_event, route: str | None = None) -> WebSocketEvent:
+    """Wrap a WebSocket event (whatever arrived) and start this invocation's log line."""
+    event = WebSocketEvent(raw_event if isinstance(raw_event, dict) else {})
+    identity = event.identity
+    log.bind(
+        route=route or event.route_key,
+        connectionId=event.connection_id,
+        username=identity.username if identity else None,
+        requestId=event.request_id,
+    )
+    return event
+
+
 def websocket_route(route):
     """Run `route(chat, event)` for an authorized connection, answering every failure with an error frame."""
 
     @functools.wraps(route)
     def handler(raw_event, context=None):
-        event = WebSocketEvent(raw_event if isinstance(raw_event, dict) else {})
-        identity = event.identity
         reads_before = storage().items_read if _storage is not None else 0
-        log.bind(
-            route=event.route_key,
-            connectionId=event.connection_id,
-            username=identity.username if identity else None,
-            requestId=event.request_id,
-        )
+        event = open_event(raw_event)
+        identity = event.identity
         chat = None
         try:
             chat = chat_for(event)

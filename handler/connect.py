@@ -4,17 +4,14 @@ import logging
 import time
 
 from handler import log, protocol
-from handler.app import chat_for
+from handler.app import chat_for, open_event
 from handler.errors import StorageUnavailable
-from handler.events import WebSocketEvent
 from handler.protocol import ProtocolError
 
 
 def handler(raw_event, context=None):
-    event = WebSocketEvent(raw_event if isinstance(raw_event, dict) else {})
+    event = open_event(raw_event, "$connect")
     identity = event.identity
-    log.bind(route="$connect", connectionId=event.connection_id, requestId=event.request_id,
-             username=identity.username if identity else None)
     try:
         if identity is None or event.connection_id is None:
             log.finish("refused: no authorized identity", level=logging.WARNING)

@@ -3,16 +3,12 @@
 import logging
 
 from handler import log
-from handler.app import chat_for
+from handler.app import chat_for, open_event
 from handler.errors import SendFailed, StorageUnavailable
-from handler.events import WebSocketEvent
 
 
 def handler(raw_event, context=None):
-    event = WebSocketEvent(raw_event if isinstance(raw_event, dict) else {})
-    identity = event.identity
-    log.bind(route="$disconnect", connectionId=event.connection_id, requestId=event.request_id,
-             username=identity.username if identity else None)
+    event = open_event(raw_event, "$disconnect")
     try:
         if event.connection_id:
             chat_for(event).disconnect(event.connection_id)

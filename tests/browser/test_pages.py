@@ -284,3 +284,13 @@ def test_logout_revokes_the_token_on_the_server(site, stack, new_page, account):
     page.wait_for_url("**/index.html?reason=logout")
     with pytest.raises(Exception):
         Client(stack, token)  # the token no longer connects
+
+
+def test_a_logout_elsewhere_sends_the_page_to_login_saying_so(site, stack, new_page, account):
+    name, password = account()
+    page = new_page()
+    log_in(page, site, name, password)
+    token = page.evaluate("sessionStorage.getItem('wschat.token')")
+    requests.post(f"{stack.http_url}/logout", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    page.wait_for_url("**/index.html?reason=logout", timeout=15000)
+    assert "logged out" in page.inner_text("#notice")

@@ -124,7 +124,8 @@ const handlers = {
   heartbeat() {},
   error(frame) {
     if (frame.code === "session_expired") {
-      endSession(/limit/.test(frame.message) ? "limit" : "expired");
+      // The server says why: token expired, session limit reached, or logged out (elsewhere).
+      endSession(/limit/.test(frame.message) ? "limit" : /logged out/.test(frame.message) ? "logout" : "expired");
     } else if (frame.code === "not_connected") {
       socket.ws?.close(); // not intentional: the socket reconnects
     } else {
