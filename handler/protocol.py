@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 DEFAULT_ROOM = "general"
-ROOM_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
-USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{3,32}")
+ROOM_PATTERN = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_.\-]{3,32}")
 PASSWORD_MIN_CHARS = 8
 # A password is hashed with a slow KDF; refusing huge ones keeps a request from buying minutes of CPU.
 PASSWORD_MAX_CHARS = 256
@@ -77,6 +77,32 @@ class ErrorCode(str, enum.Enum):
     UNAVAILABLE = "unavailable"
     # A bug on the server; the request was not carried out.
     INTERNAL = "internal"
+
+
+class SessionEnd(str, enum.Enum):
+    """Why the server ended a session: the ``reason`` of a ``session_expired`` error frame.
+
+    Clients branch on this code, never on the frame's human-readable ``message``.
+    """
+
+    # The token's `exp` has passed.
+    TOKEN_EXPIRED = "token_expired"
+    # The user's session limit (guests, or members on stages that set one) ran out.
+    SESSION_LIMIT = "session_limit"
+    # The token was revoked by POST /logout (in this tab or another).
+    LOGGED_OUT = "logged_out"
+
+    @property
+    def text(self) -> str:
+        """The words logs, SessionHistory and the error frame's message use."""
+        return _SESSION_END_TEXT[self]
+
+
+_SESSION_END_TEXT = {
+    SessionEnd.TOKEN_EXPIRED: "token expired",
+    SessionEnd.SESSION_LIMIT: "session limit reached",
+    SessionEnd.LOGGED_OUT: "logged out",
+}
 
 
 class ProtocolError(Exception):
@@ -275,6 +301,35 @@ def heartbeat_frame(*, server_time: str) -> dict:
 
 def error_frame(code: ErrorCode, message: str) -> dict:
     return {"type": "error", "code": code.value, "message": message}
+
+
+def session_end_frame(reason: SessionEnd) -> dict:
+    """The last frame of a session the server ends: `session_expired` with a machine-readable reason."""
+    return {**error_frame(ErrorCode.SESSION_EXPIRED, reason.text), "reason": reason.value}
+
+
+def client_contract() -> dict:
+    """The rules the web client must share with this module, for the site's config block.
+
+    build_site.py writes this into every page, so the JS and HTML hold no copy of a pattern or
+    limit. Patterns are given as the body of an anchored regular expression (valid in Python, JS
+    and an HTML `pattern` attribute).
+    """
+    return {
+        "defaultRoom": DEFAULT_ROOM,
+        "roomPattern": ROOM_PATTERN.pattern,
+        "roomMaxChars": 64,
+        "usernamePattern": USERNAME_PATTERN.pattern,
+        "usernameMinChars": 3,
+        "usernameMaxChars": 32,
+        "passwordMinChars": PASSWORD_MIN_CHARS,
+        "passwordMaxChars": PASSWORD_MAX_CHARS,
+        "messageMaxChars": MESSAGE_MAX_CHARS,
+        "messageIdPattern": MESSAGE_ID_PATTERN.pattern,
+        "historyOnJoin": HISTORY_ON_JOIN,
+        "historyMaxLimit": HISTORY_MAX_LIMIT,
+        "sessionEndReasons": [reason.value for reason in SessionEnd],
+    }
 
 
 def encode(frame: dict) -> bytes:
