@@ -38,8 +38,8 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _expiry_reason(conn: Connection, now_s: int) -> str:
-    return "token expired" if conn.expires_at <= now_s else "session limit reached"
+def _expiry_reason(conn: Connection, now_s: int) -> protocol.SessionEnd:
+    return protocol.SessionEnd.TOKEN_EXPIRED if conn.expires_at <= now_s else protocol.SessionEnd.SESSION_LIMIT
 
 
 def online_users(members: list[Member]) -> list[str]:
@@ -215,13 +215,14 @@ class Chat:
             raise SessionExpired()
         return conn
 
-    def end_connection(self, connection_id: str, why: str) -> bool:
+    def end_connection(self, connection_id: str, reason: protocol.SessionEnd) -> bool:
         """Close a connection from the server side: tell it why, record the reason, tell the room.
 
         The session row gets its reason before the close, whose $disconnect then finds no row.
         """
+        why = reason.text
         try:
-            self.sender.send(connection_id, protocol.error_frame(ErrorCode.SESSION_EXPIRED, why))
+            self.sender.send(connection_id, protocol.session_end_frame(reason))
         except (ConnectionGone, SendFailed):
             pass
         deleted = self.storage.delete_connection(connection_id)
@@ -240,8 +241,7 @@ class Chat:
         now_s = self.clock() // 1000
         closed = 0
         for conn in self.storage.expired_connections(now_s):
-            why = "token expired" if conn.expires_at <= now_s else "session limit reached"
-            closed += self.end_connection(conn.connection_id, why)
+            closed += self.end_connection(conn.connection_id, _expiry_reason(conn, now_s))
         return closed
 
     def log_out(self, username: str, jti: str) -> int:
@@ -249,7 +249,7 @@ class Chat:
         closed = 0
         for connection_id, connection_jti in self.storage.user_connections(username):
             if connection_jti == jti:
-                closed += self.end_connection(connection_id, "logged out")
+                closed += self.end_connection(connection_id, protocol.SessionEnd.LOGGED_OUT)
         return closed
 
     def _take_message_token(self, conn: Connection) -> None:

@@ -191,7 +191,7 @@ def test_guest_session_limit_is_enforced_by_the_server_without_any_frame_from_th
     assert welcome["sessionEndsAt"] is not None
     # The sweep (every second here, every minute on AWS) closes it: the client sends nothing.
     error = g.next("error", timeout=GUEST_SESSION_LIMIT + 10)
-    assert error == {"type": "error", "code": "session_expired", "message": "session limit reached"}
+    assert error == {"type": "error", "code": "session_expired", "message": "session limit reached", "reason": "session_limit"}
     with pytest.raises(ConnectionClosed):
         g.recv(timeout=10)
     session = stack.dynamodb().get_item(TableName="wschat-local-SessionHistory",
@@ -226,7 +226,7 @@ def test_logout_revokes_the_token_everywhere(stack, register, client):
     c.join()
     response = requests.post(f"{stack.http_url}/logout", headers={"Authorization": f"Bearer {user['token']}"}, timeout=30)
     assert response.status_code == 200 and response.json()["closed"] == 1
-    assert c.next("error") == {"type": "error", "code": "session_expired", "message": "logged out"}
+    assert c.next("error") == {"type": "error", "code": "session_expired", "message": "logged out", "reason": "logged_out"}
     with pytest.raises(ConnectionClosed):
         c.recv(timeout=10)
     with pytest.raises(InvalidStatus) as refused:

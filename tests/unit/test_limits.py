@@ -117,7 +117,7 @@ def test_logout_revokes_the_token_and_closes_its_connections(api, monkeypatch):
     status, answer = http(http_auth.logout, headers={"Authorization": f"Bearer {token}"})
     assert (status, answer) == (200, {"loggedOut": True, "closed": 1})
     assert api.closed == ["l2"]  # only the connection of the revoked token
-    assert api.frames("l2")[-1] == {"type": "error", "code": "session_expired", "message": "logged out"}
+    assert api.frames("l2")[-1] == {"type": "error", "code": "session_expired", "message": "logged out", "reason": "logged_out"}
     assert Storage(config.settings()).get_session("l2")["reason"] == "logged out"
     denied = load_event("authorizer")
     denied["queryStringParameters"] = {"token": f"Bearer {token}"}

@@ -269,7 +269,7 @@ def test_expired_session_is_refused_and_closed(api, monkeypatch):
     later = int(time.time() * 1000) + 61_000
     monkeypatch.setattr(chat_module, "_now_ms", lambda: later)
     send("g1", {"action": "sendmessage", "message": "still here?"}, username="guest-abcd", guest=True, session_limit=60)
-    assert api.frames("g1") == [{"type": "error", "code": "session_expired", "message": "session limit reached"}]
+    assert api.frames("g1") == [{"type": "error", "code": "session_expired", "message": "session limit reached", "reason": "session_limit"}]
     assert api.closed == ["g1"]
     assert api.frames("b1", "message") == []
     assert store().get_session("g1")["reason"] == "session limit reached"
