@@ -1,14 +1,20 @@
-"""Issuing and checking wschat's JWTs (HS256, PyJWT). Shared by login and the $connect authorizer."""
+"""Issuing and checking wschat's JWTs (HS256, PyJWT). Shared by login and the $connect authorizer.
+
+    TokenError          the token is not one to accept
+    ├── TokenMissing    no token, or an empty one
+    ├── TokenExpired    its `exp` has passed (signature and claims were otherwise fine)
+    ├── TokenRevoked    it was logged out (the caller checks revocation: AccountsStore)
+    └── TokenInvalid    malformed, forged, too long, for another stage, or claims of the wrong shape
+"""
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 
 import jwt
 
-from handler.config import TOKEN_ISSUER
-from handler.protocol import is_valid_username
+from handler.protocol import Identity, is_valid_username
+from handler.settings import TOKEN_ISSUER
 
 # Pinned: the algorithm is never taken from the token's header, so `alg: none` and
 # HS/RS confusion tokens fail signature checks.
@@ -19,16 +25,23 @@ TOKEN_MAX_CHARS = 4096
 
 
 class TokenError(Exception):
-    """Raised when a token is missing, malformed, forged, expired or meant for someone else."""
+    """Raised when a token is not one to accept; the subclass says why (str() is safe to log)."""
 
 
-@dataclass(frozen=True)
-class Claims:
-    username: str
-    guest: bool
-    expires_at: int  # epoch seconds
-    session_limit_seconds: int  # 0: no limit
-    jti: str | None = None
+class TokenMissing(TokenError):
+    """Raised when there is no token at all."""
+
+
+class TokenExpired(TokenError):
+    """Raised when a token's `exp` has passed."""
+
+
+class TokenRevoked(TokenError):
+    """Raised when a token was logged out."""
+
+
+class TokenInvalid(TokenError):
+    """Raised when a token is malformed, forged, meant for another stage, or has bad claims."""
 
 
 def issue_token(
@@ -55,42 +68,52 @@ def issue_token(
 def strip_bearer(value: object) -> str:
     """Accept `Bearer <jwt>` and a bare `<jwt>`."""
     if not isinstance(value, str):
-        raise TokenError("no token")
-    value = value.strip()
-    if value[:7].lower() == "bearer ":
-        value = value[7:].strip()
-    if not value:
-        raise TokenError("no token")
+        raise TokenMissing("no token")
+    scheme, _, rest = value.strip().partition(" ")
+    value = rest.strip() if scheme.lower() == "bearer" else value.strip()
+    if not value or value.lower() == "bearer":
+        raise TokenMissing("no token")
     return value
 
 
-def verify_token(token: object, *, secret: bytes, audience: str) -> Claims:
+def verify_token(token: object, *, keys: list[bytes], audience: str) -> Identity:
+    """The identity in a valid token. `keys`: the current signing secret first, then any
+    previous one still accepted during a rotation's grace period."""
     token = strip_bearer(token)
     if len(token) > TOKEN_MAX_CHARS:
-        raise TokenError("token too long")
-    try:
-        claims = jwt.decode(
-            token,
-            secret,
-            algorithms=[ALGORITHM],
-            audience=audience,
-            issuer=TOKEN_ISSUER,
-            options={"require": REQUIRED_CLAIMS, "verify_signature": True},
-        )
-    except jwt.PyJWTError as exc:
-        raise TokenError(exc.__class__.__name__) from None
+        raise TokenInvalid("token too long")
+    claims = None
+    for secret in keys:
+        try:
+            claims = jwt.decode(
+                token,
+                secret,
+                algorithms=[ALGORITHM],
+                audience=audience,
+                issuer=TOKEN_ISSUER,
+                options={"require": REQUIRED_CLAIMS, "verify_signature": True},
+            )
+            break
+        except jwt.ExpiredSignatureError:
+            raise TokenExpired("ExpiredSignatureError") from None
+        except jwt.InvalidSignatureError:
+            continue  # perhaps signed with the previous secret
+        except jwt.PyJWTError as exc:
+            raise TokenInvalid(exc.__class__.__name__) from None
+    if claims is None:
+        raise TokenInvalid("InvalidSignatureError")
     username = claims.get("sub")
     if not is_valid_username(username):
-        raise TokenError("bad subject")
+        raise TokenInvalid("bad subject")
     guest = claims.get("guest", False)
     limit = claims.get("sessionLimitSeconds", 0)
     exp = claims.get("exp")
     if not isinstance(guest, bool) or not _is_count(limit) or not _is_count(exp):
-        raise TokenError("bad claims")
+        raise TokenInvalid("bad claims")
     jti = claims.get("jti")
     if jti is not None and (not isinstance(jti, str) or not 0 < len(jti) <= 64):
-        raise TokenError("bad jti")
-    return Claims(username=username, guest=guest, expires_at=exp, session_limit_seconds=limit, jti=jti)
+        raise TokenInvalid("bad jti")
+    return Identity(username=username, guest=guest, expires_at=exp, session_limit_seconds=limit, jti=jti)
 
 
 def _is_count(value: object) -> bool:

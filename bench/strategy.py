@@ -10,7 +10,7 @@ import os
 
 from bench import seed
 from devstack.stack import STATE_DIR
-from handler import config, messages
+from handler import app, messages
 
 MODE_FILE = STATE_DIR / "bench-mode.json"
 _seen: tuple[float, dict] = (0.0, {})
@@ -27,7 +27,7 @@ def current_mode() -> dict:
         endpoint = _seen[1].get("endpoint")
         if endpoint and os.environ.get("WSCHAT_MANAGEMENT_ENDPOINT") != endpoint:
             os.environ["WSCHAT_MANAGEMENT_ENDPOINT"] = endpoint
-            config.settings.cache_clear()
+            app.install(None)  # built again from the environment on the next call
     return _seen[1]
 
 
@@ -41,5 +41,5 @@ def write_mode(**mode) -> None:
 def send_message(event, context=None):
     mode = current_mode()
     if mode.get("strategy") == "seed":
-        return seed.send_message(event, config.settings().management_endpoint)
+        return seed.send_message(event, app.app().settings.delivery.management_endpoint)
     return messages.send_message(event, context)

@@ -1,116 +1,164 @@
-"""Wiring: the objects built once per cold start, and the guard every WebSocket route runs in.
+"""The composition root: every collaborator built from one Settings, once per cold start.
 
-Under serverless-offline an exception that escapes a Python handler kills its process and every
-later call hangs, and on AWS it costs the client a generic error; so the guard turns every failure
-into an `error` frame to the sender and a logged line, and always returns a response.
+    settings ─┬─ transport ─┬─ dynamodb client ─┬─ ChatStore ─────┬─ Chat (per endpoint)
+              │             │                   └─ AccountsStore ─┼─ AccountService
+              │             └─ Sender (per endpoint) ─ Broadcaster┘
+              ├─ SigningKeys (SSM on AWS)          └─ AsyncInvoker (Lambda, big rooms)
+
+Entry points ask `app()` for what they need; each collaborator is built on first use, so the
+authorizer builds only the accounts store and the signing keys. Every AWS client can be given
+(tests pass moto's DynamoDB and a fake transport); a default is built only when none is.
 """
 
 from __future__ import annotations
 
-import functools
-import logging
+import threading
+import time
+from functools import cached_property
+from typing import Callable
 
 from handler import log
+from handler.accounts import AccountService
+from handler.broadcast import AsyncInvoker, Broadcaster
 from handler.chat import Chat
-from handler.config import settings
-from handler.errors import ConnectionGone, SendFailed, SessionExpired, StorageUnavailable
-from handler.events import WebSocketEvent
-from handler.fanout import AsyncInvoker, Fanout
-from handler.protocol import ErrorCode, ProtocolError
+from handler.dynamodb import LeanDynamoDBClient
+from handler.protocol import Identity
 from handler.sender import Sender
-from handler.storage import Storage
-
-OK = {"statusCode": 200}
-
-_storage: Storage | None = None
-
-
-def storage() -> Storage:
-    global _storage
-    if _storage is None:
-        _storage = Storage(settings())
-    return _storage
+from handler.settings import ConfigError, Settings
+from handler.signing_keys import SigningKeys
+from handler.store.accounts import AccountsStore
+from handler.store.chat import ChatStore
+from handler.store.dynamo import ReadCounter
+from handler.transport import Transport
 
 
-_invoker: AsyncInvoker | None = None
-_invoker_loaded = False
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
-def invoker() -> AsyncInvoker | None:
-    global _invoker, _invoker_loaded
-    if not _invoker_loaded:
-        _invoker, _invoker_loaded = AsyncInvoker.from_env(), True
-    return _invoker
+class App:
+    def __init__(
+        self, settings: Settings, *, dynamodb=None, transport: Transport | None = None, lambda_client=None,
+        ssm_client=None, clock: Callable[[], int] = _now_ms,
+    ):
+        self.settings = settings
+        self.clock = clock
+        self._dynamodb = dynamodb
+        self._transport = transport
+        self._lambda_client = lambda_client
+        self._ssm_client = ssm_client
+        self._senders: dict[str, Sender] = {}
+        self._lock = threading.Lock()
+        self.reads = ReadCounter()
+        log.configure(level=settings.log_level, function=settings.function_name)
+        log.meter("itemsRead", lambda: self.reads.total)
+
+    def now_ms(self) -> int:
+        # Through the attribute, so a test can move the app's clock after it was built.
+        return self.clock()
+
+    # -- AWS clients -----------------------------------------------------------------------------
+
+    @cached_property
+    def transport(self) -> Transport:
+        return self._transport or Transport(
+            self.settings.region, concurrency=self.settings.delivery.concurrency
+        )
+
+    @cached_property
+    def dynamodb(self):
+        if self._dynamodb is not None:
+            return self._dynamodb
+        if self.settings.ddb_client == "lean":
+            return LeanDynamoDBClient(self.transport, self.settings.ddb_endpoint)
+        return _boto3_client("dynamodb", self.settings.region, self.settings.ddb_endpoint)
+
+    def lambda_client(self):
+        if self._lambda_client is None:
+            self._lambda_client = _boto3_client("lambda", self.settings.region, self.settings.fanout.lambda_endpoint)
+        return self._lambda_client
+
+    def ssm_client(self):
+        if self._ssm_client is None:
+            self._ssm_client = _boto3_client("ssm", self.settings.region, None)
+        return self._ssm_client
+
+    # -- stores and services ---------------------------------------------------------------------
+
+    @cached_property
+    def chat_store(self) -> ChatStore:
+        return ChatStore(self.dynamodb, self.settings.tables, self.settings.retention, self.reads)
+
+    @cached_property
+    def accounts_store(self) -> AccountsStore:
+        return AccountsStore(self.dynamodb, self.settings.tables, self.reads)
+
+    @cached_property
+    def signing_keys(self) -> SigningKeys:
+        return SigningKeys(self.settings.accounts, self.ssm_client)
+
+    @cached_property
+    def invoker(self) -> AsyncInvoker | None:
+        name = self.settings.fanout.function_name
+        return AsyncInvoker(name, self.lambda_client()) if name else None
+
+    def sender(self, endpoint: str) -> Sender:
+        with self._lock:
+            sender = self._senders.get(endpoint)
+            if sender is None:
+                sender = self._senders[endpoint] = Sender(
+                    endpoint, self.transport,
+                    broadcast_deadline_seconds=self.settings.delivery.broadcast_deadline_seconds,
+                )
+        return sender
+
+    def chat(self, endpoint: str | None = None) -> Chat:
+        """The chat service posting through `endpoint`: the event's API, else this stage's."""
+        endpoint = self.settings.delivery.management_endpoint or endpoint or self.settings.delivery.api_url
+        if not endpoint:
+            raise ConfigError("no management endpoint: set WSCHAT_WS_API_URL or WSCHAT_MANAGEMENT_ENDPOINT")
+        sender = self.sender(endpoint)
+        broadcaster = Broadcaster(sender, self.invoker, self.settings.fanout.batch_size)
+        return Chat(self.chat_store, sender, broadcaster, self.settings.limits, self.now_ms)
+
+    @cached_property
+    def account_service(self) -> AccountService:
+        return AccountService(
+            self.accounts_store, self.settings.accounts, self.settings.limits, self.signing_keys,
+            audience=self.settings.audience, clock=self.now_ms, close_connections=self._close_token_connections,
+        )
+
+    def _close_token_connections(self, identity: Identity) -> int:
+        return self.chat().log_out(identity.username, identity.jti)
 
 
-def chat_with_endpoint(endpoint: str) -> Chat:
-    sender = Sender(endpoint)
-    return Chat(storage(), sender, settings(), fanout=Fanout(sender, invoker()))
+def _boto3_client(service: str, region: str, endpoint_url: str | None):
+    import boto3  # here: only the paths that need boto3 pay for importing it
+    from botocore.config import Config
+
+    return boto3.client(service, region_name=region, endpoint_url=endpoint_url, config=Config(
+        connect_timeout=2, read_timeout=5,
+        # Fail fast when a service is down: the client gets an "unavailable" error in seconds
+        # instead of a Lambda timeout.
+        retries={"max_attempts": 2, "mode": "standard"},
+    ))
 
 
-def chat_for(event: WebSocketEvent) -> Chat:
-    return chat_with_endpoint(event.management_endpoint(settings().management_endpoint))
+_app: App | None = None
+_app_lock = threading.Lock()
 
 
-def open_event(raw_event, route: str | None = None) -> WebSocketEvent:
-    """Wrap a WebSocket event (whatever arrived) and start this invocation's log line."""
-    event = WebSocketEvent(raw_event if isinstance(raw_event, dict) else {})
-    identity = event.identity
-    log.bind(
-        route=route or event.route_key,
-        connectionId=event.connection_id,
-        username=identity.username if identity else None,
-        requestId=event.request_id,
-    )
-    return event
+def app() -> App:
+    """The process's App, built from the environment on first use."""
+    global _app
+    if _app is None:
+        with _app_lock:
+            if _app is None:
+                _app = App(Settings.from_env())
+    return _app
 
 
-def websocket_route(route):
-    """Run `route(chat, event)` for an authorized connection, answering every failure with an error frame."""
-
-    @functools.wraps(route)
-    def handler(raw_event, context=None):
-        reads_before = storage().items_read if _storage is not None else 0
-        event = open_event(raw_event)
-        identity = event.identity
-        chat = None
-        try:
-            chat = chat_for(event)
-            if event.connection_id is None or identity is None:
-                # Only reachable through a misconfigured stack: every route sits behind $connect's authorizer.
-                log.finish("refused: no connection or authorized identity", level=logging.WARNING)
-                return {"statusCode": 403}
-            route(chat, event, identity)
-            log.finish("ok", itemsRead=storage().items_read - reads_before)
-        except ProtocolError as exc:
-            log.finish("refused", code=exc.code.value)
-            if chat is not None:
-                _quietly(chat.reply_error, event.connection_id, exc.code, exc.message)
-        except SessionExpired:
-            log.finish("session expired")
-        except StorageUnavailable as exc:
-            log.finish("storage unavailable", level=logging.WARNING, error=str(exc))
-            if chat is not None:
-                _quietly(chat.reply_error, event.connection_id, ErrorCode.UNAVAILABLE, "the chat store is unavailable; try again")
-        except ConnectionGone:
-            # The sender itself left while we worked on its request.
-            log.finish("sender gone")
-            if chat is not None:
-                _quietly(chat.drop_gone, [event.connection_id])
-        except Exception:  # noqa: BLE001 - the guard's whole point
-            log.exception("unhandled error")
-            log.finish("internal error", level=logging.ERROR)
-            if chat is not None and event.connection_id:
-                _quietly(chat.reply_error, event.connection_id, ErrorCode.INTERNAL, "internal error")
-        return OK
-
-    return handler
-
-
-def _quietly(function, *args) -> None:
-    try:
-        function(*args)
-    except (StorageUnavailable, SendFailed, ConnectionGone):
-        log.warning("cleanup failed")
-    except Exception:  # noqa: BLE001
-        log.exception("cleanup failed")
+def install(instance: App | None) -> None:
+    """Use `instance` as the process's App (tests); None builds a fresh one from the environment next time."""
+    global _app
+    _app = instance

@@ -1,41 +1,30 @@
-"""What the chat does for each route, over the data layer (Storage) and the sender (Sender).
+"""The chat service: what each WebSocket route, the sweep and logout do, over the chat store,
+the sender and the broadcaster.
 
-No API Gateway event shapes here and no botocore: handlers turn events into calls on Chat, and
-Chat raises ProtocolError for anything the client got wrong.
+No API Gateway event shapes here and no botocore: entry points turn events into calls on Chat,
+and Chat raises ProtocolError for anything the client got wrong.
 """
 
 from __future__ import annotations
 
-import os
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 from handler import log, protocol
-from handler.config import Settings
+from handler.broadcast import Broadcaster
 from handler.errors import ConnectionGone, SendFailed, SessionExpired, StorageUnavailable
-from handler.events import Identity
-from handler.fanout import Fanout
 from handler.limits import MessageLimit
-from handler.protocol import ErrorCode, ProtocolError
+from handler.protocol import ErrorCode, Identity, ProtocolError
 from handler.sender import Sender
-from handler.storage import Connection, Member, Storage
+from handler.settings import Limits
+from handler.store.chat import ChatStore, Connection, Member
 
 
 # How long a new connection is protected from being dropped as gone (see Chat.drop_gone).
 GONE_GRACE_MS = 10_000
 
-
-# Rooms bigger than this get no joined/left frames: each would cost a post to every member, so a
-# room of N filling up would cost N²/2 posts. Their members see who is online in `welcome`.
-PRESENCE_MAX_ROOM = int(os.environ.get("WSCHAT_PRESENCE_MAX_ROOM", "100"))
-
 # Runs a DynamoDB read beside a write (sendmessage's store and audience lookup).
 _side_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="side")
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _expiry_reason(conn: Connection, now_s: int) -> protocol.SessionEnd:
@@ -49,15 +38,14 @@ def online_users(members: list[Member]) -> list[str]:
 
 class Chat:
     def __init__(
-        self, storage: Storage, sender: Sender, settings: Settings, clock: Callable[[], int] | None = None,
-        fanout: Fanout | None = None,
+        self, store: ChatStore, sender: Sender, broadcaster: Broadcaster, limits: Limits, clock: Callable[[], int]
     ):
-        self.storage = storage
+        self.store = store
         self.sender = sender
-        self.settings = settings
-        self.clock = clock or _now_ms
-        self.fanout = fanout or Fanout(sender)
-        self.message_limit = MessageLimit.from_env()
+        self.broadcaster = broadcaster
+        self.limits = limits
+        self.clock = clock
+        self.message_limit = MessageLimit(burst=limits.message_burst, rate=limits.message_rate)
 
     # -- connection lifecycle ------------------------------------------------------------------
 
@@ -78,20 +66,20 @@ class Chat:
             session_ends_at=session_ends_at,
             jti=identity.jti,
         )
-        self.storage.put_connection(conn)
-        self.storage.start_session(conn, source_ip=source_ip, user_agent=user_agent)
+        self.store.put_connection(conn)
+        self.store.start_session(conn, source_ip=source_ip, user_agent=user_agent)
         # The new connection cannot receive frames until $connect returns; it gets its welcome
         # when it sends `join`. The others hear about it now.
-        members = self.storage.room_members(room)
+        members = self.store.room_members(room)
         self._announce(room, "joined", identity.username, members, exclude=connection_id)
         log.add(room=room, guest=identity.guest, online=len(members))
         return conn
 
     def disconnect(self, connection_id: str, reason: str = "client closed") -> None:
-        conn = self.storage.delete_connection(connection_id)
+        conn = self.store.delete_connection(connection_id)
         if conn is None:
             return  # already cleaned up (a stale member found during a send, or an expiry)
-        self.storage.end_session(connection_id, room=conn.room, ended_at_ms=self.clock(), reason=reason)
+        self.store.end_session(connection_id, room=conn.room, ended_at_ms=self.clock(), reason=reason)
         self._announce_left(conn.room, [conn.username])
         log.add(room=conn.room, reason=reason)
 
@@ -103,13 +91,13 @@ class Chat:
         moved = room != conn.room
         if moved:
             old_room = conn.room
-            conn = self.storage.move_connection(connection_id, room)
+            conn = self.store.move_connection(connection_id, room)
             if conn is None:
                 raise ProtocolError(ErrorCode.NOT_CONNECTED, "this connection is no longer known; reconnect")
             self._announce_left(old_room, [identity.username])
-        members = self.storage.room_members(room)
+        members = self.store.room_members(room)
         online = online_users(members)
-        history, _ = self.storage.recent_messages(room, protocol.HISTORY_ON_JOIN)
+        history, _ = self.store.recent_messages(room, protocol.HISTORY_ON_JOIN)
         session_ends_at = protocol.iso_utc(conn.session_ends_at * 1000) if conn.session_ends_at else None
         self.sender.send(
             connection_id,
@@ -134,9 +122,9 @@ class Chat:
         conn = self._live_connection(connection_id)
         # The audience lookup runs while the rate limit is checked and the message written.
         # Nothing is posted before the write succeeded, so a posted message is always in history.
-        audience = _side_pool.submit(self.storage.room_members, conn.room)
+        audience = _side_pool.submit(self.store.room_members, conn.room)
         self._take_message_token(conn)
-        stored = self.storage.append_message(
+        stored = self.store.append_message(
             room=conn.room,
             sender=identity.username,
             message=request.message,
@@ -144,7 +132,7 @@ class Chat:
             sent_at_ms=self.clock(),
         )
         members = audience.result()
-        posted, gone = self.fanout.deliver(conn.room, members, stored.frame())
+        posted, gone = self.broadcaster.deliver(conn.room, members, stored.frame())
         log.add(room=conn.room, messageId=stored.id, members=len(members), postedHere=posted, gone=len(gone))
         if gone:
             self.drop_gone_members(conn.room, gone)
@@ -152,15 +140,23 @@ class Chat:
     def history(self, connection_id: str, request: protocol.HistoryQuery) -> None:
         conn = self._live_connection(connection_id)
         if request.after is not None:
-            messages, has_more = self.storage.messages_after(conn.room, request.after, request.limit)
+            messages, has_more = self.store.messages_after(conn.room, request.after, request.limit)
         elif request.before is not None:
-            messages, has_more = self.storage.messages_before(conn.room, request.before, request.limit)
+            messages, has_more = self.store.messages_before(conn.room, request.before, request.limit)
         else:
-            messages, has_more = self.storage.recent_messages(conn.room, request.limit)
+            messages, has_more = self.store.recent_messages(conn.room, request.limit)
         self.sender.send(
             connection_id,
             protocol.history_frame(room=conn.room, messages=[m.frame() for m in messages], has_more=has_more),
         )
+
+    def deliver_batch(self, room: str, members: list[Member], frame: dict) -> int:
+        """Deliver one batch of a big room's broadcast (the `fanout` function); return how many were gone."""
+        gone = self.broadcaster.deliver(room, members, frame)[1]
+        if gone:
+            self.drop_gone_members(room, gone)
+        log.add(room=room, members=len(members), gone=len(gone))
+        return len(gone)
 
     def heartbeat(self, connection_id: str) -> None:
         self.sender.send(connection_id, protocol.heartbeat_frame(server_time=protocol.iso_utc(self.clock())))
@@ -185,10 +181,10 @@ class Chat:
         left_by_room: dict[str, list[str]] = {}
         now = self.clock()
         for connection_id in connection_ids:
-            conn = self.storage.delete_connection(connection_id, connected_before_ms=now - GONE_GRACE_MS)
+            conn = self.store.delete_connection(connection_id, connected_before_ms=now - GONE_GRACE_MS)
             if conn is None:
                 continue
-            self.storage.end_session(connection_id, room=conn.room, ended_at_ms=now, reason="gone")
+            self.store.end_session(connection_id, room=conn.room, ended_at_ms=now, reason="gone")
             left_by_room.setdefault(conn.room, []).append(conn.username)
         for room, usernames in left_by_room.items():
             self._announce_left(room, usernames, cascade=False)
@@ -199,15 +195,15 @@ class Chat:
         stale = [m for m in gone if m.connected_at_ms < now - GONE_GRACE_MS]
         if not stale:
             return
-        self.storage.delete_connections([m.connection_id for m in stale])
+        self.store.delete_connections([m.connection_id for m in stale])
         for member in stale:
-            self.storage.end_session(member.connection_id, room=room, ended_at_ms=now, reason="gone")
+            self.store.end_session(member.connection_id, room=room, ended_at_ms=now, reason="gone")
         log.add(dropped=len(stale))
         if cascade:
             self._announce_left(room, [m.username for m in stale], cascade=False)
 
     def _live_connection(self, connection_id: str) -> Connection:
-        conn = self.storage.get_connection(connection_id)
+        conn = self.store.get_connection(connection_id)
         if conn is None:
             raise ProtocolError(ErrorCode.NOT_CONNECTED, "this connection is no longer known; reconnect")
         if self.clock() // 1000 >= conn.deadline:
@@ -225,9 +221,9 @@ class Chat:
             self.sender.send(connection_id, protocol.session_end_frame(reason))
         except (ConnectionGone, SendFailed):
             pass
-        deleted = self.storage.delete_connection(connection_id)
+        deleted = self.store.delete_connection(connection_id)
         if deleted is not None:
-            self.storage.end_session(connection_id, room=deleted.room, ended_at_ms=self.clock(), reason=why)
+            self.store.end_session(connection_id, room=deleted.room, ended_at_ms=self.clock(), reason=why)
             self._announce_left(deleted.room, [deleted.username])
         try:
             self.sender.close(connection_id)
@@ -240,14 +236,14 @@ class Chat:
         """Close every connection whose token or session limit has run out (the `sweep` function)."""
         now_s = self.clock() // 1000
         closed = 0
-        for conn in self.storage.expired_connections(now_s):
+        for conn in self.store.expired_connections(now_s):
             closed += self.end_connection(conn.connection_id, _expiry_reason(conn, now_s))
         return closed
 
     def log_out(self, username: str, jti: str) -> int:
         """Close the connections opened with a revoked token (POST /logout)."""
         closed = 0
-        for connection_id, connection_jti in self.storage.user_connections(username):
+        for connection_id, connection_jti in self.store.user_connections(username):
             if connection_jti == jti:
                 closed += self.end_connection(connection_id, protocol.SessionEnd.LOGGED_OUT)
         return closed
@@ -256,7 +252,7 @@ class Chat:
         now = self.clock()
         left = self.message_limit.take(conn.bucket_tokens, conn.bucket_at_ms, now)
         # A lost race (two messages of one connection at once) counts as over the limit.
-        if left is None or not self.storage.take_message_token(conn, left, now):
+        if left is None or not self.store.take_message_token(conn, left, now):
             wait = self.message_limit.retry_after_seconds(conn.bucket_tokens, conn.bucket_at_ms, now)
             log.add(rateLimited=True)
             raise ProtocolError(ErrorCode.RATE_LIMITED, f"too many messages: wait {max(wait, 0.5):.1f} s")
@@ -265,7 +261,7 @@ class Chat:
         self._broadcast_presence(room, event, username, online_users(members), members, exclude=exclude)
 
     def _announce_left(self, room: str, usernames: list[str], *, cascade: bool = True) -> None:
-        members = self.storage.room_members(room)
+        members = self.store.room_members(room)
         online = online_users(members)
         for username in dict.fromkeys(usernames):
             # Another tab of the same user is still in the room: they have not left.
@@ -276,10 +272,10 @@ class Chat:
     def _broadcast_presence(
         self, room, event, username, online, members, *, exclude: str | None, cascade: bool = True
     ) -> None:
-        if len(members) > PRESENCE_MAX_ROOM:
+        if len(members) > self.limits.presence_max_room:
             return
         targets = [member for member in members if member.connection_id != exclude]
         frame = protocol.presence_frame(event=event, user=username, room=room, online=online)
-        _, gone = self.fanout.deliver(room, targets, frame)
+        _, gone = self.broadcaster.deliver(room, targets, frame)
         if gone:
             self.drop_gone_members(room, gone, cascade=cascade)

@@ -1,12 +1,19 @@
-"""Typed views of the API Gateway WebSocket events that reach the handlers."""
+"""Typed views of the events that reach the entry points: API Gateway WebSocket events, the
+$connect authorizer's REQUEST event, and HTTP API (payload 2.0) events.
+
+Every field is checked before it is trusted to have a shape: a malformed event is refused by the
+caller, never a crash here.
+"""
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
+
+from handler.protocol import Identity
 
 
 def _dict(value) -> dict:
-    """Event fields are trusted to be objects only after checking: a malformed event is refused, not a crash."""
     return value if isinstance(value, dict) else {}
 
 
@@ -14,42 +21,25 @@ def _str(value) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-@dataclass(frozen=True)
-class Identity:
-    """Who is on a connection, as the $connect authorizer established it.
-
-    API Gateway copies the authorizer's context into every later event of the connection; the
-    client cannot change it, which is why handlers take the user from here and never from a body.
-    """
-
-    username: str
-    guest: bool
-    expires_at: int  # epoch seconds
-    session_limit_seconds: int  # 0: no limit
-    jti: str | None = None  # the token's id, for revocation
-
-    @classmethod
-    def from_authorizer(cls, authorizer: dict | None) -> "Identity | None":
-        if not isinstance(authorizer, dict):
-            return None
-        username = authorizer.get("username") or authorizer.get("principalId")
-        if not isinstance(username, str) or not username:
-            return None
+def _body(raw: dict) -> str | None:
+    body = raw.get("body")
+    if not isinstance(body, str):
+        return None
+    if raw.get("isBase64Encoded"):
         try:
-            expires_at = int(authorizer.get("expiresAt"))
-            limit = int(authorizer.get("sessionLimitSeconds") or 0)
-        except (TypeError, ValueError):
+            return base64.b64decode(body).decode("utf-8")
+        except ValueError:
             return None
-        # Authorizer context values arrive as strings on AWS and as they were sent offline.
-        guest = str(authorizer.get("guest", "false")).lower() == "true"
-        jti = authorizer.get("jti")
-        return cls(username=username, guest=guest, expires_at=expires_at, session_limit_seconds=limit,
-                   jti=jti if isinstance(jti, str) and jti else None)
+    return body
 
 
 @dataclass(frozen=True)
 class WebSocketEvent:
     raw: dict
+
+    @classmethod
+    def of(cls, raw: object) -> "WebSocketEvent":
+        return cls(raw if isinstance(raw, dict) else {})
 
     @property
     def context(self) -> dict:
@@ -69,21 +59,11 @@ class WebSocketEvent:
 
     @property
     def body(self) -> str | None:
-        body = self.raw.get("body")
-        if body is not None and not isinstance(body, str):
-            return None
-        if body is not None and self.raw.get("isBase64Encoded"):
-            import base64
-
-            try:
-                return base64.b64decode(body).decode("utf-8")
-            except ValueError:
-                return None
-        return body
+        return _body(self.raw)
 
     @property
     def identity(self) -> Identity | None:
-        return Identity.from_authorizer(self.context.get("authorizer"))
+        return Identity.from_authorizer_context(self.context.get("authorizer"))
 
     @property
     def query(self) -> dict:
@@ -91,6 +71,8 @@ class WebSocketEvent:
 
     @property
     def source_ip(self) -> str | None:
+        # serverless-offline drops the source IP from events after an authorizer, which therefore
+        # carries it in its context too.
         authorizer = _dict(self.context.get("authorizer"))
         return _str(_dict(self.context.get("identity")).get("sourceIp")) or _str(authorizer.get("sourceIp"))
 
@@ -100,8 +82,69 @@ class WebSocketEvent:
         headers = _dict(self.raw.get("headers"))
         return _str(identity.get("userAgent")) or _str(headers.get("User-Agent")) or _str(headers.get("user-agent"))
 
-    def management_endpoint(self, override: str | None) -> str:
-        """Where to post frames for this API: the local override, else https://domain/stage."""
-        if override:
-            return override
-        return f"https://{_str(self.context.get('domainName'))}/{_str(self.context.get('stage'))}"
+    def management_endpoint(self, region: str) -> str | None:
+        """The @connections endpoint of the API this event came through.
+
+        Built from the API's id, not the event's domainName: behind a custom domain the domain
+        name is the custom one, which does not serve @connections.
+        """
+        api_id, stage = _str(self.context.get("apiId")), _str(self.context.get("stage"))
+        if not api_id or not stage:
+            return None
+        return f"https://{api_id}.execute-api.{region}.amazonaws.com/{stage}"
+
+
+@dataclass(frozen=True)
+class AuthorizerEvent:
+    """The $connect REQUEST authorizer's event."""
+
+    raw: dict
+
+    @classmethod
+    def of(cls, raw: object) -> "AuthorizerEvent":
+        return cls(raw if isinstance(raw, dict) else {})
+
+    @property
+    def connection_id(self) -> str | None:
+        return _str(_dict(self.raw.get("requestContext")).get("connectionId"))
+
+    @property
+    def token(self) -> object:
+        return _dict(self.raw.get("queryStringParameters")).get("token")
+
+    @property
+    def method_arn(self) -> str:
+        return _str(self.raw.get("methodArn")) or "*"
+
+    @property
+    def source_ip(self) -> str:
+        identity = _dict(_dict(self.raw.get("requestContext")).get("identity"))
+        return (_str(identity.get("sourceIp")) or "")[:64]
+
+
+@dataclass(frozen=True)
+class HttpEvent:
+    """An HTTP API request (payload format 2.0)."""
+
+    raw: dict
+
+    @classmethod
+    def of(cls, raw: object) -> "HttpEvent":
+        return cls(raw if isinstance(raw, dict) else {})
+
+    @property
+    def request_id(self) -> str | None:
+        return _str(_dict(self.raw.get("requestContext")).get("requestId"))
+
+    @property
+    def source_ip(self) -> str:
+        http = _dict(_dict(self.raw.get("requestContext")).get("http"))
+        return (_str(http.get("sourceIp")) or "unknown")[:64]
+
+    @property
+    def headers(self) -> dict:
+        return {str(key).lower(): value for key, value in _dict(self.raw.get("headers")).items()}
+
+    @property
+    def body(self) -> str | None:
+        return _body(self.raw)

@@ -1,17 +1,10 @@
 """Server-side limits as plain arithmetic, no I/O: the per-connection message bucket and the login
-back-off. storage.py keeps their state; chat.py and http_auth.py enforce them."""
+back-off. The stores keep their state; chat.py and accounts.py enforce them; settings.Limits
+holds their numbers."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-
-
-def _env_float(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, "") or default)
-    except ValueError:
-        return default
 
 
 @dataclass(frozen=True)
@@ -20,10 +13,6 @@ class MessageLimit:
 
     burst: float
     rate: float
-
-    @classmethod
-    def from_env(cls) -> "MessageLimit":
-        return cls(burst=_env_float("WSCHAT_MESSAGE_BURST", 10), rate=_env_float("WSCHAT_MESSAGE_RATE", 2))
 
     def take(self, tokens: float | None, updated_ms: int | None, now_ms: int) -> float | None:
         """Tokens left after one message, or None when the bucket is empty (refuse the message)."""
@@ -49,13 +38,6 @@ class LoginLimit:
 
     max_failures: int
     window_seconds: int
-
-    @classmethod
-    def from_env(cls) -> "LoginLimit":
-        return cls(
-            max_failures=int(_env_float("WSCHAT_LOGIN_MAX_FAILURES", 5)),
-            window_seconds=int(_env_float("WSCHAT_LOGIN_WINDOW_SECONDS", 900)),
-        )
 
     def locked(self, failures: int) -> bool:
         return failures >= self.max_failures

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import time
 from contextvars import ContextVar
+from typing import Callable
 
 _context: ContextVar[dict] = ContextVar("wschat_log_context", default={})
-
-_FUNCTION = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")
+_function = "local"
 
 
 class _JsonFormatter(logging.Formatter):
@@ -24,7 +23,7 @@ class _JsonFormatter(logging.Formatter):
         line = {
             "level": record.levelname,
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
-            "function": _FUNCTION,
+            "function": _function,
             "message": record.getMessage(),
         }
         line.update(_context.get())
@@ -57,26 +56,43 @@ def _build_logger() -> logging.Logger:
         # The Lambda runtime installs its own root handler; not propagating avoids a second,
         # unstructured copy of every line.
         logger.propagate = False
-    logger.setLevel(os.environ.get("WSCHAT_LOG_LEVEL", "INFO").upper())
+        logger.setLevel(logging.INFO)
     return logger
 
 
 logger = _build_logger()
 
 
+def configure(*, level: str, function: str) -> None:
+    """Set the level and the function name every line carries (the composition root calls it)."""
+    global _function
+    _function = function
+    logger.setLevel(level)
+
+
 _started: ContextVar[float] = ContextVar("wschat_log_started", default=0.0)
+_meters: dict[str, Callable[[], int]] = {}
+_meter_starts: ContextVar[dict] = ContextVar("wschat_log_meter_starts", default={})
+
+
+def meter(name: str, read: Callable[[], int]) -> None:
+    """Report, in each summary line, how much `read()` grew during the invocation (e.g. items read)."""
+    _meters[name] = read
 
 
 def bind(**fields) -> None:
     """Start an invocation: set the keys that every later line of it carries, and its clock."""
     _context.set({key: value for key, value in fields.items() if value is not None})
     _started.set(time.perf_counter())
+    _meter_starts.set({name: read() for name, read in _meters.items()})
 
 
 def finish(outcome: str, *, level: int = logging.INFO, **fields) -> None:
-    """The invocation's one summary line: what happened, the keys gathered with add(), latency."""
+    """The invocation's one summary line: what happened, the keys gathered with add(), meters, latency."""
     latency = round((time.perf_counter() - _started.get()) * 1000, 2)
-    logger.log(level, outcome, extra={"fields": {**fields, "latencyMs": latency}})
+    starts = _meter_starts.get()
+    metered = {name: read() - starts[name] for name, read in _meters.items() if name in starts}
+    logger.log(level, outcome, extra={"fields": {**metered, **fields, "latencyMs": latency}})
 
 
 def add(**fields) -> None:

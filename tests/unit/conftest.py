@@ -1,17 +1,22 @@
-"""Unit-test fixtures: moto's DynamoDB built from serverless.yml, a fake management API, event factories."""
+"""Unit-test fixtures: moto's DynamoDB built from the stack files, a fake management API behind the
+transport, the App built from both, event factories."""
 
 import copy
 import json
 import time
+import urllib.parse
 from pathlib import Path
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from boto3.dynamodb.types import TypeDeserializer
 from moto import mock_aws
 
 from devstack.tables import create_tables
-from handler import app, config, sender
+from handler import app
+from handler.app import App
+from handler.settings import Settings
+from handler.transport import Response
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 STAGE = "test"
@@ -30,7 +35,9 @@ def aws_env(monkeypatch):
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
         "WSCHAT_STAGE": STAGE, "WSCHAT_JWT_SECRET": SECRET,
-        "WSCHAT_DDB_ENDPOINT": "", "WSCHAT_MANAGEMENT_ENDPOINT": "",
+        "WSCHAT_DDB_ENDPOINT": "", "WSCHAT_MANAGEMENT_ENDPOINT": "", "WSCHAT_DDB_CLIENT": "boto3",
+        # The endpoint of the stage's API for functions with no WebSocket event (sweep, logout).
+        "WSCHAT_WS_API_URL": ENDPOINT,
         "WSCHAT_CONNECTIONS_TABLE": f"wschat-{STAGE}-ActiveConnections",
         "WSCHAT_SESSIONS_TABLE": f"wschat-{STAGE}-SessionHistory",
         "WSCHAT_MESSAGES_TABLE": f"wschat-{STAGE}-MessageHistory",
@@ -39,20 +46,32 @@ def aws_env(monkeypatch):
     }.items():
         monkeypatch.setenv(key, value)
     for key in ("WSCHAT_ALLOW_REGISTRATION", "WSCHAT_ALLOW_GUESTS", "WSCHAT_TOKEN_TTL_SECONDS",
-                "WSCHAT_GUEST_SESSION_LIMIT_SECONDS", "WSCHAT_MEMBER_SESSION_LIMIT_SECONDS"):
+                "WSCHAT_GUEST_SESSION_LIMIT_SECONDS", "WSCHAT_MEMBER_SESSION_LIMIT_SECONDS", "WSCHAT_FANOUT_FUNCTION",
+                "WSCHAT_LAMBDA_ENDPOINT", "WSCHAT_FANOUT_BATCH_SIZE", "WSCHAT_MESSAGE_BURST", "WSCHAT_MESSAGE_RATE",
+                "WSCHAT_LOGIN_MAX_FAILURES", "WSCHAT_REGISTRATIONS_PER_IP", "WSCHAT_PRESENCE_MAX_ROOM"):
         monkeypatch.delenv(key, raising=False)
-    reset_singletons()
+    app.install(None)
+    _fakes.clear()
     yield
-    reset_singletons()
+    app.install(None)
+    _fakes.clear()
 
 
-def reset_singletons():
-    """Settings, the secret and the clients are built once per process; tests rebuild them."""
-    config.settings.cache_clear()
-    config.jwt_secret.cache_clear()
-    app._storage = None
-    sender._clients.clear()
-    sender._injected.clear()
+# What the current test's App was built with, so that reinstall_app() keeps them.
+_fakes: dict = {}
+
+
+def install_app(**clients) -> App:
+    """Build the App from the environment as it is now, with these clients, and make it the process's."""
+    _fakes.update(clients)
+    instance = App(Settings.from_env(), **{key: value for key, value in _fakes.items() if value is not None})
+    app.install(instance)
+    return instance
+
+
+def reinstall_app(**clients) -> App:
+    """After a test changed the environment: the same fakes, settings read again."""
+    return install_app(**clients)
 
 
 @pytest.fixture
@@ -60,34 +79,41 @@ def dynamodb():
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         create_tables(client, STAGE)
+        _fakes["dynamodb"] = client
         yield client
 
 
 class FakeManagementApi:
-    """Stands in for API Gateway's @connections API: records posts, and answers 410 for gone ids."""
+    """Stands in for API Gateway's @connections API behind the transport: records posts, answers
+    410 for gone ids and 500 for broken ones; a DELETE closes (and so gones) the connection."""
 
     def __init__(self):
         self.posts: dict[str, list[dict]] = {}
         self.gone: set[str] = set()
         self.broken: set[str] = set()
         self.closed: list[str] = []
+        self.region = "us-east-1"
+        self.calls = 0
 
-    def post_to_connection(self, ConnectionId, Data):
-        if ConnectionId in self.gone:
-            raise ClientError(
-                {"Error": {"Code": "GoneException", "Message": "gone"}, "ResponseMetadata": {"HTTPStatusCode": 410}},
-                "PostToConnection",
-            )
-        if ConnectionId in self.broken:
-            raise ClientError(
-                {"Error": {"Code": "InternalServerError", "Message": "x"}, "ResponseMetadata": {"HTTPStatusCode": 500}},
-                "PostToConnection",
-            )
-        self.posts.setdefault(ConnectionId, []).append(json.loads(Data))
+    def request(self, service, method, url, body=b"", headers=None, retryable=None) -> Response:
+        self.calls += 1
+        assert service == "execute-api" and url.startswith(ENDPOINT + "/@connections/"), url
+        connection_id = urllib.parse.unquote(url.rsplit("/", 1)[1])
+        if method == "DELETE":
+            if connection_id in self.gone:
+                return Response(410)
+            self.closed.append(connection_id)
+            self.gone.add(connection_id)
+            return Response(204)
+        if connection_id in self.gone:
+            return Response(410)
+        if connection_id in self.broken:
+            return Response(500)
+        self.posts.setdefault(connection_id, []).append(json.loads(body))
+        return Response(200)
 
-    def delete_connection(self, ConnectionId):
-        self.closed.append(ConnectionId)
-        self.gone.add(ConnectionId)
+    def request_many(self, service, method, urls, body, headers, deadline):
+        return [self.request(service, method, url, body, headers) for url in urls]
 
     def frames(self, connection_id: str, type_: str | None = None) -> list[dict]:
         frames = self.posts.get(connection_id, [])
@@ -103,8 +129,32 @@ class FakeManagementApi:
 @pytest.fixture
 def api(dynamodb):
     fake = FakeManagementApi()
-    sender.use_client(ENDPOINT, fake)
+    install_app(dynamodb=dynamodb, transport=fake)
     yield fake
+
+
+def store():
+    return app.app().chat_store
+
+
+def accounts():
+    return app.app().accounts_store
+
+
+def session_row(connection_id: str) -> dict | None:
+    """A SessionHistory row as plain values (what an operator would read)."""
+    item = _fakes["dynamodb"].get_item(
+        TableName=f"wschat-{STAGE}-SessionHistory", Key={"connectionId": {"S": connection_id}}, ConsistentRead=True
+    ).get("Item")
+    if not item:
+        return None
+    deserializer = TypeDeserializer()
+    return {key: deserializer.deserialize(value) for key, value in item.items()}
+
+
+def set_clock(epoch_ms: int) -> None:
+    """Move the app's clock (the chat's and the accounts' idea of now)."""
+    app.app().clock = lambda: epoch_ms
 
 
 def ws_event(route: str, body=None, *, connection_id: str = "conn-1", username: str = "alice", guest: bool = False,

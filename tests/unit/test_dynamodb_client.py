@@ -9,6 +9,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from handler.dynamodb import LeanDynamoDBClient
+from handler.transport import Transport
 
 
 class StandIn:
@@ -37,7 +38,7 @@ class StandIn:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.client = LeanDynamoDBClient(f"http://127.0.0.1:{self.httpd.server_address[1]}", region="us-east-1")
+        self.client = LeanDynamoDBClient(Transport("us-east-1"), f"http://127.0.0.1:{self.httpd.server_address[1]}")
 
     def close(self):
         self.httpd.shutdown()
@@ -95,6 +96,6 @@ def test_a_damaged_response_is_asked_again(standin):
 
 
 def test_no_server_is_an_endpoint_connection_error():
-    client = LeanDynamoDBClient("http://127.0.0.1:9", region="us-east-1")
+    client = LeanDynamoDBClient(Transport("us-east-1"), "http://127.0.0.1:9")
     with pytest.raises(EndpointConnectionError):
         client.get_item(TableName="t", Key={})

@@ -7,9 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from authorizer import handler as authorizer
-from handler import config, connect, disconnect, fanout, http_auth, messages, sweep
-from handler.storage import Storage
-from tests.unit.conftest import ws_event
+from handler import app, connect, disconnect, fanout, http_auth, messages, sweep
+from tests.unit.conftest import ws_event, reinstall_app, session_row, set_clock, store
 
 FRAME_TYPES = {"welcome", "message", "presence", "history", "heartbeat", "error"}
 ERROR_CODES = {"bad_request", "unknown_action", "too_large", "empty_message", "invalid_room", "session_expired",
@@ -45,14 +44,14 @@ def check_frames(api):
 @FUZZ
 @given(body=bodies)
 def test_websocket_routes_survive_any_body(api, body):
-    if Storage(config.settings()).get_connection("fz") is None:
+    if store().get_connection("fz") is None:
         assert connect.handler(ws_event("$connect", connection_id="fz", username="alice"))["statusCode"] == 200
     for route, handler in (("sendmessage", messages.send_message), ("join", messages.join),
                            ("history", messages.history), ("heartbeat", messages.heartbeat),
                            ("$default", messages.default)):
         assert handler(ws_event(route, body, connection_id="fz"))["statusCode"] == 200
     check_frames(api)
-    conn = Storage(config.settings()).get_connection("fz")
+    conn = store().get_connection("fz")
     assert conn is not None and conn.username == "alice"  # state intact, whatever came in
     messages.join(ws_event("join", {"action": "join", "room": "general"}, connection_id="fz"))
 

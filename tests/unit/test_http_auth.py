@@ -5,8 +5,8 @@ import json
 import jwt
 import pytest
 
-from handler import config, http_auth
-from tests.unit.conftest import SECRET, load_event
+from handler import app, http_auth
+from tests.unit.conftest import SECRET, load_event, reinstall_app, session_row, set_clock, store
 
 
 def call(function, body):
@@ -102,14 +102,14 @@ def test_guest_gets_a_session_limited_token(users):
 def test_registration_and_guests_can_be_switched_off(users, monkeypatch):
     monkeypatch.setenv("WSCHAT_ALLOW_REGISTRATION", "false")
     monkeypatch.setenv("WSCHAT_ALLOW_GUESTS", "false")
-    config.settings.cache_clear()
+    reinstall_app()
     assert call(http_auth.register, {"username": "gina", "password": "password1"})[0] == 403
     assert call(http_auth.guest, None)[0] == 403
 
 
 def test_member_session_limit_is_configurable(users, monkeypatch):
     monkeypatch.setenv("WSCHAT_MEMBER_SESSION_LIMIT_SECONDS", "600")
-    config.settings.cache_clear()
+    reinstall_app()
     status, body = call(http_auth.register, {"username": "hank", "password": "password1"})
     assert body["user"]["sessionLimitSeconds"] == 600
     assert decode(body["token"])["sessionLimitSeconds"] == 600
@@ -118,7 +118,7 @@ def test_member_session_limit_is_configurable(users, monkeypatch):
 def test_store_failure_is_a_503_not_a_crash(monkeypatch):
     # No moto here: DynamoDB is unreachable.
     monkeypatch.setenv("WSCHAT_DDB_ENDPOINT", "http://127.0.0.1:9")
-    config.settings.cache_clear()
+    reinstall_app()
     status, body = call(http_auth.login, {"username": "ivan", "password": "password1"})
     assert status == 503 and "unavailable" in body["error"]
 

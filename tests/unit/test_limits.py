@@ -7,11 +7,9 @@ import jwt
 import pytest
 
 from authorizer import handler as authorizer
-from handler import chat as chat_module
-from handler import config, connect, http_auth, messages, sweep
+from handler import app, connect, http_auth, messages, sweep
 from handler.limits import LoginLimit, MessageLimit
-from handler.storage import Storage
-from tests.unit.conftest import SECRET, load_event, ws_event
+from tests.unit.conftest import SECRET, load_event, ws_event, reinstall_app, session_row, set_clock, store
 
 
 def test_bucket_allows_a_burst_then_a_steady_rate():
@@ -37,16 +35,17 @@ def send(cid, text, **kwargs):
 def test_messages_over_the_rate_are_refused_and_not_broadcast(api, monkeypatch):
     monkeypatch.setenv("WSCHAT_MESSAGE_BURST", "3")
     monkeypatch.setenv("WSCHAT_MESSAGE_RATE", "1")
+    reinstall_app()
     connect.handler(ws_event("$connect", connection_id="a1", username="alice"))
     connect.handler(ws_event("$connect", connection_id="b1", username="bob"))
     now = [int(time.time() * 1000)]
-    monkeypatch.setattr(chat_module, "_now_ms", lambda: now[0])
+    monkeypatch.setattr(app.app(), "clock", lambda: now[0])
     for n in range(3):
         send("a1", f"m{n}")
     send("a1", "one too many")
     assert api.last("a1") == {"type": "error", "code": "rate_limited", "message": "too many messages: wait 1.0 s"}
     assert [f["message"] for f in api.frames("b1", "message")] == ["m0", "m1", "m2"]
-    assert [m.message for m in Storage(config.settings()).recent_messages("general", 10)[0]] == ["m0", "m1", "m2"]
+    assert [m.message for m in store().recent_messages("general", 10)[0]] == ["m0", "m1", "m2"]
     now[0] += 1000
     send("a1", "after a second")
     assert api.frames("b1", "message")[-1]["message"] == "after a second"
@@ -63,6 +62,7 @@ def http(function, body=None, ip="203.0.113.7", headers=None):
 
 def test_failed_logins_lock_the_name_with_the_same_answer(dynamodb, monkeypatch):
     monkeypatch.setenv("WSCHAT_LOGIN_MAX_FAILURES", "3")
+    reinstall_app()
     http(http_auth.register, {"username": "victim", "password": "right-password"})
     for _ in range(3):
         assert http(http_auth.login, {"username": "victim", "password": "wrong-password"}, ip="198.51.100.1")[0] == 401
@@ -73,6 +73,7 @@ def test_failed_logins_lock_the_name_with_the_same_answer(dynamodb, monkeypatch)
 
 def test_a_successful_login_clears_the_name_counter(dynamodb, monkeypatch):
     monkeypatch.setenv("WSCHAT_LOGIN_MAX_FAILURES", "3")
+    reinstall_app()
     http(http_auth.register, {"username": "forgetful", "password": "right-password"})
     for attempt in range(2):
         http(http_auth.login, {"username": "forgetful", "password": "wrong-one"}, ip=f"198.51.100.{attempt + 10}")
@@ -88,6 +89,7 @@ def test_a_successful_login_clears_the_name_counter(dynamodb, monkeypatch):
 
 def test_one_address_guessing_many_names_is_locked_too(dynamodb, monkeypatch):
     monkeypatch.setenv("WSCHAT_LOGIN_MAX_FAILURES", "3")
+    reinstall_app()
     http(http_auth.register, {"username": "target", "password": "right-password"})
     for n in range(3):
         http(http_auth.login, {"username": f"name{n}", "password": "whatever1"}, ip="192.0.2.66")
@@ -97,6 +99,7 @@ def test_one_address_guessing_many_names_is_locked_too(dynamodb, monkeypatch):
 
 def test_sign_ups_per_address_are_limited(dynamodb, monkeypatch):
     monkeypatch.setenv("WSCHAT_REGISTRATIONS_PER_IP", "2")
+    reinstall_app()
     assert http(http_auth.guest, ip="192.0.2.1")[0] == 201
     assert http(http_auth.register, {"username": "second", "password": "password1"}, ip="192.0.2.1")[0] == 201
     assert http(http_auth.guest, ip="192.0.2.1") == (429, {"error": "too many new accounts from this address; try again later"})
@@ -105,7 +108,7 @@ def test_sign_ups_per_address_are_limited(dynamodb, monkeypatch):
 
 def test_logout_revokes_the_token_and_closes_its_connections(api, monkeypatch):
     monkeypatch.setenv("WSCHAT_MANAGEMENT_ENDPOINT", "https://abc123.execute-api.us-east-1.amazonaws.com/test")
-    config.settings.cache_clear()
+    reinstall_app()
     _, body = http(http_auth.register, {"username": "leaver", "password": "password1"})
     token = body["token"]
     jti = jwt.decode(token, SECRET, algorithms=["HS256"], audience="wschat-test")["jti"]
@@ -118,7 +121,7 @@ def test_logout_revokes_the_token_and_closes_its_connections(api, monkeypatch):
     assert (status, answer) == (200, {"loggedOut": True, "closed": 1})
     assert api.closed == ["l2"]  # only the connection of the revoked token
     assert api.frames("l2")[-1] == {"type": "error", "code": "session_expired", "message": "logged out", "reason": "logged_out"}
-    assert Storage(config.settings()).get_session("l2")["reason"] == "logged out"
+    assert session_row("l2")["reason"] == "logged out"
     denied = load_event("authorizer")
     denied["queryStringParameters"] = {"token": f"Bearer {token}"}
     assert authorizer.handler(denied)["policyDocument"]["Statement"][0]["Effect"] == "Deny"
@@ -131,17 +134,17 @@ def test_logout_with_a_bad_token_is_401(dynamodb, headers):
 
 def test_sweep_closes_expired_connections_with_the_reason(api, monkeypatch):
     monkeypatch.setenv("WSCHAT_MANAGEMENT_ENDPOINT", "https://abc123.execute-api.us-east-1.amazonaws.com/test")
-    config.settings.cache_clear()
+    reinstall_app()
     connect.handler(ws_event("$connect", connection_id="g1", username="guest-0001", guest=True, session_limit=60))
     connect.handler(ws_event("$connect", connection_id="t1", username="shorty", expires_in=30))
     connect.handler(ws_event("$connect", connection_id="k1", username="keeper"))
     assert sweep.handler() == {"closed": 0}
     later = int(time.time() * 1000) + 61_000
-    monkeypatch.setattr(chat_module, "_now_ms", lambda: later)
+    monkeypatch.setattr(app.app(), "clock", lambda: later)
     assert sweep.handler() == {"closed": 2}
     assert sorted(api.closed) == ["g1", "t1"]
-    store = Storage(config.settings())
-    assert store.get_session("g1")["reason"] == "session limit reached"
-    assert store.get_session("t1")["reason"] == "token expired"
-    assert store.get_connection("k1") is not None
+    chat_store = store()
+    assert session_row("g1")["reason"] == "session limit reached"
+    assert session_row("t1")["reason"] == "token expired"
+    assert chat_store.get_connection("k1") is not None
     assert sweep.handler() == {"closed": 0}  # nothing twice

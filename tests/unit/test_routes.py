@@ -5,14 +5,9 @@ import time
 
 import pytest
 
-from handler import chat as chat_module
-from handler import config, connect, disconnect, messages, protocol
-from handler.storage import Storage
-from tests.unit.conftest import ws_event
-
-
-def store():
-    return Storage(config.settings())
+from handler import app, connect, disconnect, messages, protocol
+from handler.store.chat import ChatStore
+from tests.unit.conftest import ws_event, reinstall_app, session_row, set_clock, store
 
 
 def connect_user(connection_id, username="alice", room=None, **kwargs):
@@ -34,7 +29,7 @@ def test_connect_records_connection_and_session(api):
     connect_user("c1", "alice", room="lobby")
     conn = store().get_connection("c1")
     assert (conn.username, conn.room, conn.guest) == ("alice", "lobby", False)
-    session = store().get_session("c1")
+    session = session_row("c1")
     assert session["username"] == "alice" and session["room"] == "lobby"
     assert session["sourceIp"] == "203.0.113.7" and session["userAgent"] == "pytest-client/1.0"
     assert session["connectedAt"].endswith("Z")
@@ -203,7 +198,7 @@ def test_disconnect_cleans_up_and_tells_the_room(api):
     api.clear()
     disconnect.handler(ws_event("$disconnect", connection_id="b1", username="bob"))
     assert store().get_connection("b1") is None
-    session = store().get_session("b1")
+    session = session_row("b1")
     assert session["disconnectedAt"].endswith("Z") and session["durationSeconds"] >= 0
     assert session["reason"] == "client closed"
     assert api.frames("a1") == [{"type": "presence", "event": "left", "user": "bob", "room": "general", "online": ["alice"]}]
@@ -222,7 +217,7 @@ def test_second_tab_leaving_does_not_mark_the_user_gone(api):
 
 def later_clock(monkeypatch, seconds):
     moment = int(time.time() * 1000) + seconds * 1000
-    monkeypatch.setattr(chat_module, "_now_ms", lambda: moment)
+    monkeypatch.setattr(app.app(), "clock", lambda: moment)
 
 
 def test_stale_members_are_removed_on_send(api, monkeypatch):
@@ -234,7 +229,7 @@ def test_stale_members_are_removed_on_send(api, monkeypatch):
     later_clock(monkeypatch, 30)
     send("a1", {"action": "sendmessage", "message": "anyone?"})
     assert store().get_connection("b1") is None
-    assert store().get_session("b1")["reason"] == "gone"
+    assert session_row("b1")["reason"] == "gone"
     assert api.frames("c1", "presence")[-1] == {
         "type": "presence", "event": "left", "user": "bob", "room": "general", "online": ["alice", "carol"]
     }
@@ -267,19 +262,19 @@ def test_expired_session_is_refused_and_closed(api, monkeypatch):
     connect_user("b1", "bob")
     api.clear()
     later = int(time.time() * 1000) + 61_000
-    monkeypatch.setattr(chat_module, "_now_ms", lambda: later)
+    monkeypatch.setattr(app.app(), "clock", lambda: later)
     send("g1", {"action": "sendmessage", "message": "still here?"}, username="guest-abcd", guest=True, session_limit=60)
     assert api.frames("g1") == [{"type": "error", "code": "session_expired", "message": "session limit reached", "reason": "session_limit"}]
     assert api.closed == ["g1"]
     assert api.frames("b1", "message") == []
-    assert store().get_session("g1")["reason"] == "session limit reached"
+    assert session_row("g1")["reason"] == "session limit reached"
     assert api.frames("b1", "presence")[-1]["event"] == "left"
 
 
 def test_token_expiry_is_enforced_after_connect(api, monkeypatch):
     connect_user("a1", "alice", expires_in=30)
     later = int(time.time() * 1000) + 31_000
-    monkeypatch.setattr(chat_module, "_now_ms", lambda: later)
+    monkeypatch.setattr(app.app(), "clock", lambda: later)
     send("a1", {"action": "sendmessage", "message": "hi"}, expires_in=30)
     assert api.frames("a1")[-1]["code"] == "session_expired"
     assert api.frames("a1")[-1]["message"] == "token expired"
@@ -293,9 +288,7 @@ def test_unknown_connection_gets_not_connected(api):
 def test_database_failure_is_reported_as_unavailable(api, monkeypatch):
     connect_user("a1")
     monkeypatch.setenv("WSCHAT_DDB_ENDPOINT", "http://127.0.0.1:9")
-    config.settings.cache_clear()
-    from handler import app
-    app._storage = None
+    reinstall_app(dynamodb=None)  # a real client, to an address where nothing listens
     send("a1", {"action": "sendmessage", "message": "hi"})
     assert api.last("a1") == {"type": "error", "code": "unavailable", "message": "the chat store is unavailable; try again"}
 
@@ -306,7 +299,7 @@ def test_a_bug_becomes_an_internal_error_frame_not_an_exception(api, monkeypatch
     def broken(*args, **kwargs):
         raise KeyError("boom")
 
-    monkeypatch.setattr(Storage, "append_message", broken)
+    monkeypatch.setattr(ChatStore, "append_message", broken)
     assert send("a1", {"action": "sendmessage", "message": "hi"}) == {"statusCode": 200}
     assert api.last("a1")["code"] == "internal"
 

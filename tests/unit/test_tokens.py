@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from authorizer import handler as authorizer
-from authorizer.tokens import TokenError, issue_token, verify_token
+from authorizer.tokens import TokenError, TokenExpired, TokenInvalid, TokenMissing, issue_token, verify_token
 from tests.unit.conftest import SECRET, load_event
 
 AUDIENCE = "wschat-test"
@@ -36,7 +36,7 @@ def effect(policy):
 def test_issued_token_round_trips():
     token, expires_at = issue_token(username="bob", guest=True, ttl_seconds=60, session_limit_seconds=30,
                                     secret=SECRET.encode(), audience=AUDIENCE, now=int(time.time()))
-    claims = verify_token(f"Bearer {token}", secret=SECRET.encode(), audience=AUDIENCE)
+    claims = verify_token(f"Bearer {token}", keys=[SECRET.encode()], audience=AUDIENCE)
     assert (claims.username, claims.guest, claims.expires_at, claims.session_limit_seconds) == ("bob", True, expires_at, 30)
 
 
@@ -104,16 +104,30 @@ def test_authorizer_denies_on_garbage_events():
 
 
 def test_authorizer_denies_when_the_secret_is_missing(monkeypatch):
-    from handler import config
+    from handler import app
 
     monkeypatch.setenv("WSCHAT_JWT_SECRET", "short")
-    config.jwt_secret.cache_clear()
+    app.install(None)
     assert effect(authorize(make_token())) == "Deny"
 
 
-def test_verify_rejects_with_token_error():
-    with pytest.raises(TokenError):
-        verify_token(make_token(aud="other"), secret=SECRET.encode(), audience=AUDIENCE)
+def test_verify_raises_a_token_error_that_says_why():
+    with pytest.raises(TokenInvalid):
+        verify_token(make_token(aud="other"), keys=[SECRET.encode()], audience=AUDIENCE)
+    with pytest.raises(TokenExpired):
+        verify_token(make_token(exp=int(time.time()) - 10), keys=[SECRET.encode()], audience=AUDIENCE)
+    with pytest.raises(TokenMissing):
+        verify_token("Bearer ", keys=[SECRET.encode()], audience=AUDIENCE)
+    assert issubclass(TokenInvalid, TokenError) and issubclass(TokenExpired, TokenError)
+
+
+def test_a_token_signed_with_the_previous_secret_passes_during_a_rotation():
+    previous = b"p" * 48
+    token, _ = issue_token(username="bob", guest=False, ttl_seconds=60, session_limit_seconds=0,
+                           secret=previous, audience=AUDIENCE, now=int(time.time()))
+    assert verify_token(token, keys=[SECRET.encode(), previous], audience=AUDIENCE).username == "bob"
+    with pytest.raises(TokenInvalid):
+        verify_token(token, keys=[SECRET.encode()], audience=AUDIENCE)
 
 
 @pytest.mark.parametrize("name", [n for n in FORGED if n not in ("missing", "expired")])

@@ -1,0 +1,176 @@
+"""The kinds of entry point, each the one guard (handler/guard.py) with its own way to answer a
+failure. Entry modules (connect, disconnect, messages, http_auth, fanout, sweep, the authorizer)
+are one line per route over these.
+
+    websocket_route   sendmessage, join, history, heartbeat, $default: failures become an error frame
+    connect_route     $connect: failures become the status API Gateway refuses the upgrade with
+    disconnect_route  $disconnect: nothing to answer; the row's ttl cleans up what could not be
+    http_route        POST /register, /login, /guest, /logout: failures become {"error": ...}
+    authorizer_entry  the $connect authorizer: failures become a Deny policy
+    background        fanout and sweep: failures are logged
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Callable
+
+from authorizer.tokens import TokenError
+from handler import log
+from handler.app import app
+from handler.chat import Chat
+from handler.errors import ConnectionGone, SessionExpired, StorageUnavailable
+from handler.events import AuthorizerEvent, HttpEvent, WebSocketEvent
+from handler.guard import Refused, guard, quietly
+from handler.protocol import ErrorCode, Identity, ProtocolError
+from handler.settings import ConfigError
+
+OK = {"statusCode": 200}
+
+
+def _websocket_keys(event: WebSocketEvent) -> dict:
+    identity = event.identity
+    return {
+        "connectionId": event.connection_id,
+        "username": identity.username if identity else None,
+        "requestId": event.request_id,
+    }
+
+
+def _chat_for(event: WebSocketEvent) -> Chat:
+    return app().chat(event.management_endpoint(app().settings.region))
+
+
+def _authorized(event: WebSocketEvent) -> tuple[str, Identity]:
+    if event.connection_id is None or event.identity is None:
+        # Only reachable through a misconfigured stack: every route sits behind $connect's authorizer.
+        raise Refused(403, "no connection or authorized identity")
+    return event.connection_id, event.identity
+
+
+def websocket_route(route: str, work: Callable[[Chat, WebSocketEvent, str, Identity], None]):
+    """A route of an open connection: `work(chat, event, connection_id, identity)`."""
+
+    def on_failure(event: WebSocketEvent | None, exc: Exception):
+        if isinstance(exc, Refused) or event is None or event.connection_id is None:
+            return {"statusCode": 403}
+        chat = _chat_for(event)
+        if isinstance(exc, ProtocolError):
+            chat.reply_error(event.connection_id, exc.code, exc.message)
+        elif isinstance(exc, StorageUnavailable):
+            chat.reply_error(event.connection_id, ErrorCode.UNAVAILABLE, "the chat store is unavailable; try again")
+        elif isinstance(exc, ConnectionGone):
+            quietly(chat.drop_gone, [event.connection_id])  # the sender itself left while we worked
+        elif not isinstance(exc, SessionExpired):  # an expired session was told why and closed already
+            chat.reply_error(event.connection_id, ErrorCode.INTERNAL, "internal error")
+        return OK
+
+    def run(event: WebSocketEvent):
+        connection_id, identity = _authorized(event)
+        work(_chat_for(event), event, connection_id, identity)
+        return OK
+
+    return guard(route, open_event=WebSocketEvent.of, bind=_websocket_keys, on_failure=on_failure, fallback=OK)(run)
+
+
+def connect_route(work: Callable[[Chat, WebSocketEvent, Identity], None]):
+    def on_failure(event, exc: Exception):
+        if isinstance(exc, Refused):
+            return {"statusCode": exc.status, "body": exc.message}
+        if isinstance(exc, ProtocolError):
+            # API Gateway refuses the upgrade with this status; the client sees a failed handshake.
+            return {"statusCode": 400, "body": exc.message}
+        if isinstance(exc, StorageUnavailable):
+            return {"statusCode": 503, "body": "unavailable"}
+        return {"statusCode": 500, "body": "internal error"}
+
+    def run(event: WebSocketEvent):
+        identity = event.identity
+        if identity is None or event.connection_id is None:
+            raise Refused(403, "unauthorized")
+        if identity.expires_at <= app().now_ms() // 1000:
+            raise Refused(401, "token expired")
+        work(_chat_for(event), event, identity)
+        return OK
+
+    fallback = {"statusCode": 500, "body": "internal error"}
+    return guard("$connect", open_event=WebSocketEvent.of, bind=_websocket_keys, on_failure=on_failure,
+                 fallback=fallback)(run)
+
+
+def disconnect_route(work: Callable[[Chat, str], None]):
+    def run(event: WebSocketEvent):
+        if event.connection_id:
+            work(_chat_for(event), event.connection_id)
+        return OK
+
+    return guard("$disconnect", open_event=WebSocketEvent.of, bind=_websocket_keys,
+                 on_failure=lambda event, exc: OK, fallback=OK)(run)
+
+
+def http_response(status: int, body: dict) -> dict:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json", "Cache-Control": "no-store"},
+        "body": json.dumps(body),
+    }
+
+
+def http_route(name: str, work: Callable[[HttpEvent], tuple[int, dict]]):
+    def on_failure(event, exc: Exception):
+        if isinstance(exc, Refused):
+            return http_response(exc.status, {"error": exc.message})
+        if isinstance(exc, StorageUnavailable):
+            return http_response(503, {"error": "service unavailable; try again"})
+        if isinstance(exc, ConfigError):
+            return http_response(500, {"error": "server misconfigured"})
+        return http_response(500, {"error": "internal error"})
+
+    def run(event: HttpEvent):
+        status, body = work(event)
+        return http_response(status, body)
+
+    return guard(f"POST /{name}", open_event=HttpEvent.of, bind=lambda e: {"requestId": e.request_id},
+                 on_failure=on_failure, fallback=http_response(500, {"error": "internal error"}))(run)
+
+
+def authorizer_policy(principal: str, effect: str, resource: str, context: dict | None = None) -> dict:
+    response = {
+        "principalId": principal,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}],
+        },
+    }
+    if context is not None:
+        response["context"] = context
+    return response
+
+
+def authorizer_entry(work: Callable[[AuthorizerEvent], Identity]):
+    """Allow with the identity in the context, or Deny: never raise (on AWS that is a 500, under
+    serverless-offline a hung process). A store that cannot be read also denies: a logged-out
+    token must not get in because revocation could not be checked."""
+
+    def on_failure(event: AuthorizerEvent | None, exc: Exception):
+        resource = event.method_arn if event is not None and isinstance(exc, TokenError) else "*"
+        return authorizer_policy("anonymous", "Deny", resource)
+
+    def run(event: AuthorizerEvent):
+        identity = work(event)
+        log.add(username=identity.username)
+        return authorizer_policy(
+            identity.username, "Allow", event.method_arn,
+            # serverless-offline drops the source IP from the events after an authorizer; carrying
+            # it here keeps SessionHistory's record complete locally too.
+            context=identity.authorizer_context(sourceIp=event.source_ip),
+        )
+
+    return guard("$connect/authorizer", open_event=AuthorizerEvent.of,
+                 bind=lambda e: {"connectionId": e.connection_id}, on_failure=on_failure,
+                 fallback=authorizer_policy("anonymous", "Deny", "*"))(run)
+
+
+def background(route: str, work: Callable[[object], dict], fallback: dict):
+    """An invocation with no client to answer (fanout, sweep): failures are logged, `fallback` returned."""
+    return guard(route, open_event=lambda raw: raw, on_failure=lambda event, exc: fallback, fallback=fallback)(work)

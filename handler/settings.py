@@ -1,0 +1,208 @@
+"""Settings: the only code that reads the environment (which serverless.yml sets per stage).
+
+Read once per cold start by the composition root (handler/app.py) and handed to whatever needs
+a value; grouped by concern so each collaborator takes only its own group.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping
+
+TOKEN_ISSUER = "wschat"
+
+
+class ConfigError(Exception):
+    """Raised when a required setting is missing or malformed."""
+
+
+class _Env:
+    """Typed reads of one environment mapping; every malformed value is named in the error."""
+
+    def __init__(self, environ: Mapping[str, str]):
+        self.environ = environ
+
+    def str(self, name: str, default: str = "") -> str:
+        return self.environ.get(name, "").strip() or default
+
+    def optional(self, name: str) -> str | None:
+        return self.str(name) or None
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.str(name).lower()
+        return default if not value else value in ("1", "true", "yes", "on")
+
+    def int(self, name: str, default: int, minimum: int | None = None) -> int:
+        value = self._number(name, default, int)
+        if minimum is not None and value < minimum:
+            raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+        return value
+
+    def float(self, name: str, default: float) -> float:
+        return self._number(name, default, float)
+
+    def _number(self, name, default, kind):
+        value = self.str(name)
+        if not value:
+            return default
+        try:
+            return kind(value)
+        except ValueError:
+            raise ConfigError(f"{name} must be {'an integer' if kind is int else 'a number'}, got {value!r}") from None
+
+
+@dataclass(frozen=True)
+class Tables:
+    connections: str
+    sessions: str
+    messages: str
+    users: str
+    limits: str
+
+
+@dataclass(frozen=True)
+class Retention:
+    message_days: int
+    session_days: int
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Server-side limits (docs/reliability.md says what each one stops)."""
+
+    # Per connection: a burst of messages, then a steady rate per second.
+    message_burst: float
+    message_rate: float
+    # Failed logins per username and per address within a window.
+    login_max_failures: int
+    login_window_seconds: int
+    # New accounts (members and guests) per address per hour.
+    registrations_per_ip: int
+    # Rooms bigger than this get no joined/left frames: each would cost a post to every member,
+    # so a room of N filling up would cost N²/2 posts. Their members see who is online in `welcome`.
+    presence_max_room: int
+
+
+@dataclass(frozen=True)
+class Accounts:
+    """Who may get a token, and for how long."""
+
+    allow_registration: bool
+    allow_guests: bool
+    token_ttl_seconds: int
+    guest_token_ttl_seconds: int
+    guest_session_limit_seconds: int
+    member_session_limit_seconds: int  # 0: no limit
+    # The signing secret: inline on the local stage only; on AWS the SSM parameter's name.
+    jwt_secret: str
+    jwt_secret_param: str
+    # How long a process trusts the secret it read from SSM: a rotation takes effect within this.
+    jwt_secret_cache_seconds: int
+
+
+@dataclass(frozen=True)
+class Fanout:
+    # Above this many members a broadcast is split: the sending function delivers the first batch
+    # and hands each further batch to an asynchronous `fanout` invocation.
+    batch_size: int
+    function_name: str | None
+    lambda_endpoint: str | None  # the local Lambda API; None on AWS
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Posting frames through API Gateway's management API."""
+
+    # The @connections endpoint when it is not derived from the event (the local stack).
+    management_endpoint: str | None
+    # The endpoint of this stage's WebSocket API, for functions that have no WebSocket event
+    # (sweep, logout): https://{apiId}.execute-api.{region}.amazonaws.com/{stage}
+    api_url: str | None
+    # Posts in flight at once, per process: many processes each opening many connections at once
+    # overflowed the local server's accept backlog (SYN retries of 1-3 s), so the pool stays modest
+    # and big rooms are split across processes instead.
+    concurrency: int
+    # A broadcast never holds its Lambda longer than this; posts still waiting count as failed.
+    broadcast_deadline_seconds: float
+
+    @property
+    def endpoint(self) -> str | None:
+        return self.management_endpoint or self.api_url
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    region: str
+    tables: Tables
+    retention: Retention
+    limits: Limits
+    accounts: Accounts
+    fanout: Fanout
+    delivery: Delivery
+    ddb_endpoint: str | None
+    # "lean": the hot path's own DynamoDB client (handler/dynamodb.py); "boto3": boto3's.
+    ddb_client: str
+    log_level: str
+    function_name: str  # the Lambda function's name, in every log line
+
+    @property
+    def audience(self) -> str:
+        # Tokens of one stage are useless on another.
+        return f"wschat-{self.stage}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        env = _Env(os.environ if environ is None else environ)
+        stage = env.str("WSCHAT_STAGE", "local")
+        prefix = f"wschat-{stage}-"
+        return cls(
+            stage=stage,
+            region=env.str("AWS_REGION") or env.str("AWS_DEFAULT_REGION", "us-east-1"),
+            tables=Tables(
+                connections=env.str("WSCHAT_CONNECTIONS_TABLE", prefix + "ActiveConnections"),
+                sessions=env.str("WSCHAT_SESSIONS_TABLE", prefix + "SessionHistory"),
+                messages=env.str("WSCHAT_MESSAGES_TABLE", prefix + "MessageHistory"),
+                users=env.str("WSCHAT_USERS_TABLE", prefix + "Users"),
+                limits=env.str("WSCHAT_LIMITS_TABLE", prefix + "Limits"),
+            ),
+            retention=Retention(
+                message_days=env.int("WSCHAT_MESSAGE_RETENTION_DAYS", 30, minimum=1),
+                session_days=env.int("WSCHAT_SESSION_RETENTION_DAYS", 90, minimum=1),
+            ),
+            limits=Limits(
+                message_burst=env.float("WSCHAT_MESSAGE_BURST", 10),
+                message_rate=env.float("WSCHAT_MESSAGE_RATE", 2),
+                login_max_failures=env.int("WSCHAT_LOGIN_MAX_FAILURES", 5, minimum=1),
+                login_window_seconds=env.int("WSCHAT_LOGIN_WINDOW_SECONDS", 900, minimum=1),
+                registrations_per_ip=env.int("WSCHAT_REGISTRATIONS_PER_IP", 20, minimum=0),
+                presence_max_room=env.int("WSCHAT_PRESENCE_MAX_ROOM", 100, minimum=0),
+            ),
+            accounts=Accounts(
+                allow_registration=env.flag("WSCHAT_ALLOW_REGISTRATION", True),
+                allow_guests=env.flag("WSCHAT_ALLOW_GUESTS", True),
+                token_ttl_seconds=env.int("WSCHAT_TOKEN_TTL_SECONDS", 3600, minimum=1),
+                guest_token_ttl_seconds=env.int("WSCHAT_GUEST_TOKEN_TTL_SECONDS", 900, minimum=1),
+                guest_session_limit_seconds=env.int("WSCHAT_GUEST_SESSION_LIMIT_SECONDS", 900, minimum=0),
+                member_session_limit_seconds=env.int("WSCHAT_MEMBER_SESSION_LIMIT_SECONDS", 0, minimum=0),
+                jwt_secret=env.str("WSCHAT_JWT_SECRET"),
+                jwt_secret_param=env.str("WSCHAT_JWT_SECRET_PARAM", f"/wschat/{stage}/jwt-secret"),
+                jwt_secret_cache_seconds=env.int("WSCHAT_JWT_SECRET_CACHE_SECONDS", 300, minimum=0),
+            ),
+            fanout=Fanout(
+                batch_size=env.int("WSCHAT_FANOUT_BATCH_SIZE", 250, minimum=1),
+                function_name=env.optional("WSCHAT_FANOUT_FUNCTION"),
+                lambda_endpoint=env.optional("WSCHAT_LAMBDA_ENDPOINT"),
+            ),
+            delivery=Delivery(
+                management_endpoint=env.optional("WSCHAT_MANAGEMENT_ENDPOINT"),
+                api_url=env.optional("WSCHAT_WS_API_URL"),
+                concurrency=env.int("WSCHAT_FANOUT_CONCURRENCY", 32, minimum=1),
+                broadcast_deadline_seconds=env.float("WSCHAT_BROADCAST_DEADLINE_SECONDS", 8.0),
+            ),
+            ddb_endpoint=env.optional("WSCHAT_DDB_ENDPOINT"),
+            ddb_client=env.str("WSCHAT_DDB_CLIENT", "boto3"),
+            log_level=env.str("WSCHAT_LOG_LEVEL", "INFO").upper(),
+            function_name=env.str("AWS_LAMBDA_FUNCTION_NAME", "local"),
+        )

@@ -1,0 +1,328 @@
+"""ChatStore: connections (ActiveConnections), sessions (SessionHistory) and messages (MessageHistory).
+
+ActiveConnections holds one row per open connection, with three indexes: by-room (a message's
+audience), by-user (a user's connections) and by-deadline (what the sweep must close).
+SessionHistory keeps one row per connection after it closed. MessageHistory holds messages by
+room, sorted by their time-ordered id.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from dataclasses import dataclass
+
+from handler import protocol
+from handler.settings import Retention, Tables
+from handler.store.dynamo import ConditionFailed, ReadCounter, Table, get_bool, get_n, get_s, n, s
+from handler.errors import StorageUnavailable
+
+ROOM_INDEX = "by-room"
+USER_INDEX = "by-user"
+DEADLINE_INDEX = "by-deadline"
+# The by-deadline index spreads rows over this many partitions ("0".."9") so that none is hot.
+SWEEP_SHARDS = 10
+# API Gateway closes every connection within 2 hours; a row left behind by a lost $disconnect
+# expires an hour after that.
+CONNECTION_ROW_TTL_SECONDS = 3 * 3600
+
+
+@dataclass(frozen=True)
+class Connection:
+    connection_id: str
+    username: str
+    guest: bool
+    room: str
+    connected_at_ms: int
+    expires_at: int  # epoch seconds: the token's exp
+    session_ends_at: int | None  # epoch seconds, for session-limited users
+    jti: str | None = None  # the token's id: logout revokes it
+    bucket_tokens: float | None = None  # the message rate limit's state (limits.MessageLimit)
+    bucket_at_ms: int | None = None
+
+    @property
+    def deadline(self) -> int:
+        """When this connection must end: token expiry or session limit, whichever is first."""
+        if self.session_ends_at is None:
+            return self.expires_at
+        return min(self.expires_at, self.session_ends_at)
+
+
+@dataclass(frozen=True)
+class Member:
+    """A connection as a room's audience sees it (what the by-room index projects)."""
+
+    connection_id: str
+    username: str
+    connected_at_ms: int = 0
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    id: str
+    room: str
+    sender: str
+    message: str
+    sent_at: str
+    client_msg_id: str | None
+
+    def frame(self) -> dict:
+        return protocol.message_frame(
+            id=self.id, room=self.room, sender=self.sender, message=self.message,
+            sent_at=self.sent_at, client_msg_id=self.client_msg_id,
+        )
+
+
+class ChatStore:
+    def __init__(self, client, tables: Tables, retention: Retention, reads: ReadCounter | None = None):
+        self.reads = reads or ReadCounter()
+        self.connections = Table(client, tables.connections, self.reads)
+        self.sessions = Table(client, tables.sessions, self.reads)
+        self.messages = Table(client, tables.messages, self.reads)
+        self.retention = retention
+        self._id_lock = threading.Lock()
+        self._last_id_ms = 0
+
+    # -- connections ---------------------------------------------------------------------------
+
+    def put_connection(self, conn: Connection) -> None:
+        item = {
+            "connectionId": s(conn.connection_id),
+            "username": s(conn.username),
+            "guest": {"BOOL": conn.guest},
+            "room": s(conn.room),
+            "connectedAt": n(conn.connected_at_ms),
+            "expiresAt": n(conn.expires_at),
+            "ttl": n(conn.connected_at_ms // 1000 + CONNECTION_ROW_TTL_SECONDS),
+            "deadline": n(conn.deadline),
+            "sweepShard": s(str(secrets.randbelow(SWEEP_SHARDS))),
+        }
+        if conn.session_ends_at is not None:
+            item["sessionEndsAt"] = n(conn.session_ends_at)
+        if conn.jti:
+            item["jti"] = s(conn.jti)
+        self.connections.put("put_connection", item)
+
+    def get_connection(self, connection_id: str) -> Connection | None:
+        # Strongly consistent: a row just moved to another room, or a rate bucket just spent,
+        # must not be read as it was (DynamoDB's default read may be a second behind).
+        item = self.connections.get("get_connection", {"connectionId": s(connection_id)}, consistent=True)
+        return _connection(item) if item else None
+
+    def delete_connection(self, connection_id: str, *, connected_before_ms: int | None = None) -> Connection | None:
+        """Remove the row and return what it held, or None if it was already gone.
+
+        With `connected_before_ms`, a row that connected at or after that moment is kept (and None
+        returned): see Chat.drop_gone.
+        """
+        condition = {}
+        if connected_before_ms is not None:
+            condition = {
+                "ConditionExpression": "connectedAt < :cutoff",
+                "ExpressionAttributeValues": {":cutoff": n(connected_before_ms)},
+            }
+        try:
+            response = self.connections.delete(
+                "delete_connection", {"connectionId": s(connection_id)}, ReturnValues="ALL_OLD", **condition
+            )
+        except ConditionFailed:
+            return None
+        item = response.get("Attributes")
+        return _connection(item) if item else None
+
+    def move_connection(self, connection_id: str, room: str) -> Connection | None:
+        """Put the connection in another room; None if the connection's row is gone."""
+        try:
+            response = self.connections.update(
+                "move_connection", {"connectionId": s(connection_id)},
+                UpdateExpression="SET room = :room",
+                ConditionExpression="attribute_exists(connectionId)",
+                ExpressionAttributeValues={":room": s(room)},
+                ReturnValues="ALL_NEW",
+            )
+        except ConditionFailed:
+            return None
+        return _connection(response["Attributes"])
+
+    def room_members(self, room: str) -> list[Member]:
+        """Every connection in the room: a Query on the by-room index, all pages followed."""
+        items = self.connections.query(
+            "room_members", IndexName=ROOM_INDEX,
+            KeyConditionExpression="room = :room", ExpressionAttributeValues={":room": s(room)},
+        )
+        return [Member(get_s(i, "connectionId"), get_s(i, "username", ""), get_n(i, "connectedAt", 0)) for i in items]
+
+    def user_connections(self, username: str) -> list[tuple[str, str | None]]:
+        """(connectionId, jti) of every open connection of the user (the by-user index)."""
+        items = self.connections.query(
+            "user_connections", IndexName=USER_INDEX,
+            KeyConditionExpression="username = :u", ExpressionAttributeValues={":u": s(username)},
+        )
+        return [(get_s(i, "connectionId"), get_s(i, "jti")) for i in items]
+
+    def expired_connections(self, now_s: int) -> list[Connection]:
+        """Connections whose deadline has passed: one Query per shard of the by-deadline index."""
+        found = []
+        for shard in range(SWEEP_SHARDS):
+            items = self.connections.query(
+                "expired_connections", IndexName=DEADLINE_INDEX,
+                KeyConditionExpression="sweepShard = :shard AND deadline <= :now",
+                ExpressionAttributeValues={":shard": s(str(shard)), ":now": n(now_s)},
+            )
+            found += [
+                Connection(
+                    connection_id=get_s(i, "connectionId"), username=get_s(i, "username", ""), guest=False,
+                    room=get_s(i, "room", ""), connected_at_ms=0, expires_at=get_n(i, "expiresAt", 0),
+                    session_ends_at=None,
+                )
+                for i in items
+            ]
+        return found
+
+    def take_message_token(self, conn: Connection, tokens_left: float, now_ms: int) -> bool:
+        """Store the rate bucket after one message; False if another message changed it first."""
+        if conn.bucket_at_ms is None:
+            condition, values = "attribute_not_exists(bucketAt)", {}
+        else:
+            condition, values = "bucketAt = :seen", {":seen": n(conn.bucket_at_ms)}
+        try:
+            self.connections.update(
+                "take_message_token", {"connectionId": s(conn.connection_id)},
+                UpdateExpression="SET bucketTokens = :tokens, bucketAt = :now",
+                ConditionExpression=f"attribute_exists(connectionId) AND {condition}",
+                ExpressionAttributeValues={":tokens": {"N": f"{tokens_left:.3f}"}, ":now": n(now_ms), **values},
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    def delete_connections(self, connection_ids: list[str]) -> None:
+        """Remove many rows at once (gone members found by a broadcast)."""
+        self.connections.delete_many("delete_connections", [{"connectionId": s(cid)} for cid in connection_ids])
+
+    # -- session history -----------------------------------------------------------------------
+
+    def start_session(self, conn: Connection, *, source_ip: str | None, user_agent: str | None) -> None:
+        item = {
+            "connectionId": s(conn.connection_id),
+            "username": s(conn.username),
+            "guest": {"BOOL": conn.guest},
+            "room": s(conn.room),
+            "connectedAt": s(protocol.iso_utc(conn.connected_at_ms)),
+            "connectedAtEpoch": n(conn.connected_at_ms // 1000),
+            "expiresAt": n(conn.expires_at),
+            "ttl": n(conn.connected_at_ms // 1000 + self.retention.session_days * 86400),
+        }
+        if source_ip:
+            item["sourceIp"] = s(source_ip[:64])
+        if user_agent:
+            item["userAgent"] = s(user_agent[:512])
+        self.sessions.put("start_session", item)
+
+    def end_session(self, connection_id: str, *, room: str, ended_at_ms: int, reason: str) -> None:
+        """Record when and why the session ended. A second call for the same session is a no-op.
+
+        The duration is computed by DynamoDB from the row's own start, so callers need only the id.
+        """
+        try:
+            self.sessions.update(
+                "end_session", {"connectionId": s(connection_id)},
+                UpdateExpression=(
+                    "SET disconnectedAt = :at, durationSeconds = :end - connectedAtEpoch, reason = :r, lastRoom = :room"
+                ),
+                ConditionExpression="attribute_exists(connectedAtEpoch) AND attribute_not_exists(disconnectedAt)",
+                ExpressionAttributeValues={
+                    ":at": s(protocol.iso_utc(ended_at_ms)), ":end": n(ended_at_ms // 1000), ":r": s(reason),
+                    ":room": s(room),
+                },
+            )
+        except ConditionFailed:
+            pass
+
+    # -- messages ------------------------------------------------------------------------------
+
+    def append_message(
+        self, *, room: str, sender: str, message: str, client_msg_id: str | None, sent_at_ms: int
+    ) -> StoredMessage:
+        """Store a message under a new time-ordered id and return it: one write, no counter.
+
+        The condition makes a clash of two messages in the same millisecond with the same random
+        suffix (one in 16 million) a retry instead of an overwrite.
+        """
+        with self._id_lock:
+            # Strictly increasing within this process, so that two messages of one millisecond
+            # keep their order; the random suffix keeps processes apart.
+            id_ms = self._last_id_ms = max(sent_at_ms, self._last_id_ms + 1)
+        for _ in range(3):
+            stored = StoredMessage(
+                id=protocol.new_message_id(id_ms, secrets.token_hex(3)), room=room, sender=sender, message=message,
+                sent_at=protocol.iso_utc(sent_at_ms), client_msg_id=client_msg_id,
+            )
+            item = {
+                "room": s(room),
+                "id": s(stored.id),
+                "sender": s(sender),
+                "message": s(message),
+                "sentAt": s(stored.sent_at),
+                "ttl": n(sent_at_ms // 1000 + self.retention.message_days * 86400),
+            }
+            if client_msg_id is not None:
+                item["clientMsgId"] = s(client_msg_id)
+            try:
+                self.messages.put("append_message", item, ConditionExpression="attribute_not_exists(id)")
+                return stored
+            except ConditionFailed:
+                continue
+        raise StorageUnavailable("append_message: no free id")
+
+    def recent_messages(self, room: str, limit: int) -> tuple[list[StoredMessage], bool]:
+        """The last `limit` messages, oldest first, and whether older ones exist."""
+        return self._page(room, None, {}, limit, newest_first=True)
+
+    def messages_before(self, room: str, before: str, limit: int) -> tuple[list[StoredMessage], bool]:
+        return self._page(room, "id < :before", {":before": s(before)}, limit, newest_first=True)
+
+    def messages_after(self, room: str, after: str, limit: int) -> tuple[list[StoredMessage], bool]:
+        return self._page(room, "id > :after", {":after": s(after)}, limit, newest_first=False)
+
+    def _page(self, room, condition, values, limit, *, newest_first) -> tuple[list[StoredMessage], bool]:
+        items = list(self.messages.query(
+            "messages",
+            KeyConditionExpression="room = :room" + (f" AND {condition}" if condition else ""),
+            ExpressionAttributeValues={":room": s(room), **values},
+            ScanIndexForward=not newest_first,
+            # One extra item tells whether there is more without a second request.
+            limit=limit + 1,
+        ))
+        has_more = len(items) > limit
+        messages = [_message(item) for item in items[:limit]]
+        if newest_first:
+            messages.reverse()
+        return messages, has_more
+
+
+def _connection(item: dict) -> Connection:
+    bucket = item.get("bucketTokens")
+    return Connection(
+        connection_id=get_s(item, "connectionId"),
+        username=get_s(item, "username"),
+        guest=get_bool(item, "guest"),
+        room=get_s(item, "room"),
+        connected_at_ms=get_n(item, "connectedAt"),
+        expires_at=get_n(item, "expiresAt"),
+        session_ends_at=get_n(item, "sessionEndsAt"),
+        jti=get_s(item, "jti"),
+        bucket_tokens=float(bucket["N"]) if bucket else None,
+        bucket_at_ms=get_n(item, "bucketAt"),
+    )
+
+
+def _message(item: dict) -> StoredMessage:
+    return StoredMessage(
+        id=get_s(item, "id"),
+        room=get_s(item, "room"),
+        sender=get_s(item, "sender"),
+        message=get_s(item, "message"),
+        sent_at=get_s(item, "sentAt"),
+        client_msg_id=get_s(item, "clientMsgId"),
+    )

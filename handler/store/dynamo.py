@@ -1,0 +1,125 @@
+"""What every store shares: attribute values, error translation, one pager, read counting.
+
+Stores take any client with boto3's low-level DynamoDB interface: boto3's own (moto in unit
+tests, tools) or the lean client of the hot path (handler/dynamodb.py), which raises the same
+botocore exceptions. Those exceptions stop here: stores raise ConditionFailed (a condition they
+asked for did not hold) or StorageUnavailable (anything else).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Iterator
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from handler.errors import StorageUnavailable, WschatError
+
+# BatchWriteItem takes at most 25 requests.
+BATCH_WRITE_MAX = 25
+
+
+class ConditionFailed(WschatError):
+    """Raised when a write's ConditionExpression did not hold: nothing was written."""
+
+
+def s(value: str) -> dict:
+    return {"S": value}
+
+
+def n(value: int | float) -> dict:
+    return {"N": str(value)}
+
+
+def get_s(item: dict, name: str, default: str | None = None) -> str | None:
+    return item.get(name, {}).get("S", default)
+
+
+def get_n(item: dict, name: str, default: int | None = None) -> int | None:
+    value = item.get(name, {}).get("N")
+    return default if value is None else int(float(value))
+
+
+def get_bool(item: dict, name: str, default: bool = False) -> bool:
+    return item.get(name, {}).get("BOOL", default)
+
+
+@contextlib.contextmanager
+def call(operation: str):
+    """Translate what a DynamoDB call raises into the domain's errors."""
+    try:
+        yield
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "Unknown")
+        if code == "ConditionalCheckFailedException":
+            raise ConditionFailed(operation) from None
+        raise StorageUnavailable(f"{operation}: {code}") from exc
+    except BotoCoreError as exc:
+        raise StorageUnavailable(f"{operation}: {exc.__class__.__name__}") from exc
+
+
+class Table:
+    """One table through one client, counting the items this process read (logs and the bench)."""
+
+    def __init__(self, client, name: str, reads: "ReadCounter"):
+        self.client = client
+        self.name = name
+        self.reads = reads
+
+    def get(self, operation: str, key: dict, *, consistent: bool = False) -> dict | None:
+        with call(operation):
+            item = self.client.get_item(TableName=self.name, Key=key, ConsistentRead=consistent).get("Item")
+        self.reads.add(1 if item else 0)
+        return item
+
+    def put(self, operation: str, item: dict, **condition) -> None:
+        with call(operation):
+            self.client.put_item(TableName=self.name, Item=item, **condition)
+
+    def update(self, operation: str, key: dict, **request) -> dict:
+        with call(operation):
+            return self.client.update_item(TableName=self.name, Key=key, **request)
+
+    def delete(self, operation: str, key: dict, **request) -> dict:
+        with call(operation):
+            return self.client.delete_item(TableName=self.name, Key=key, **request)
+
+    def query(self, operation: str, *, limit: int | None = None, **request) -> Iterator[dict]:
+        """Every item of a Query, following LastEvaluatedKey; with `limit`, one page of that many."""
+        request = {"TableName": self.name, **request}
+        if limit is not None:
+            request["Limit"] = limit
+        while True:
+            with call(operation):
+                response = self.client.query(**request)
+            items = response.get("Items", [])
+            self.reads.add(len(items))
+            yield from items
+            last = response.get("LastEvaluatedKey")
+            if limit is not None or not last:
+                return
+            request["ExclusiveStartKey"] = last
+
+    def delete_many(self, operation: str, keys: list[dict]) -> None:
+        """Delete in BatchWriteItem requests of 25, retrying what DynamoDB left unprocessed."""
+        for start in range(0, len(keys), BATCH_WRITE_MAX):
+            requests = [{"DeleteRequest": {"Key": key}} for key in keys[start:start + BATCH_WRITE_MAX]]
+            with call(operation):
+                for _ in range(3):
+                    response = self.client.batch_write_item(RequestItems={self.name: requests})
+                    requests = response.get("UnprocessedItems", {}).get(self.name, [])
+                    if not requests:
+                        break
+
+
+class ReadCounter:
+    """Items read by this process, shared by its tables: each invocation's log line reports its share."""
+
+    def __init__(self):
+        self.total = 0
+        self._lock = threading.Lock()
+
+    def add(self, items: int) -> None:
+        with self._lock:
+            self.total += items
