@@ -6,7 +6,12 @@ PY := $(VENV)/bin/python
 STAGE ?= prod
 export SLS_TELEMETRY_DISABLED := 1
 
-.PHONY: dev test unit integration browser deps package lint secret bench soak clean
+.PHONY: dev test unit integration browser deps system-deps package lint secret bench soak clean
+
+# System packages `deps` checks for (scripts/system-deps.sh installs the missing ones as root with
+# apt-get, or stops with the command to run). Chromium is only for the browser tests.
+SYSTEM_NEEDS := python node java chromium
+dev unit integration package lint: SYSTEM_NEEDS := python node java
 
 dev: deps
 	$(PY) -m devstack dev
@@ -20,16 +25,21 @@ unit: deps
 integration: deps
 	$(PY) -m pytest tests/integration
 
-deps: $(VENV)/.installed node_modules/.installed
-	@command -v java >/dev/null || { echo "make: Java is missing (DynamoDB Local needs it): apt-get install default-jre-headless"; exit 1; }
+browser: deps
+	$(PY) -m pytest tests/browser
 
-# Reinstalled only when the requirement files change.
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+deps: system-deps $(VENV)/.installed node_modules/.installed
+
+system-deps:
+	@PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/system-deps.sh $(SYSTEM_NEEDS)
+
+# Reinstalled only when the requirement files change; after the system packages (order-only).
+$(VENV)/.installed: requirements.txt requirements-dev.txt | system-deps
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-node_modules/.installed: package.json package-lock.json .npmrc
+node_modules/.installed: package.json package-lock.json .npmrc | system-deps
 	npm ci --no-audit --no-fund
 	touch $@
 
