@@ -6,7 +6,12 @@ PY := $(VENV)/bin/python
 STAGE ?= prod
 export SLS_TELEMETRY_DISABLED := 1
 
-.PHONY: dev test unit integration browser deps package lint secret bench soak clean
+.PHONY: dev test unit integration browser deps system-deps package lint secret secret-deps bench soak clean
+
+# System packages `deps` checks for (scripts/system-deps.sh installs the missing ones as root with
+# apt-get, or stops with the command to run). Chromium is only for the browser tests.
+SYSTEM_NEEDS := python node java chromium
+dev unit integration package lint: SYSTEM_NEEDS := python node java
 
 dev: deps
 	$(PY) -m devstack dev
@@ -20,16 +25,21 @@ unit: deps
 integration: deps
 	$(PY) -m pytest tests/integration
 
-deps: $(VENV)/.installed node_modules/.installed
-	@command -v java >/dev/null || { echo "make: Java is missing (DynamoDB Local needs it): apt-get install default-jre-headless"; exit 1; }
+browser: deps
+	$(PY) -m pytest tests/browser
 
-# Reinstalled only when the requirement files change.
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+deps: system-deps $(VENV)/.installed node_modules/.installed
+
+system-deps:
+	@PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/system-deps.sh $(SYSTEM_NEEDS)
+
+# Reinstalled only when the requirement files change; after the system packages (order-only).
+$(VENV)/.installed: requirements.txt requirements-dev.txt | system-deps
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-node_modules/.installed: package.json package-lock.json .npmrc
+node_modules/.installed: package.json package-lock.json .npmrc | system-deps
 	npm ci --no-audit --no-fund
 	touch $@
 
@@ -48,9 +58,20 @@ package: deps
 lint: package
 	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- .serverless/cloudformation-template-update-stack.json
 
-# The JWT secret of a deployed stage, in SSM Parameter Store (needs AWS credentials).
-secret: deps
-	$(PY) -m devstack secret --stage $(STAGE) $(if $(ROTATE),--rotate)
+# The JWT secret of a deployed stage in SSM Parameter Store (needs AWS credentials; docs/deploy.md).
+#   make secret STAGE=prod [REGION=eu-west-1] [ROTATE=1 [GRACE=7200] [FORCE=1]]
+# Needs only Python and boto3: not Java, not npm, not the test toolchain.
+# REGION, else AWS_REGION, AWS_DEFAULT_REGION, the profile's region, us-east-1 (devstack/region.py).
+enabled = $(filter-out 0 no false,$(1))
+secret: secret-deps
+	$(PY) -m devstack.secret --stage $(STAGE) $(if $(REGION),--region $(REGION)) \
+		$(if $(call enabled,$(ROTATE)),--rotate) $(if $(GRACE),--grace-seconds $(GRACE)) $(if $(call enabled,$(FORCE)),--force)
+
+# A .venv with boto3 (the version requirements-dev.txt pins), only if it has none yet.
+secret-deps:
+	@PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/system-deps.sh python
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -c 'import boto3' 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check "$$(grep -m1 '^boto3==' requirements-dev.txt)"
 
 clean:
 	rm -rf .serverless .cache .pytest_cache

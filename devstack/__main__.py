@@ -13,6 +13,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from devstack.secret import add_arguments as add_secret_arguments
+from devstack.secret import run_args as run_secret
 from devstack.site import SiteServer, build_local_site
 from devstack.stack import ROOT, STATE_DIR, LocalStack, Ports, StackError, port_in_use
 
@@ -110,38 +112,16 @@ Press Ctrl-C to stop everything.""", flush=True)
 
 
 def secret(args, ssm=None) -> int:
-    """Create the stage's JWT secret in SSM Parameter Store (SecureString); never print it."""
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    name = f"/wschat/{args.stage}/jwt-secret"
-    try:
-        ssm = ssm or boto3.client("ssm", region_name=args.region)
-        ssm.put_parameter(
-            Name=name, Value=secrets.token_urlsafe(48), Type="SecureString", Overwrite=args.rotate,
-            Description="wschat: signs and checks login tokens",
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ParameterAlreadyExists":
-            print(f"make secret: {name} exists already; pass ROTATE=1 to replace it (every token issued so far stops working)")
-            return 0
-        print(f"make secret: cannot write {name}: {exc.response['Error'].get('Message', exc)}", file=sys.stderr)
-        return 1
-    except BotoCoreError as exc:
-        print(f"make secret: cannot write {name}: {exc}", file=sys.stderr)
-        return 1
-    print(f"make secret: {'rotated' if args.rotate else 'created'} {name}")
-    return 0
+    """The stage's JWT secret in SSM Parameter Store (devstack/secret.py; `make secret` runs that directly)."""
+    return run_secret(args, ssm=ssm)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("dev", help="run the chat locally until Ctrl-C")
-    secret_parser = commands.add_parser("secret", help="create a deployed stage's JWT secret in SSM")
-    secret_parser.add_argument("--stage", required=True)
-    secret_parser.add_argument("--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
-    secret_parser.add_argument("--rotate", action="store_true", help="replace an existing secret")
+    secret_parser = commands.add_parser("secret", help="create or rotate a deployed stage's JWT secret in SSM")
+    add_secret_arguments(secret_parser)
     args = parser.parse_args(argv)
     return {"dev": dev, "secret": secret}[args.command](args)
 

@@ -85,7 +85,15 @@ def test_a_vanished_client_is_removed_on_the_next_send(fault_stack):
     while "Item" in ddb.get_item(TableName="wschat-local-ActiveConnections", Key={"connectionId": {"S": ghost}}):
         assert time.monotonic() < deadline, "the vanished connection was not removed"
         time.sleep(0.2)
-    session = ddb.get_item(TableName="wschat-local-SessionHistory", Key={"connectionId": {"S": ghost}})["Item"]
+    # The session is closed by a separate update that may land after the row's deletion: wait for it.
+    deadline = time.monotonic() + 10
+    while True:
+        session = ddb.get_item(TableName="wschat-local-SessionHistory", Key={"connectionId": {"S": ghost}},
+                               ConsistentRead=True)["Item"]
+        if "reason" in session:
+            break
+        assert time.monotonic() < deadline, f"the vanished connection's session was not closed: {session}"
+        time.sleep(0.2)
     assert session["reason"]["S"] == "gone" and int(session["durationSeconds"]["N"]) >= 59
     c.close()
 
