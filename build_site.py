@@ -87,6 +87,8 @@ def stage_flags(stage: str) -> dict[str, bool]:
 
 
 def site_config(endpoints: dict[str, str], stage: str, heartbeat_seconds: int) -> dict:
+    """The pages' config block: endpoints, stage flags, client timing, and the server's whole client
+    contract (patterns, limits, session-end codes), so the templates and scripts hold no copy of a rule."""
     from handler import protocol
 
     return {
@@ -95,9 +97,7 @@ def site_config(endpoints: dict[str, str], stage: str, heartbeat_seconds: int) -
         "heartbeatSeconds": heartbeat_seconds,
         "reconnectBaseMs": 1000,
         "reconnectMaxMs": 30000,
-        "messageMaxChars": protocol.MESSAGE_MAX_CHARS,
-        "historyOnJoin": protocol.HISTORY_ON_JOIN,
-        "defaultRoom": protocol.DEFAULT_ROOM,
+        **protocol.client_contract(),
         **stage_flags(stage),
     }
 

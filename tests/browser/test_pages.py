@@ -1,6 +1,7 @@
 """The login and chat pages in real Chromium against the local stack: what two people see."""
 
 import json
+import re
 
 import pytest
 import requests
@@ -294,3 +295,49 @@ def test_a_logout_elsewhere_sends_the_page_to_login_saying_so(site, stack, new_p
     requests.post(f"{stack.http_url}/logout", headers={"Authorization": f"Bearer {token}"}, timeout=30)
     page.wait_for_url("**/index.html?reason=logout", timeout=15000)
     assert "logged out" in page.inner_text("#notice")
+
+
+def test_session_end_follows_the_reason_code_not_the_text(site, new_page, account):
+    # The server's frame says why as a code; the page must branch on it, and read a missing or
+    # unknown code as expired. The message texts here deliberately say something else.
+    name, password = account()
+    cases = [("session_limit", "logged out", "limit"), ("logged_out", "token expired", "logout"),
+             (None, "session limit reached", "expired"), ("a_future_reason", "logged out", "expired")]
+    for reason, text, shown in cases:
+        page = new_page()
+        sockets = []
+
+        def route(ws, sockets=sockets):
+            ws.connect_to_server()  # pass everything through; the test adds one frame of its own
+            sockets.append(ws)
+
+        page.route_web_socket(re.compile(".*"), route)
+        log_in(page, site, name, password)
+        frame = {"type": "error", "code": "session_expired", "message": text}
+        if reason:
+            frame["reason"] = reason
+        sockets[-1].send(json.dumps(frame))
+        page.wait_for_url(f"**/index.html?reason={shown}")
+        assert page.evaluate("sessionStorage.getItem('wschat.token')") is None
+        assert page.errors == []
+
+
+def test_form_fields_take_their_rules_from_the_config(site, new_page, account):
+    # A pattern the browser cannot compile (with the v flag) is silently ignored: a value it must
+    # refuse proves that it compiled.
+    def mismatch(page, selector, value):
+        script = "(input, value) => { input.value = value; return input.validity.patternMismatch; }"
+        return page.eval_on_selector(selector, script, value)
+
+    name, password = account()
+    page = new_page()
+    page.goto(f"{site.url}/index.html")
+    config = json.loads(page.inner_text("#wschat-config"))
+    assert page.get_attribute("#username", "maxlength") == str(config["usernameMaxChars"])
+    assert page.get_attribute("#password", "minlength") == str(config["passwordMinChars"])
+    assert not mismatch(page, "#username", "bob.smith-2") and mismatch(page, "#username", "bob smith")
+    log_in(page, site, name, password)
+    assert page.get_attribute("#room-input", "maxlength") == str(config["roomMaxChars"])
+    assert page.get_attribute("#message-input", "maxlength") == str(config["messageMaxChars"])
+    assert not mismatch(page, "#room-input", "room_2-b") and mismatch(page, "#room-input", "room 2")
+    assert page.errors == []

@@ -1,12 +1,17 @@
-"""build_site.py: endpoints from the stack's outputs (moto's CloudFormation), the rendered pages."""
+"""build_site.py: endpoints from the stack's outputs (moto's CloudFormation), the rendered pages, and
+the server's client contract as the pages' only source of patterns and limits."""
 
 import json
+import re
+import shutil
+import subprocess
 
 import boto3
 import pytest
 from moto import mock_aws
 
 import build_site
+from handler import protocol
 
 TEMPLATE_WITH_OUTPUTS = {
     "Resources": {"Placeholder": {"Type": "AWS::SNS::Topic"}},
@@ -82,3 +87,94 @@ def test_custom_domain_urls_override_the_outputs(cloudformation, tmp_path):
                             "--ws-url", "wss://ws.chat.example.com", "--http-url", "https://api.chat.example.com"]) == 0
     config = config_block((tmp_path / "site/index.html").read_text())
     assert config["wsUrl"] == "wss://ws.chat.example.com" and config["httpUrl"] == "https://api.chat.example.com"
+
+
+# -- the client contract ---------------------------------------------------------------------------
+
+CONTRACT = protocol.client_contract()
+ENDPOINTS = {"wsUrl": "wss://ws.example.com", "httpUrl": "https://api.example.com"}
+PATTERNS = [key for key, value in CONTRACT.items() if key.endswith("Pattern")]
+LIMITS = [key for key, value in CONTRACT.items() if isinstance(value, int) and not isinstance(value, bool)]
+
+
+def without_config_block(html: str) -> str:
+    start = html.index('id="wschat-config">')
+    return html[:start] + html[html.index("</script>", start):]
+
+
+def rendered_code(site) -> dict[str, str]:
+    """Every rendered page (less its config block) and script: where no copy of a rule may be."""
+    code = {page.name: without_config_block(page.read_text()) for page in site.glob("*.html")}
+    code.update({script.name: script.read_text() for script in (site / "static/js").glob("*.js")})
+    return code
+
+
+def test_every_page_carries_the_whole_client_contract(tmp_path):
+    build_site.render_site(build_site.site_config(ENDPOINTS, "dev", 240), tmp_path / "site")
+    for page in ("index.html", "chat.html"):
+        config = config_block((tmp_path / "site" / page).read_text())
+        assert {key: config[key] for key in CONTRACT} == CONTRACT
+
+
+def test_pages_and_scripts_hold_no_copy_of_a_pattern_or_limit(tmp_path):
+    # Rendered with stand-ins for every rule: the rules' real values must appear nowhere (a copy),
+    # and the stand-ins must reach the form fields (the templates read them from the config).
+    stand_ins = {key: f"stand-in-{key}" for key in PATTERNS}
+    stand_ins.update({key: 90001 + n for n, key in enumerate(LIMITS)})
+    site = tmp_path / "site"
+    build_site.render_site({**build_site.site_config(ENDPOINTS, "dev", 240), **stand_ins}, site)
+    code = rendered_code(site)
+
+    for name, text in code.items():
+        for key in PATTERNS:
+            assert CONTRACT[key] not in text, f"{name} copies {key}"
+            for char_class in re.findall(r"\[[^\]]+\]", CONTRACT[key]):
+                assert char_class not in text, f"{name} copies {char_class} from {key}"
+        for key in LIMITS:
+            value = CONTRACT[key]
+            assert f'="{value}"' not in text, f"{name} has an attribute copying {key}"
+            # Single digits are too common in code (indexes, padding) to mean a copy; longer ones are not.
+            if name.endswith(".js") and value >= 10:
+                assert not re.search(rf"(?<![\w.]){value}(?![\w.])", text), f"{name} copies {key} ({value})"
+
+    def field(page, selector):
+        return re.search(rf'<input id="{selector}"[^>]*>', code[page]).group(0)
+
+    expected = {
+        ("chat.html", "room-input"): {"pattern": "roomPattern", "maxlength": "roomMaxChars"},
+        ("index.html", "username"): {
+            "pattern": "usernamePattern", "minlength": "usernameMinChars", "maxlength": "usernameMaxChars"},
+        ("index.html", "password"): {"minlength": "passwordMinChars", "maxlength": "passwordMaxChars"},
+    }
+    for (page, input_id), attributes in expected.items():
+        for attribute, key in attributes.items():
+            assert f'{attribute}="{stand_ins[key]}"' in field(page, input_id), (input_id, attribute)
+    assert f'maxlength="{stand_ins["messageMaxChars"]}"' in code["chat.html"]
+
+
+def test_every_session_end_reason_has_a_login_notice():
+    # The chat page maps the server's codes to the login page's ?reason= (session.js); a code
+    # missing there would still work (read as expired) but say the wrong thing.
+    session_js = (build_site.TEMPLATES / "static/js/session.js").read_text()
+    for reason in CONTRACT["sessionEndReasons"]:
+        assert f'["{reason}", ' in session_js
+
+
+SAMPLES = {
+    "roomPattern": ["general", "a", "A-b_9", "a" * 64, "a" * 65, "", "a b", "<img>", "caf\u00e9", "a\n"],
+    "usernamePattern": ["alice", "bob.smith", "a-b_c", "ab", "x" * 32, "x" * 33, "al ice", "\u00e5sa", "abc\n"],
+    "messageIdPattern": ["1795631234567a1b2c3", "1795631234567000000", "1795631234567A1B2C3", "179563123456a1b2c3", ""],
+}
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
+def test_patterns_mean_the_same_in_python_and_in_the_browser():
+    # Browsers compile a pattern attribute as ^(?:pattern)$ with the v flag; config.js does the same.
+    assert set(SAMPLES) == set(PATTERNS)
+    script = """
+        const cases = JSON.parse(require("fs").readFileSync(0, "utf8"));
+        console.log(JSON.stringify(cases.map(([p, s]) => new RegExp(`^(?:${p})$`, "v").test(s))));
+    """
+    cases = [(CONTRACT[key], sample) for key, samples in SAMPLES.items() for sample in samples]
+    result = subprocess.run(["node", "-e", script], input=json.dumps(cases), capture_output=True, text=True, check=True)
+    assert json.loads(result.stdout) == [re.fullmatch(pattern, sample) is not None for pattern, sample in cases]

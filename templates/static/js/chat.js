@@ -1,43 +1,34 @@
-// The chat page: wires the socket to the page. Rendering lives in render.js, the connection in socket.js.
+// The chat page's wiring: the socket's frames and the page's controls, each handed to the module
+// that does the job (messages.js the list, outbox.js sending, clock.js the clocks, render.js the DOM).
 import { postJson } from "./api.js";
+import { SessionClock, formatClock, formatDuration } from "./clock.js";
 import { config } from "./config.js";
-import { formatClock, formatDuration, messageItem, noticeItem, renderOnline, renderState } from "./render.js";
+import { MessageList, cursorBefore } from "./messages.js";
+import { Outbox } from "./outbox.js";
+import { renderOnline, renderState } from "./render.js";
+import { clearLogin, currentLogin, isExpired, loginUrl, saveRoom, savedRoom, sessionEndUrl } from "./session.js";
 import { ChatSocket } from "./socket.js";
-import { clearLogin, currentLogin, isExpired, loginUrl, saveRoom, savedRoom } from "./session.js";
+import { createState, isRoomName } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
-const ROOM_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+// A reconnect asks for history from this long before the last message seen (see cursorBefore).
+const CATCH_UP_LOOKBACK_MS = 10_000;
+// The character count appears once fewer than this many characters are left.
+const CHARS_LEFT_SHOWN_BELOW = 200;
 
 const login = currentLogin();
 if (isExpired(login)) {
-  location.replace(loginUrl(login ? "expired" : "signin"));
+  location.replace(login ? sessionEndUrl("token_expired") : loginUrl("signin"));
   throw new Error("not signed in");
 }
 
 const me = login.username;
-const saved = savedRoom();
-const state = {
-  // A stored room that is not a valid name (tampered storage) would make every connect fail.
-  room: saved && ROOM_PATTERN.test(saved) ? saved : config.defaultRoom,
-  shownRoom: null, // the room whose messages the list shows
-  ids: new Set(),
-  lastId: null, // newest message id seen in this room: reconnects fetch what came after it
-  oldestId: null,
-  historyRequests: [], // kinds of the history requests in flight, oldest first
-  firstConnectedAt: null,
-  connectedAt: null,
-  sessionEndsAtMs: null,
-  autoDeadline: null,
-  ended: false,
-  // Messages typed but not yet confirmed by their echo. One is in flight at a time, so they are
-  // stored in the order they were written even when the server handles frames concurrently; they
-  // survive a dropped connection and go out after the reconnect.
-  outbox: [],
-  inFlight: false,
-  catchingUp: false, // fetching what was missed after a reconnect
-};
+const state = createState(savedRoom());
+const clock = new SessionClock(login);
+const messages = new MessageList({ list: $("messages"), jump: $("jump"), me });
+const outbox = new Outbox({ send: (frame) => socket.send(frame), onChange: showOutbox });
 
-const list = $("messages");
 $("me-name").textContent = me;
 $("me-guest").hidden = !login.guest;
 $("room-input").value = state.room;
@@ -56,8 +47,8 @@ const socket = new ChatSocket({
   canReconnect: () => !state.ended && !isExpired(login),
   onState: (name, detail) => {
     renderState($("conn-state"), name, detail);
-    if (name !== "open") state.inFlight = false; // resent after the reconnect unless its echo shows up
-    if (name === "closed" && !state.ended && isExpired(login)) endSession("expired");
+    if (name !== "open") outbox.disconnected();
+    if (name === "closed" && !state.ended && isExpired(login)) endSession("token_expired");
   },
   onOpen: () => socket.send({ action: "join" }),
   onFrame: (frame) => (handlers[frame.type] || (() => {}))(frame),
@@ -66,159 +57,90 @@ const socket = new ChatSocket({
 const handlers = {
   welcome(frame) {
     hideBanner();
-    const now = Date.now();
-    state.connectedAt = new Date(frame.connectedAt);
-    state.firstConnectedAt ??= now;
-    // The limit counts from the first connection: reconnecting does not extend it.
-    if (frame.sessionEndsAt && state.sessionEndsAtMs === null) state.sessionEndsAtMs = Date.parse(frame.sessionEndsAt);
-    if (login.sessionLimitSeconds && state.sessionEndsAtMs === null) {
-      state.sessionEndsAtMs = now + login.sessionLimitSeconds * 1000;
-    }
-    $("connected-at").textContent = formatClock(state.connectedAt);
-    $("connected-at").title = state.connectedAt.toISOString();
-    const missedSince = frame.room === state.shownRoom ? state.lastId : null;
-    if (frame.room !== state.shownRoom) {
-      resetRoom(frame.room);
-      // A full page of history on join means there may be older messages to load.
-      $("load-older").hidden = frame.history.length < config.historyOnJoin;
-    }
-    frame.history.forEach(insertMessage);
-    renderPresence(frame.online);
-    // Back from a drop: the welcome holds only the last 50, so ask for everything after the last
-    // message we saw; ids sort in send order, and insertMessage drops what we already have.
-    state.catchingUp = Boolean(missedSince);
-    if (missedSince) requestHistory("missed", { after: cursorBefore(missedSince, 10_000) });
-    scrollToBottom();
-    pumpOutbox();
+    clock.connected(frame);
+    $("connected-at").textContent = formatClock(clock.connectedAt);
+    $("connected-at").title = clock.connectedAt.toISOString();
+    const missedSince = frame.room === state.shownRoom ? messages.lastId : null;
+    if (frame.room !== state.shownRoom) enterRoom(frame.room, frame.history.length);
+    // Nothing queued goes out until the history is in: it may hold one of ours, stored before a
+    // drop that lost its echo.
+    outbox.pause();
+    frame.history.forEach(showMessage);
+    showPresence(frame.online);
+    messages.scrollToBottom();
+    // Back from a drop in the same room: the welcome holds only the last page of history, so ask
+    // for everything since the last message seen.
+    if (missedSince) requestHistory("missed", { after: cursorBefore(missedSince, CATCH_UP_LOOKBACK_MS) });
+    else outbox.resume();
     tick();
   },
   message(frame) {
-    if (frame.room !== state.shownRoom) return;
-    insertMessage(frame);
-    if (state.inFlight && frame.clientMsgId === state.outbox[0]?.clientMsgId) {
-      state.outbox.shift();
-      state.inFlight = false;
-      pumpOutbox();
-    }
+    // An echo confirms our message even from the room just left: the outbox must not wait for it.
+    outbox.seen(frame);
+    if (frame.room === state.shownRoom) messages.insert(frame);
   },
   presence(frame) {
     if (frame.room !== state.shownRoom) return;
-    renderPresence(frame.online);
-    if (frame.user !== me) appendNotice(`${frame.user} ${frame.event === "joined" ? "joined" : "left"}`);
+    showPresence(frame.online);
+    if (frame.user !== me) messages.notice(`${frame.user} ${frame.event === "joined" ? "joined" : "left"}`);
   },
   history(frame) {
     const kind = state.historyRequests.shift() || "missed";
     if (frame.room !== state.shownRoom) return;
-    const keepPosition = kind === "older" ? list.scrollHeight - list.scrollTop : null;
-    frame.messages.forEach(insertMessage);
     if (kind === "older") {
+      messages.keepingPlace(() => frame.messages.forEach(showMessage));
       $("load-older").hidden = !frame.hasMore;
-      list.scrollTop = list.scrollHeight - keepPosition;
-    } else if (frame.hasMore && state.lastId) {
-      requestHistory("missed", { after: state.lastId });
-    } else {
-      state.catchingUp = false;
-      pumpOutbox();
+      return;
     }
+    frame.messages.forEach(showMessage);
+    // A catch-up of more than one page goes on after the newest message now shown.
+    if (frame.hasMore && messages.lastId) requestHistory("missed", { after: messages.lastId });
+    else outbox.resume();
   },
   heartbeat() {},
   error(frame) {
     if (frame.code === "session_expired") {
-      // The server says why: token expired, session limit reached, or logged out (elsewhere).
-      endSession(/limit/.test(frame.message) ? "limit" : /logged out/.test(frame.message) ? "logout" : "expired");
+      // The server says why as a code (frame.reason); its message is for people, not for branching.
+      endSession(frame.reason);
     } else if (frame.code === "not_connected") {
-      socket.ws?.close(); // not intentional: the socket reconnects
+      socket.drop();
     } else {
-      if (state.inFlight) {
-        // The message in flight was refused: give its text back rather than lose it.
-        const refused = state.outbox.shift();
-        state.inFlight = false;
-        if (!$("message-input").value) $("message-input").value = refused.message;
-        pumpOutbox();
-      }
+      const refused = outbox.refuse();
+      if (refused !== null && !$("message-input").value) $("message-input").value = refused;
       showBanner(frame.message);
     }
   },
 };
 
-function pumpOutbox() {
-  renderOutbox();
-  if (state.inFlight || state.catchingUp || !state.outbox.length || !socket.isOpen) return;
-  if (socket.send({ action: "sendmessage", ...state.outbox[0] })) state.inFlight = true;
-}
-
-function renderOutbox() {
-  const waiting = state.outbox.length;
-  $("outbox-status").textContent = waiting && !socket.isOpen ? `${waiting} waiting to send` : "";
-}
-
-// A history cursor `ms` milliseconds before a message id (ids start with 13 digits of epoch ms):
-// two functions storing at the same moment may post in the other order, so a reconnect asks a
-// little further back and insertMessage drops what is already shown.
-function cursorBefore(id, ms) {
-  const at = Math.max(0, Number(id.slice(0, 13)) - ms);
-  return String(at).padStart(13, "0") + "000000";
+function showMessage(frame) {
+  outbox.seen(frame);
+  messages.insert(frame);
 }
 
 function requestHistory(kind, query) {
-  if (socket.send({ action: "history", ...query, limit: 100 })) state.historyRequests.push(kind);
+  if (socket.send({ action: "history", ...query, limit: config.historyMaxLimit })) state.historyRequests.push(kind);
 }
 
-// -- the message list ----------------------------------------------------------------------------
-
-function resetRoom(room) {
+function enterRoom(room, historyLength) {
   state.shownRoom = room;
   state.room = room;
-  state.ids.clear();
-  state.lastId = null;
-  state.oldestId = null;
   state.historyRequests = [];
-  list.replaceChildren();
+  messages.clear();
   saveRoom(room);
   $("room-name").textContent = room;
   $("room-input").value = room;
+  // A full page of history on join means there may be older messages to load.
+  $("load-older").hidden = historyLength < config.historyOnJoin;
 }
 
-function nearBottom() {
-  return list.scrollHeight - list.scrollTop - list.clientHeight < 60;
+// -- what the page shows besides messages ----------------------------------------------------------
+
+function showOutbox() {
+  const waiting = outbox.waiting;
+  $("outbox-status").textContent = waiting && !socket.isOpen ? `${waiting} waiting to send` : "";
 }
 
-function scrollToBottom() {
-  list.scrollTop = list.scrollHeight;
-  $("jump").hidden = true;
-}
-
-// Inserts in id order (ids sort in send order) and never twice, whatever order frames arrive in.
-function insertMessage(frame) {
-  if (state.ids.has(frame.id)) return;
-  // A queued message whose echo we missed in the drop was stored: do not send it again.
-  const queued = state.outbox.findIndex((entry) => entry.clientMsgId === frame.clientMsgId);
-  if (queued > 0 || (queued === 0 && !state.inFlight)) state.outbox.splice(queued, 1);
-  const stick = nearBottom();
-  state.ids.add(frame.id);
-  const item = messageItem(frame, me);
-  if (state.lastId === null || frame.id > state.lastId) {
-    list.append(item); // the common case: the newest message goes last, after any notices
-  } else {
-    let after = list.lastElementChild;
-    while (after && (!after.dataset.id || after.dataset.id > frame.id)) after = after.previousElementSibling;
-    if (after) after.after(item);
-    else list.prepend(item);
-  }
-  if (state.lastId === null || frame.id > state.lastId) state.lastId = frame.id;
-  if (state.oldestId === null || frame.id < state.oldestId) state.oldestId = frame.id;
-  // Follow new messages only if the reader was at the bottom (or wrote it); never yank someone reading back.
-  if (stick || frame.sender === me) scrollToBottom();
-  else if (frame.id === state.lastId) $("jump").hidden = false;
-}
-
-function appendNotice(text) {
-  const stick = nearBottom();
-  list.append(noticeItem(text));
-  if (stick) scrollToBottom();
-}
-
-function renderPresence(users) {
+function showPresence(users) {
   renderOnline($("online"), users, me);
   $("online-count").textContent = `(${users.length})`;
 }
@@ -233,34 +155,42 @@ function hideBanner() {
   $("banner").hidden = true;
 }
 
-// -- timers: session timer, token countdown, session limit, auto-disconnect -------------------------
+function updateCharCount() {
+  const left = config.messageMaxChars - $("message-input").value.length;
+  $("char-count").textContent = left < CHARS_LEFT_SHOWN_BELOW ? `${left} left` : "";
+}
+
+// -- the clocks, and what happens when one runs out ------------------------------------------------
 
 function tick() {
   const now = Date.now();
-  if (state.firstConnectedAt) $("session-timer").textContent = formatDuration((now - state.firstConnectedAt) / 1000);
-  $("token-countdown").textContent = formatDuration((login.expiresAtMs - now) / 1000);
-  if (state.sessionEndsAtMs) {
+  const seconds = clock.read(now);
+  if (seconds.session !== null) $("session-timer").textContent = formatDuration(seconds.session);
+  $("token-countdown").textContent = formatDuration(seconds.token);
+  if (seconds.limit !== null) {
     $("limit-row").hidden = false;
-    $("limit-countdown").textContent = formatDuration((state.sessionEndsAtMs - now) / 1000);
+    $("limit-countdown").textContent = formatDuration(seconds.limit);
   }
-  if (state.autoDeadline) $("auto-countdown").textContent = `(in ${formatDuration((state.autoDeadline - now) / 1000)})`;
+  if (seconds.auto !== null) $("auto-countdown").textContent = `(in ${formatDuration(seconds.auto)})`;
   if (state.ended) return;
-  if (now >= login.expiresAtMs) endSession("expired");
-  else if (state.sessionEndsAtMs && now >= state.sessionEndsAtMs) endSession("limit");
-  else if (state.autoDeadline && now >= state.autoDeadline) autoDisconnect();
+  const due = clock.due(now);
+  if (due === "auto") autoDisconnect();
+  else if (due) endSession(due);
 }
 
-function endSession(reason) {
+// Ends the session for good and goes to the login page, which says why. `code` is a SessionEnd code
+// (handler/protocol.py), from the server or from this page's own clocks.
+function endSession(code) {
   if (state.ended) return;
   state.ended = true;
   socket.close();
   clearLogin();
-  location.assign(loginUrl(reason));
+  location.assign(sessionEndUrl(code));
 }
 
 function autoDisconnect() {
   const minutes = $("auto-minutes").value;
-  state.autoDeadline = null;
+  clock.setAutoDisconnect(null);
   $("auto-countdown").textContent = "";
   $("auto-enabled").checked = false;
   socket.close();
@@ -268,10 +198,8 @@ function autoDisconnect() {
 }
 
 function updateAutoDisconnect() {
-  const minutes = Number($("auto-minutes").value);
-  const valid = Number.isFinite(minutes) && minutes > 0;
-  state.autoDeadline = $("auto-enabled").checked && valid ? Date.now() + minutes * 60_000 : null;
-  if (!state.autoDeadline) $("auto-countdown").textContent = "";
+  clock.setAutoDisconnect($("auto-enabled").checked ? Number($("auto-minutes").value) : null);
+  if (clock.autoDeadline === null) $("auto-countdown").textContent = "";
   tick();
 }
 
@@ -286,10 +214,9 @@ $("composer").addEventListener("submit", (event) => {
     showBanner(`Messages are limited to ${config.messageMaxChars} characters.`);
     return;
   }
-  state.outbox.push({ message: text, clientMsgId: crypto.randomUUID() });
   input.value = "";
   updateCharCount();
-  pumpOutbox();
+  outbox.add(text);
 });
 
 $("message-input").addEventListener("keydown", (event) => {
@@ -298,18 +225,13 @@ $("message-input").addEventListener("keydown", (event) => {
     $("composer").requestSubmit();
   }
 });
-
-function updateCharCount() {
-  const left = config.messageMaxChars - $("message-input").value.length;
-  $("char-count").textContent = left < 200 ? `${left} left` : "";
-}
 $("message-input").addEventListener("input", updateCharCount);
 
 $("room-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const room = $("room-input").value.trim();
-  if (!ROOM_PATTERN.test(room)) {
-    showBanner("Room names are 1-64 characters of letters, digits, _ and -.");
+  if (!isRoomName(room)) {
+    showBanner(`Room names are 1-${config.roomMaxChars} characters of letters, digits, _ and -.`);
     return;
   }
   if (room === state.shownRoom) return;
@@ -318,11 +240,11 @@ $("room-form").addEventListener("submit", (event) => {
 });
 
 $("load-older").addEventListener("click", () => {
-  if (state.oldestId) requestHistory("older", { before: state.oldestId });
+  if (messages.oldestId) requestHistory("older", { before: messages.oldestId });
 });
 
-$("jump").addEventListener("click", scrollToBottom);
-list.addEventListener("scroll", () => { if (nearBottom()) $("jump").hidden = true; });
+$("jump").addEventListener("click", () => messages.scrollToBottom());
+$("messages").addEventListener("scroll", () => messages.scrolled());
 
 $("logout").addEventListener("click", async () => {
   state.ended = true;
@@ -330,7 +252,7 @@ $("logout").addEventListener("click", async () => {
   await postJson("/logout", undefined, { Authorization: `Bearer ${login.token}` });
   socket.close();
   clearLogin();
-  location.assign(loginUrl("logout"));
+  location.assign(sessionEndUrl("logged_out"));
 });
 
 $("reconnect").addEventListener("click", () => {

@@ -9,6 +9,7 @@ const formError = document.getElementById("form-error");
 const notice = document.getElementById("notice");
 const buttons = document.querySelectorAll("button");
 
+// ?reason= from the chat page (session.js loginUrl, sessionEndUrl).
 const REASONS = {
   expired: "Your session expired. Please log in again.",
   limit: "Your session limit was reached. Please log in again.",
@@ -17,7 +18,7 @@ const REASONS = {
 };
 
 const reason = new URLSearchParams(location.search).get("reason");
-if (reason && REASONS[reason]) {
+if (reason && Object.hasOwn(REASONS, reason)) {
   notice.textContent = REASONS[reason];
   notice.hidden = false;
 } else if (!isExpired(currentLogin())) {

@@ -58,7 +58,21 @@ function decodeClaims(token) {
   }
 }
 
-// Where to send a user who must sign in again, with the reason shown on the login page.
+// Where to send a user who must sign in again, with the reason the login page shows (login.js).
 export function loginUrl(reason) {
   return reason ? `index.html?reason=${encodeURIComponent(reason)}` : "index.html";
+}
+
+// The login page's reason for each way a session ends: the server's SessionEnd codes
+// (handler/protocol.py), which the chat page also uses when its own clock or the user ends it.
+// The short names keep the login page's URLs as they were.
+const SESSION_END_REASONS = new Map([
+  ["token_expired", "expired"],
+  ["session_limit", "limit"],
+  ["logged_out", "logout"],
+]);
+
+// An unknown or missing code reads as expired: signing in again is the answer whatever the cause.
+export function sessionEndUrl(code) {
+  return loginUrl(SESSION_END_REASONS.get(code) ?? "expired");
 }

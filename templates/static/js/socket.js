@@ -73,6 +73,11 @@ export class ChatSocket {
     }
   }
 
+  // Close without ending (e.g. the server has forgotten this connection): a reconnect follows.
+  drop() {
+    this.ws?.close();
+  }
+
   scheduleReconnect() {
     if (!this.canReconnect()) {
       this.onState("closed");

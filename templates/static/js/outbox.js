@@ -1,0 +1,74 @@
+// Messages typed but not yet confirmed by their echo. The server may handle one connection's frames
+// concurrently and store them in either order (docs/protocol.md), so one message is in flight at a
+// time and the next goes out after its echo: each sender's messages are stored in the order they
+// were written. Queued messages survive a dropped connection and go out after the reconnect.
+
+export class Outbox {
+  // send(frame): true if the frame went out (the socket is open); onChange(): after the queue changes.
+  constructor({ send, onChange }) {
+    this.send = send;
+    this.onChange = onChange;
+    this.queue = []; // {message, clientMsgId}, oldest first
+    this.inFlight = false; // queue[0] was sent and its echo has not come back
+    this.paused = false;
+  }
+
+  get waiting() {
+    return this.queue.length;
+  }
+
+  add(message) {
+    this.queue.push({ message, clientMsgId: crypto.randomUUID() });
+    this.pump();
+  }
+
+  // Sends the oldest message if nothing is in flight.
+  pump() {
+    this.onChange();
+    if (this.inFlight || this.paused || !this.queue.length) return;
+    if (this.send({ action: "sendmessage", ...this.queue[0] })) this.inFlight = true;
+  }
+
+  // While a reconnect fetches what it missed nothing goes out: one of the missed may be a queued
+  // message stored before the drop (its echo lost), and seen() must drop it before it is resent.
+  pause() {
+    this.paused = true;
+  }
+
+  resume() {
+    this.paused = false;
+    this.pump();
+  }
+
+  // A message frame of the shown room, live or from history.
+  seen(frame) {
+    const index = this.queue.findIndex((entry) => entry.clientMsgId === frame.clientMsgId);
+    if (index < 0) return;
+    this.queue.splice(index, 1);
+    if (index === 0 && this.inFlight) {
+      // The echo of the message in flight: the next one may go.
+      this.inFlight = false;
+      this.pump();
+    } else {
+      // Stored before a drop, its echo lost: it must not be sent again.
+      this.onChange();
+    }
+  }
+
+  // The server refused the message in flight (too long, rate limited...): returns its text, so the
+  // page can give it back rather than lose it; null if nothing was in flight.
+  refuse() {
+    if (!this.inFlight) return null;
+    const refused = this.queue.shift();
+    this.inFlight = false;
+    this.pump();
+    return refused.message;
+  }
+
+  // The connection dropped: the message in flight goes out again after the reconnect, unless its
+  // echo or the catch-up shows it was stored.
+  disconnected() {
+    this.inFlight = false;
+    this.onChange();
+  }
+}

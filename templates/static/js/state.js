@@ -1,0 +1,17 @@
+// The chat page's state: the room it wants and the room it shows, the history requests in flight,
+// and whether the session is over. The message list, the outbox and the clocks keep their own.
+import { config, fullMatch } from "./config.js";
+
+export const isRoomName = fullMatch(config.roomPattern);
+
+export function createState(savedRoom) {
+  return {
+    // A stored room that is not a valid name (tampered storage) would make every connect fail.
+    room: isRoomName(savedRoom) ? savedRoom : config.defaultRoom,
+    shownRoom: null, // the room whose messages the list shows; null until the first welcome
+    // Kinds of the history requests in flight, oldest first: the server answers in order, and a
+    // history frame does not say which request it answers.
+    historyRequests: [],
+    ended: false, // logged out or expired: nothing reconnects, nothing redirects twice
+  };
+}
