@@ -38,7 +38,8 @@ HISTORY_MAX_LIMIT = 100
 # A message id is the server's clock when it stored the message (13 digits of epoch milliseconds)
 # and 6 random hex digits that keep two messages of the same millisecond apart; string order is
 # time order. An id with six zeros (message_id_at) is a cursor: "from this moment".
-MESSAGE_ID_PATTERN = re.compile(r"[0-9]{13}[0-9a-f]{6}")
+MESSAGE_ID_TIME_DIGITS = 13
+MESSAGE_ID_PATTERN = re.compile(rf"[0-9]{{{MESSAGE_ID_TIME_DIGITS}}}[0-9a-f]{{6}}")
 
 # Line breaks and tabs are part of chat text; other control characters only ever hide or spoof text.
 _FORBIDDEN_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
@@ -286,12 +287,12 @@ def is_message_id(value: object) -> bool:
 
 
 def new_message_id(epoch_ms: int, suffix: str) -> str:
-    return f"{epoch_ms:013d}{suffix}"
+    return f"{epoch_ms:0{MESSAGE_ID_TIME_DIGITS}d}{suffix}"
 
 
 def message_id_at(epoch_ms: int) -> str:
     """The smallest id of a moment: `after` it fetches everything stored from then on."""
-    return f"{epoch_ms:013d}000000"
+    return f"{epoch_ms:0{MESSAGE_ID_TIME_DIGITS}d}000000"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -372,6 +373,9 @@ def client_contract() -> dict:
         "passwordMaxChars": PASSWORD_MAX_CHARS,
         "messageMaxChars": MESSAGE_MAX_CHARS,
         "messageIdPattern": MESSAGE_ID_PATTERN.pattern,
+        # An id starts with this many digits of epoch milliseconds: the client makes "from this
+        # moment" cursors from it (message_id_at).
+        "messageIdTimeDigits": MESSAGE_ID_TIME_DIGITS,
         "historyOnJoin": HISTORY_ON_JOIN,
         "historyMaxLimit": HISTORY_MAX_LIMIT,
         "sessionEndReasons": [reason.value for reason in SessionEnd],

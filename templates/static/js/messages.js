@@ -72,7 +72,7 @@ export class MessageList {
 }
 
 const isMessageId = fullMatch(config.messageIdPattern);
-const TIME_DIGITS = 13;
+const TIME_DIGITS = config.messageIdTimeDigits;
 
 // A history cursor `ms` milliseconds before a message id. An id is 13 digits of epoch milliseconds
 // then a random suffix, and a cursor is such a moment with the suffix all zeros (docs/protocol.md).
