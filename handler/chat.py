@@ -71,7 +71,7 @@ class Chat:
         # The new connection cannot receive frames until $connect returns; it gets its welcome
         # when it sends `join`. The others hear about it now.
         members = self.store.room_members(room)
-        self._announce(room, "joined", identity.username, members, exclude=connection_id)
+        self._announce_joined(room, identity.username, members, connection_id)
         log.add(room=room, guest=identity.guest, online=len(members))
         return conn
 
@@ -114,7 +114,7 @@ class Chat:
         )
         if moved:
             # Joining the room it connected to was announced at $connect already.
-            self._broadcast_presence(room, "joined", identity.username, online, members, exclude=connection_id)
+            self._announce_joined(room, identity.username, members, connection_id)
             log.add(fromRoom=old_room)
         log.add(room=room, online=len(online), history=len(history))
 
@@ -257,8 +257,11 @@ class Chat:
             log.add(rateLimited=True)
             raise ProtocolError(ErrorCode.RATE_LIMITED, f"too many messages: wait {max(wait, 0.5):.1f} s")
 
-    def _announce(self, room: str, event: str, username: str, members: list[Member], *, exclude: str | None) -> None:
-        self._broadcast_presence(room, event, username, online_users(members), members, exclude=exclude)
+    def _announce_joined(self, room: str, username: str, members: list[Member], connection_id: str) -> None:
+        # Another tab of the same user is in the room already: they have not just joined.
+        if any(m.username == username and m.connection_id != connection_id for m in members):
+            return
+        self._broadcast_presence(room, "joined", username, online_users(members), members, exclude=connection_id)
 
     def _announce_left(self, room: str, usernames: list[str], *, cascade: bool = True) -> None:
         members = self.store.room_members(room)
