@@ -74,8 +74,9 @@ export class MessageList {
 const isMessageId = fullMatch(config.messageIdPattern);
 const TIME_DIGITS = config.messageIdTimeDigits;
 
-// A history cursor `ms` milliseconds before a message id. An id is 13 digits of epoch milliseconds
-// then a random suffix, and a cursor is such a moment with the suffix all zeros (docs/protocol.md).
+// A history cursor `ms` milliseconds before a message id. An id is TIME_DIGITS digits of epoch
+// milliseconds then a random suffix, and a cursor is such a moment with the suffix all zeros
+// (docs/protocol.md).
 // Two functions storing at the same moment may post in the other order, so a reconnect asks a
 // little further back and insert() drops what is already shown. Should the server's id format
 // change, the cursor fails the contract's pattern and the id itself is used.
