@@ -176,7 +176,9 @@ async def run(args) -> None:
     ws_port = None
     env = {"WSCHAT_SENDMESSAGE_HANDLER": "bench/strategy.send_message", "WSCHAT_LOG_LEVEL": "INFO"}
     write_mode(strategy="wschat")
-    with LocalStack(ports=Ports.free(), env=env) as stack:
+    # No gateway (aws_limits=None): the figures in docs/performance.md were measured straight
+    # against sls offline, and the delay proxy below stands in front of its @connections port.
+    with LocalStack(ports=Ports.free(), env=env, aws_limits=None) as stack:
         ws_port = stack.ports.ws
         log_path = stack.log_dir / f"offline-{ws_port}.log"
         direct = f"http://127.0.0.1:{ws_port}"

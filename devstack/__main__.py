@@ -16,7 +16,7 @@ import urllib.request
 from devstack.secret import add_arguments as add_secret_arguments
 from devstack.secret import run_args as run_secret
 from devstack.site import SiteServer, build_local_site
-from devstack.stack import ROOT, STATE_DIR, LocalStack, Ports, StackError, port_in_use
+from devstack.stack import ROOT, STATE_DIR, AwsLimits, LocalStack, Ports, StackError, port_in_use
 
 DEMO_USERS = ("alice", "bob")
 DEMO_PASSWORDS = STATE_DIR / "demo-passwords.json"
@@ -58,7 +58,7 @@ def ensure_demo_users(stack: LocalStack) -> dict[str, str]:
 def dev(args) -> int:
     stack = LocalStack(
         ports=Ports.from_env(), data_dir=STATE_DIR / "dynamodb",
-        sweep_seconds=float(os.environ.get("WSCHAT_SWEEP_SECONDS", 60)),
+        sweep_seconds=float(os.environ.get("WSCHAT_SWEEP_SECONDS", 60)), aws_limits=AwsLimits.from_env(),
     )
     site_port = int(os.environ.get("WSCHAT_SITE_PORT", 8080))
     site = None
@@ -87,7 +87,8 @@ def dev(args) -> int:
 wschat is running (stage local).
   Open          {site.url}/   <- the chat in your browser
   HTTP API      {stack.http_url}   (POST /register, /login, /guest)
-  WebSocket     {stack.ws_url}
+  WebSocket     {stack.ws_url}   (API Gateway's frame, message and time limits enforced)
+  @connections  {stack.management_url}   (posts over 128 KB refused with 413, as on AWS)
   DynamoDB      {stack.ddb_url}    (data in {STATE_DIR / 'dynamodb'})
   Logs          {stack.log_dir}
 

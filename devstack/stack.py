@@ -1,4 +1,6 @@
-"""The local stack: the real DynamoDB Local and serverless-offline, started and stopped together.
+"""The local stack: the real DynamoDB Local and serverless-offline, started and stopped together,
+behind a local gateway (devstack/gateway.py) that enforces what API Gateway enforces and a client
+or a function can observe (AwsLimits; docs/local-vs-aws.md).
 
 Used by `make dev` (python -m devstack dev) and by the integration tests, which start it on free
 ports with an in-memory database.
@@ -14,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -22,6 +25,7 @@ from pathlib import Path
 
 import boto3
 
+from devstack import gateway
 from devstack.tables import ROOT, create_tables
 
 STAGE = "local"
@@ -43,9 +47,11 @@ class StackError(Exception):
 @dataclass
 class Ports:
     http: int = 3000
-    ws: int = 3001
+    ws: int = 3001  # where clients connect: the gateway (sls offline itself when there is none)
     ddb: int = 8000
     lambda_: int = 3002
+    management: int = 3004  # the gateway's @connections API, which the functions post to
+    offline_ws: int = 3005  # sls offline's own WebSocket and @connections port, behind the gateway
 
     @classmethod
     def from_env(cls) -> "Ports":
@@ -54,11 +60,38 @@ class Ports:
             ws=int(os.environ.get("WSCHAT_WS_PORT", 3001)),
             ddb=int(os.environ.get("WSCHAT_DDB_PORT", 8000)),
             lambda_=int(os.environ.get("WSCHAT_LAMBDA_PORT", 3002)),
+            management=int(os.environ.get("WSCHAT_MANAGEMENT_PORT", 3004)),
+            offline_ws=int(os.environ.get("WSCHAT_OFFLINE_WS_PORT", 3005)),
         )
 
     @classmethod
     def free(cls) -> "Ports":
-        return cls(http=free_port(), ws=free_port(), ddb=free_port(), lambda_=free_port())
+        return cls(http=free_port(), ws=free_port(), ddb=free_port(), lambda_=free_port(), management=free_port(),
+                   offline_ws=free_port())
+
+
+@dataclass(frozen=True)
+class AwsLimits:
+    """What API Gateway enforces on a WebSocket API that a client or a function can observe
+    (AWS page "Quotas for configuring and running a WebSocket in API Gateway"), enforced locally.
+
+    The sizes are the gateway's (devstack/gateway.py); the timeouts are serverless-offline's own
+    options (`webSocketIdleTimeout`, `webSocketHardTimeout`), which close with 1001 "Going away".
+    Tests shorten the timeouts; nothing else should change these.
+    """
+
+    frame_max_bytes: int = gateway.FRAME_MAX_BYTES  # a client frame over this closes the connection (1009)
+    message_max_bytes: int = gateway.MESSAGE_MAX_BYTES  # so does a client message over this
+    post_max_bytes: int = gateway.POST_MAX_BYTES  # an @connections post over this gets HTTP 413
+    idle_timeout_seconds: int = 600  # no frame either way for this long closes the connection
+    hard_timeout_seconds: int = 7200  # and every connection closes after this long
+
+    @classmethod
+    def from_env(cls) -> "AwsLimits":
+        return cls(
+            idle_timeout_seconds=int(os.environ.get("WSCHAT_WS_IDLE_TIMEOUT_SECONDS", 600)),
+            hard_timeout_seconds=int(os.environ.get("WSCHAT_WS_HARD_TIMEOUT_SECONDS", 7200)),
+        )
 
 
 def free_port() -> int:
@@ -111,6 +144,9 @@ class LocalStack:
     # How often to run the `sweep` function (AWS runs it on a schedule; sls offline does not).
     # None: never.
     sweep_seconds: float | None = None
+    # API Gateway's limits, enforced by the gateway in front of sls offline. None: no gateway, and
+    # sls offline's own kinder limits (the benchmark, whose figures predate the gateway).
+    aws_limits: AwsLimits | None = field(default_factory=AwsLimits)
     _sweeper: threading.Event | None = None
 
     @property
@@ -119,7 +155,18 @@ class LocalStack:
 
     @property
     def ws_url(self) -> str:
+        """Where clients connect: through the gateway, which enforces API Gateway's limits."""
         return f"ws://127.0.0.1:{self.ports.ws}"
+
+    @property
+    def management_url(self) -> str:
+        """The @connections API the functions post to (WSCHAT_MANAGEMENT_ENDPOINT): the gateway's."""
+        return f"http://127.0.0.1:{self.ports.management if self.aws_limits else self.ports.ws}"
+
+    @property
+    def offline_ws_port(self) -> int:
+        """sls offline's WebSocket port: behind the gateway, or the clients' own without one."""
+        return self.ports.offline_ws if self.aws_limits else self.ports.ws
 
     @property
     def ddb_url(self) -> str:
@@ -139,6 +186,7 @@ class LocalStack:
             "WSCHAT_WS_PORT": str(self.ports.ws),
             "WSCHAT_HTTP_PORT": str(self.ports.http),
             "WSCHAT_LAMBDA_PORT": str(self.ports.lambda_),
+            "WSCHAT_MANAGEMENT_ENDPOINT": self.management_url,
             "SLS_TELEMETRY_DISABLED": "1",
         })
         if venv.exists():
@@ -155,6 +203,8 @@ class LocalStack:
             self.start_dynamodb()
             create_tables(self.dynamodb(), STAGE)
             self.start_offline()
+            if self.aws_limits:
+                self.start_gateway()
             if self.sweep_seconds:
                 self._start_sweeper()
         except BaseException:
@@ -200,9 +250,10 @@ class LocalStack:
         wait_for_port(self.ports.ddb, self.processes["dynamodb"], "DynamoDB Local", 30, self._log_path("dynamodb"))
 
     def start_offline(self) -> None:
+        ws_variable = "WSCHAT_OFFLINE_WS_PORT" if self.aws_limits else "WSCHAT_WS_PORT"
         for port, name, variable in (
             (self.ports.http, "sls offline (HTTP)", "WSCHAT_HTTP_PORT"),
-            (self.ports.ws, "sls offline (WebSocket)", "WSCHAT_WS_PORT"),
+            (self.offline_ws_port, "sls offline (WebSocket)", ws_variable),
             (self.ports.lambda_, "sls offline (Lambda)", "WSCHAT_LAMBDA_PORT"),
         ):
             self._check_free(port, name, variable)
@@ -211,16 +262,39 @@ class LocalStack:
             raise StackError("the Serverless CLI is not installed: run `npm install` (make dev does it)")
         command = [
             str(sls), "offline", "start", "--stage", STAGE, "--host", "127.0.0.1",
-            "--httpPort", str(self.ports.http), "--websocketPort", str(self.ports.ws),
+            "--httpPort", str(self.ports.http), "--websocketPort", str(self.offline_ws_port),
             "--lambdaPort", str(self.ports.lambda_),
             # Keep warm function processes: sls offline otherwise ends the idle ones every minute
             # and the next calls pay a cold start each (seen as 2-6 s stalls under load).
             "--terminateIdleLambdaTime", "3600",
         ]
+        if self.aws_limits:
+            # API Gateway's idle and hard timeouts are sls offline's own options. Its idle timer is
+            # reset by a message either way, as reported of API Gateway; both close with 1001.
+            command += ["--webSocketIdleTimeout", str(self.aws_limits.idle_timeout_seconds),
+                        "--webSocketHardTimeout", str(self.aws_limits.hard_timeout_seconds)]
         self._spawn("offline", command, cwd=ROOT, env=self.function_env())
         process = self.processes["offline"]
-        for port in (self.ports.http, self.ports.ws):
+        for port in (self.ports.http, self.offline_ws_port):
             wait_for_port(port, process, "sls offline", 60, self._log_path("offline"))
+
+    def start_gateway(self) -> None:
+        """The gateway in front of sls offline (devstack/gateway.py), in a process of its own."""
+        limits = self.aws_limits
+        for port, name, variable in (
+            (self.ports.ws, "the gateway (WebSocket)", "WSCHAT_WS_PORT"),
+            (self.ports.management, "the gateway (@connections)", "WSCHAT_MANAGEMENT_PORT"),
+        ):
+            self._check_free(port, name, variable)
+        command = [
+            sys.executable, "-m", "devstack.gateway", "--ws-port", str(self.ports.ws),
+            "--management-port", str(self.ports.management), "--upstream-port", str(self.ports.offline_ws),
+            "--frame-max-bytes", str(limits.frame_max_bytes), "--message-max-bytes", str(limits.message_max_bytes),
+            "--post-max-bytes", str(limits.post_max_bytes),
+        ]
+        self._spawn("gateway", command, cwd=ROOT)
+        for port in (self.ports.ws, self.ports.management):
+            wait_for_port(port, self.processes["gateway"], "the gateway", 30, self._log_path("gateway"))
 
     def stop_offline(self) -> None:
         self._stop("offline")

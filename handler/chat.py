@@ -12,7 +12,7 @@ from typing import Callable
 
 from handler import log, protocol
 from handler.broadcast import Broadcaster
-from handler.errors import ConnectionGone, SendFailed, SessionExpired, StorageUnavailable
+from handler.errors import ConnectionGone, FrameTooLarge, SendFailed, SessionExpired, StorageUnavailable
 from handler.limits import MessageLimit
 from handler.protocol import ErrorCode, Identity, ProtocolError
 from handler.sender import Sender
@@ -97,26 +97,25 @@ class Chat:
             self._announce_left(old_room, [identity.username])
         members = self.store.room_members(room)
         online = online_users(members)
-        history, _ = self.store.recent_messages(room, protocol.HISTORY_ON_JOIN)
+        history, older = self.store.recent_messages(room, protocol.HISTORY_ON_JOIN)
         session_ends_at = protocol.iso_utc(conn.session_ends_at * 1000) if conn.session_ends_at else None
-        self.sender.send(
-            connection_id,
-            protocol.welcome_frame(
-                user=identity.username,
-                room=room,
-                connection_id=connection_id,
-                connected_at=protocol.iso_utc(conn.connected_at_ms),
-                expires_at=protocol.iso_utc(conn.expires_at * 1000),
-                session_ends_at=session_ends_at,
-                online=online,
-                history=[message.frame() for message in history],
-            ),
+        welcome = protocol.welcome_frame(
+            user=identity.username,
+            room=room,
+            connection_id=connection_id,
+            connected_at=protocol.iso_utc(conn.connected_at_ms),
+            expires_at=protocol.iso_utc(conn.expires_at * 1000),
+            session_ends_at=session_ends_at,
+            online=online,
+            history=[message.frame() for message in history],
+            has_more=older,
         )
+        self._reply(connection_id, welcome)
         if moved:
             # Joining the room it connected to was announced at $connect already.
             self._announce_joined(room, identity.username, members, connection_id)
             log.add(fromRoom=old_room)
-        log.add(room=room, online=len(online), history=len(history))
+        log.add(room=room, online=len(online), history=len(welcome["history"]), hasMore=welcome["hasMore"])
 
     def send_message(self, connection_id: str, identity: Identity, request: protocol.SendMessage) -> None:
         conn = self._live_connection(connection_id)
@@ -139,16 +138,18 @@ class Chat:
 
     def history(self, connection_id: str, request: protocol.HistoryQuery) -> None:
         conn = self._live_connection(connection_id)
+        keep = protocol.Keep.NEWEST
         if request.after is not None:
             messages, has_more = self.store.messages_after(conn.room, request.after, request.limit)
+            keep = protocol.Keep.OLDEST
         elif request.before is not None:
             messages, has_more = self.store.messages_before(conn.room, request.before, request.limit)
         else:
             messages, has_more = self.store.recent_messages(conn.room, request.limit)
-        self.sender.send(
-            connection_id,
-            protocol.history_frame(room=conn.room, messages=[m.frame() for m in messages], has_more=has_more),
-        )
+        page = protocol.history_frame(room=conn.room, messages=[m.frame() for m in messages], has_more=has_more,
+                                      keep=keep)
+        self._reply(connection_id, page)
+        log.add(room=conn.room, messages=len(page["messages"]), hasMore=page["hasMore"])
 
     def deliver_batch(self, room: str, members: list[Member], frame: dict) -> int:
         """Deliver one batch of a big room's broadcast (the `fanout` function); return how many were gone."""
@@ -160,6 +161,15 @@ class Chat:
 
     def heartbeat(self, connection_id: str) -> None:
         self.sender.send(connection_id, protocol.heartbeat_frame(server_time=protocol.iso_utc(self.clock())))
+
+    def _reply(self, connection_id: str, frame: dict) -> None:
+        """Send the asker its reply. One the management API refuses as too large (a bug: replies are
+        built under protocol.FRAME_BUDGET_BYTES) is logged, and the asker told, never left waiting."""
+        try:
+            self.sender.send(connection_id, frame)
+        except FrameTooLarge as exc:
+            log.error("reply too large for API Gateway", frameType=frame.get("type"), bytes=exc.size)
+            self.reply_error(connection_id, ErrorCode.INTERNAL, f"the {frame.get('type')} reply was too large to send")
 
     def reply_error(self, connection_id: str, code: ErrorCode, message: str) -> None:
         """Tell the sender what went wrong; if even that fails there is no one left to tell."""

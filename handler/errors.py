@@ -4,6 +4,7 @@
     ├── StorageUnavailable   the database did not answer or refused the request
     ├── ConnectionGone       the WebSocket connection no longer exists (API Gateway's 410)
     ├── SendFailed           a post to a connection failed for another reason
+    │   └── FrameTooLarge    the management API refused the frame as too large (API Gateway's 413)
     └── SessionExpired       the connection outlived its token or session limit and was closed
 """
 
@@ -26,6 +27,15 @@ class ConnectionGone(WschatError):
 
 class SendFailed(WschatError):
     """Raised when the management API fails a post for a reason other than a gone connection."""
+
+
+class FrameTooLarge(SendFailed):
+    """Raised when the management API refuses a post as too large (HTTP 413, PayloadTooLargeException):
+    API Gateway takes at most 128 KB per message. Retrying cannot help; the frame must be smaller."""
+
+    def __init__(self, message: str, size: int):
+        super().__init__(message)
+        self.size = size
 
 
 class SessionExpired(WschatError):

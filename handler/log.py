@@ -114,5 +114,9 @@ def warning(message: str, **fields) -> None:
     logger.warning(message, extra={"fields": fields})
 
 
+def error(message: str, **fields) -> None:
+    logger.error(message, extra={"fields": fields})
+
+
 def exception(message: str, **fields) -> None:
     logger.error(message, exc_info=True, extra={"fields": fields})

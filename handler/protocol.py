@@ -24,9 +24,26 @@ PASSWORD_MIN_CHARS = 8
 PASSWORD_MAX_CHARS = 256
 
 MESSAGE_MAX_CHARS = 2000
-# API Gateway accepts frames up to 128 KiB; nothing in this protocol needs more than a few KiB,
-# so a larger frame is refused before it is parsed.
+# A message is also limited in UTF-8 bytes, so that its size in a frame is known: 2,000 characters
+# of a 1- or 2-byte script (Latin, Greek, Cyrillic, Hebrew, Arabic) fit whole, 1,333 of a 3-byte
+# one (CJK), 1,000 emoji. With JSON's escapes (a quote or backslash costs 2 bytes) a message frame
+# is then at most 5.7 KB, so a page under FRAME_BUDGET_BYTES still holds 16 of the largest
+# messages possible, about 23 of 1,000 emoji and 45 of 2,000 ASCII letters.
+MESSAGE_MAX_BYTES = 4000
+# API Gateway closes a connection that sends a frame over 32 KB (code 1009, before any function
+# runs); nothing in this protocol needs more than a few KiB, so the functions refuse more than
+# 16 KiB with an error frame before parsing it.
 FRAME_MAX_BYTES = 16 * 1024
+# API Gateway refuses a post to a connection over 128 KB (the management API answers 413; its
+# quota page does not say whether that is 128,000 or 131,072 bytes). The frames that carry lists
+# (welcome, history) are built to at most this many bytes of encoded JSON, well under either, and
+# what does not fit is left for the next page (`hasMore`): a long history never makes a reply
+# undeliverable.
+FRAME_BUDGET_BYTES = 96 * 1024
+# `online` lists at most this many names (with `onlineCount` the whole number): a big room's
+# list would otherwise grow every welcome and presence frame without bound (100 names of 32
+# characters are about 3.5 KB).
+ONLINE_MAX_NAMES = 100
 CLIENT_MSG_ID_MAX_CHARS = 64
 # No frame of this protocol nests deeper than 2; deeper input is refused before it is walked.
 JSON_MAX_DEPTH = 8
@@ -237,6 +254,11 @@ def parse_send_message(request: Request) -> SendMessage:
         raise ProtocolError(ErrorCode.EMPTY_MESSAGE, "message is empty")
     if len(message) > MESSAGE_MAX_CHARS:
         raise ProtocolError(ErrorCode.TOO_LARGE, f"message is longer than {MESSAGE_MAX_CHARS} characters")
+    size = _utf8_size(message, "message")
+    if size > MESSAGE_MAX_BYTES:
+        raise ProtocolError(
+            ErrorCode.TOO_LARGE, f"message is larger than {MESSAGE_MAX_BYTES} bytes in UTF-8 ({size} bytes)"
+        )
     if _FORBIDDEN_CONTROL.search(message):
         raise ProtocolError(ErrorCode.BAD_REQUEST, "message contains control characters")
     client_msg_id = request.fields.get("clientMsgId")
@@ -247,7 +269,17 @@ def parse_send_message(request: Request) -> SendMessage:
             )
         if _FORBIDDEN_CONTROL.search(client_msg_id):
             raise ProtocolError(ErrorCode.BAD_REQUEST, '"clientMsgId" contains control characters')
+        _utf8_size(client_msg_id, "clientMsgId")
     return SendMessage(message=message, client_msg_id=client_msg_id)
+
+
+def _utf8_size(text: str, name: str) -> int:
+    # JSON's \ud800-style escapes can carry half a surrogate pair, which is no character at all:
+    # it cannot be stored or sent as UTF-8, so it is refused here rather than failing later.
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f'"{name}" is not valid Unicode (a lone surrogate)') from None
 
 
 def parse_join(request: Request) -> Join:
@@ -317,11 +349,24 @@ def message_frame(*, id: str, room: str, sender: str, message: str, sent_at: str
     }
 
 
+class Keep(enum.Enum):
+    """Which end of a list of messages (oldest first) a frame keeps when not all of them fit."""
+
+    # The latest, as `welcome` and a `history` page with `before` (or neither) show them: what does
+    # not fit is older, and `before` the oldest id sent fetches it.
+    NEWEST = "newest"
+    # The earliest, as a `history` page with `after` reads forward: what does not fit is newer, and
+    # `after` the newest id sent fetches it.
+    OLDEST = "oldest"
+
+
 def welcome_frame(
     *, user: str, room: str, connection_id: str, connected_at: str, expires_at: str,
-    session_ends_at: str | None, online: list[str], history: list[dict],
+    session_ends_at: str | None, online: list[str], history: list[dict], has_more: bool,
 ) -> dict:
-    return {
+    """The reply to `join`: the newest of `history` that fit in FRAME_BUDGET_BYTES, and `hasMore`
+    if older messages exist (`has_more`: the store has more; or some of `history` did not fit)."""
+    frame = {
         "type": "welcome",
         "user": user,
         "room": room,
@@ -329,17 +374,58 @@ def welcome_frame(
         "connectedAt": connected_at,
         "expiresAt": expires_at,
         "sessionEndsAt": session_ends_at,
-        "online": online,
-        "history": history,
+        **_online(online, always=user),
+        "history": [],
+        "hasMore": False,
     }
+    return _filled(frame, "history", history, has_more, Keep.NEWEST)
 
 
 def presence_frame(*, event: str, user: str, room: str, online: list[str]) -> dict:
-    return {"type": "presence", "event": event, "user": user, "room": room, "online": online}
+    return {"type": "presence", "event": event, "user": user, "room": room,
+            **_online(online, always=user if event == "joined" else None)}
 
 
-def history_frame(*, room: str, messages: list[dict], has_more: bool) -> dict:
-    return {"type": "history", "room": room, "messages": messages, "hasMore": has_more}
+def history_frame(*, room: str, messages: list[dict], has_more: bool, keep: Keep = Keep.NEWEST) -> dict:
+    """A page of history: as many of `messages` as fit in FRAME_BUDGET_BYTES, from the `keep` end.
+
+    `hasMore` is true if the store has more (`has_more`) or some of `messages` did not fit, so
+    that paging on from the page's last (`after`) or first (`before`) id misses nothing.
+    """
+    frame = {"type": "history", "room": room, "messages": [], "hasMore": False}
+    return _filled(frame, "messages", messages, has_more, keep)
+
+
+def _online(users: list[str], *, always: str | None) -> dict:
+    """`online` (sorted, at most ONLINE_MAX_NAMES names, `always` among them) and `onlineCount`."""
+    names = sorted(users)
+    if len(names) > ONLINE_MAX_NAMES:
+        if always in names:
+            names.remove(always)
+            names = sorted(names[:ONLINE_MAX_NAMES - 1] + [always])
+        else:
+            names = names[:ONLINE_MAX_NAMES]
+    return {"online": names, "onlineCount": len(users)}
+
+
+def _filled(frame: dict, key: str, items: list[dict], has_more: bool, keep: Keep) -> dict:
+    """`frame` with `frame[key]` holding as many of `items` as keep its encoding within
+    FRAME_BUDGET_BYTES, and `hasMore` true if any were left out.
+
+    Sizes add up exactly: a JSON list is its brackets, its items and a comma between each two,
+    and `frame` is measured with `hasMore: false`, the longer of the two values.
+    """
+    used = len(encode(frame))
+    order = range(len(items) - 1, -1, -1) if keep is Keep.NEWEST else range(len(items))
+    count = 0
+    for index in order:
+        size = len(encode(items[index])) + (1 if count else 0)
+        if used + size > FRAME_BUDGET_BYTES:
+            break
+        used += size
+        count += 1
+    kept = items[len(items) - count:] if keep is Keep.NEWEST else items[:count]
+    return {**frame, key: kept, "hasMore": has_more or count < len(items)}
 
 
 def heartbeat_frame(*, server_time: str) -> dict:
@@ -372,6 +458,7 @@ def client_contract() -> dict:
         "passwordMinChars": PASSWORD_MIN_CHARS,
         "passwordMaxChars": PASSWORD_MAX_CHARS,
         "messageMaxChars": MESSAGE_MAX_CHARS,
+        "messageMaxBytes": MESSAGE_MAX_BYTES,
         "messageIdPattern": MESSAGE_ID_PATTERN.pattern,
         # An id starts with this many digits of epoch milliseconds: the client makes "from this
         # moment" cursors from it (message_id_at).

@@ -2,8 +2,8 @@
 
 One delivery path: every post, broadcast and close goes through the shared transport
 (handler/transport.py); tests pass a fake transport. API Gateway's answers become domain errors
-here: 410 is ConnectionGone (the client left without a $disconnect we saw yet), anything else
-that is not 2xx is SendFailed.
+here: 410 is ConnectionGone (the client left without a $disconnect we saw yet), 413 is
+FrameTooLarge (over API Gateway's 128 KB per message), anything else that is not 2xx is SendFailed.
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ from __future__ import annotations
 import urllib.parse
 from dataclasses import dataclass, field
 
-from handler import protocol
-from handler.errors import ConnectionGone, SendFailed
+from handler import log, protocol
+from handler.errors import ConnectionGone, FrameTooLarge, SendFailed
 from handler.transport import Response, Transport, TransportError
 
 SERVICE = "execute-api"
+# API Gateway's message payload quota (128 KB): a larger post gets HTTP 413.
+POST_MAX_BYTES = 128 * 1024
 _JSON = {"Content-Type": "application/json"}
 
 
@@ -36,11 +38,12 @@ class Sender:
         return f"{self.endpoint}/@connections/{urllib.parse.quote(connection_id, safe='')}"
 
     def send(self, connection_id: str, frame: dict) -> None:
+        data = protocol.encode(frame)
         try:
-            response = self.transport.request(SERVICE, "POST", self.url(connection_id), protocol.encode(frame), _JSON)
+            response = self.transport.request(SERVICE, "POST", self.url(connection_id), data, _JSON)
         except TransportError as exc:
             raise SendFailed(f"post_to_connection: {exc}") from None
-        _check(connection_id, response, "post_to_connection")
+        _check(connection_id, response, "post_to_connection", len(data))
 
     def broadcast(self, connection_ids: list[str], frame: dict) -> BroadcastResult:
         """Post one frame to many connections at once; report which were gone or failed."""
@@ -49,16 +52,24 @@ class Sender:
             SERVICE, "POST", [self.url(cid) for cid in connection_ids], data, _JSON, self.broadcast_deadline_seconds
         )
         result = BroadcastResult()
+        too_large = 0
         for connection_id, answer in zip(connection_ids, answers):
             try:
                 if isinstance(answer, TransportError):
                     raise SendFailed(str(answer))
-                _check(connection_id, answer, "post_to_connection")
+                _check(connection_id, answer, "post_to_connection", len(data))
                 result.delivered += 1
             except ConnectionGone:
                 result.gone.append(connection_id)
+            except FrameTooLarge:
+                too_large += 1
+                result.failed.append(connection_id)
             except SendFailed:
                 result.failed.append(connection_id)
+        if too_large:
+            # A bug, never a member's fault: every frame a room gets is built to fit.
+            log.error("broadcast frame too large for API Gateway", frameType=frame.get("type"), bytes=len(data),
+                      refused=too_large)
         return result
 
     def close(self, connection_id: str) -> None:
@@ -72,9 +83,14 @@ class Sender:
             raise SendFailed(f"delete_connection: {exc}") from None
 
 
-def _check(connection_id: str, response: Response, operation: str) -> None:
+def _check(connection_id: str, response: Response, operation: str, size: int = 0) -> None:
     if 200 <= response.status < 300:  # AWS answers 200; serverless-offline 204
         return
     if response.status == 410:
         raise ConnectionGone(connection_id)
+    if response.status == 413:
+        raise FrameTooLarge(
+            f"{operation}: HTTP 413 PayloadTooLargeException: the frame is {size} bytes; API Gateway takes at most "
+            f"{POST_MAX_BYTES} bytes per message", size,
+        )
     raise SendFailed(f"{operation}: HTTP {response.status}")

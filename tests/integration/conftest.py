@@ -34,14 +34,21 @@ class Client:
             query["room"] = room
         self.ws = ws_connect(f"{stack.ws_url}/?{urllib.parse.urlencode(query)}", open_timeout=15)
         self.seen: list[dict] = []
+        self.sizes: list[int] = []  # the encoded size of each frame in `seen`, in bytes
 
     def send(self, frame):
         self.ws.send(frame if isinstance(frame, str) else json.dumps(frame))
 
     def recv(self, timeout=10) -> dict:
-        frame = json.loads(self.ws.recv(timeout=timeout))
+        raw = self.ws.recv(timeout=timeout)
+        frame = json.loads(raw)
         self.seen.append(frame)
+        self.sizes.append(len(raw.encode() if isinstance(raw, str) else raw))
         return frame
+
+    def size_of(self, frame: dict) -> int:
+        """The encoded size of a frame this client received."""
+        return self.sizes[next(i for i, seen in enumerate(self.seen) if seen is frame)]
 
     def next(self, type_, timeout=10, **match) -> dict:
         deadline = time.monotonic() + timeout

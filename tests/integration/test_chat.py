@@ -7,6 +7,7 @@ import pytest
 import requests
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from handler import protocol
 from handler.protocol import is_message_id
 from tests.integration.conftest import GUEST_SESSION_LIMIT, Client, unique_name
 
@@ -242,3 +243,67 @@ def test_failed_logins_lock_the_account_with_the_usual_answer(stack):
         assert requests.post(f"{url}/login", json={"username": name, "password": "wrong-guess"}).status_code == 401
     locked = requests.post(f"{url}/login", json={"username": name, "password": "right-password"})
     assert locked.status_code == 401 and locked.json() == {"error": "invalid username or password"}
+
+
+EMOJI = "\U0001F600"
+# The largest messages there can be: the most UTF-8 bytes (1,000 emoji), and the most JSON (quotes
+# cost 2 bytes once escaped): both at protocol.MESSAGE_MAX_BYTES or just under.
+FLOOD_TEXTS = (EMOJI * 1000, '"' * 1333 + EMOJI * 666)
+API_GATEWAY_POST_MAX = 128 * 1024
+
+
+def send_until_stored(c, text, client_msg_id):
+    """Send and wait for the echo; a rate-limited message is sent again once the limit allows."""
+    while True:
+        c.send({"action": "sendmessage", "message": text, "clientMsgId": client_msg_id})
+        frame = c.recv(timeout=30)
+        while not (frame["type"] == "error" or frame.get("clientMsgId") == client_msg_id):
+            frame = c.recv(timeout=30)
+        if frame["type"] != "error":
+            return frame["id"]
+        assert frame["code"] == "rate_limited", frame
+        time.sleep(0.6)
+
+
+def test_a_flood_of_the_largest_messages_leaves_the_room_joinable_and_all_of_it_reachable(stack, register, client):
+    r = room()
+    user = register()
+    sent = []
+    for sender in range(6):  # each connection has its own burst of 10
+        c = client(user["token"], r)
+        c.join()
+        for n in range(10):
+            sent.append(send_until_stored(c, FLOOD_TEXTS[n % 2], f"flood-{sender}-{n}"))
+        c.close()
+    assert len(sent) == 60 and sent == sorted(sent)
+
+    reader = client(register()["token"], r)
+    welcome = reader.join()
+    sizes = {"welcome": reader.size_of(welcome)}
+    assert sizes["welcome"] <= protocol.FRAME_BUDGET_BYTES < API_GATEWAY_POST_MAX
+    assert welcome["hasMore"] is True and 0 < len(welcome["history"]) < protocol.HISTORY_ON_JOIN
+    assert all(m["message"] in FLOOD_TEXTS for m in welcome["history"])
+
+    def page(**query):
+        reader.send({"action": "history", "limit": protocol.HISTORY_MAX_LIMIT, **query})
+        frame = reader.next("history", timeout=30)
+        size = reader.size_of(frame)
+        sizes["history"] = max(sizes.get("history", 0), size)
+        assert size <= protocol.FRAME_BUDGET_BYTES
+        return frame
+
+    # Back from the welcome with `before`, as the page's "load older" does, until nothing is left.
+    seen, frame, pages = [m["id"] for m in welcome["history"]], welcome, 0
+    while frame["hasMore"]:
+        frame = page(before=seen[0])
+        seen = [m["id"] for m in frame["messages"]] + seen
+        pages += 1
+    assert seen == sent and pages >= 2
+    # Forward from the start with `after`, as a catch-up does.
+    seen, frame = [], {"hasMore": True}
+    while frame["hasMore"]:
+        frame = page(after=seen[-1] if seen else protocol.message_id_at(0))
+        seen += [m["id"] for m in frame["messages"]]
+    assert seen == sent
+    print(f"\nflood of {len(sent)}: welcome {sizes['welcome']} bytes with {len(welcome['history'])} messages, "
+          f"largest history page {sizes['history']} bytes")

@@ -85,13 +85,18 @@ def dynamodb():
 
 class FakeManagementApi:
     """Stands in for API Gateway's @connections API behind the transport: records posts, answers
-    410 for gone ids and 500 for broken ones; a DELETE closes (and so gones) the connection."""
+    410 for gone ids and 500 for broken ones, and 413 for a post over 128 KB as API Gateway does;
+    a DELETE closes (and so gones) the connection."""
+
+    # API Gateway's message payload quota; a test may lower it to provoke a 413.
+    post_max_bytes = 128 * 1024
 
     def __init__(self):
         self.posts: dict[str, list[dict]] = {}
         self.gone: set[str] = set()
         self.broken: set[str] = set()
         self.closed: list[str] = []
+        self.refused: list[tuple[str, int]] = []  # (connection id, bytes) of posts refused with 413
         self.region = "us-east-1"
         self.calls = 0
 
@@ -109,6 +114,9 @@ class FakeManagementApi:
             return Response(410)
         if connection_id in self.broken:
             return Response(500)
+        if len(body) > self.post_max_bytes:
+            self.refused.append((connection_id, len(body)))
+            return Response(413, {"x-amzn-errortype": "PayloadTooLargeException"}, b'{"message":"Request Too Long"}')
         self.posts.setdefault(connection_id, []).append(json.loads(body))
         return Response(200)
 

@@ -66,7 +66,7 @@ def test_connect_announces_presence_to_the_room(api):
     connect_user("a1", "alice")
     connect_user("b1", "bob")
     assert api.frames("a1", "presence") == [
-        {"type": "presence", "event": "joined", "user": "bob", "room": "general", "online": ["alice", "bob"]}
+        {"type": "presence", "event": "joined", "user": "bob", "room": "general", "online": ["alice", "bob"], "onlineCount": 2}
     ]
     assert api.frames("b1") == []  # a connecting client cannot receive until $connect returns
 
@@ -177,9 +177,9 @@ def test_join_moves_rooms_and_tells_both(api):
     join("a1", room="r2")
     assert api.last("a1")["type"] == "welcome" and api.last("a1")["room"] == "r2"
     assert api.last("a1")["online"] == ["alice", "carol"]
-    assert api.frames("b1") == [{"type": "presence", "event": "left", "user": "alice", "room": "r1", "online": ["bob"]}]
+    assert api.frames("b1") == [{"type": "presence", "event": "left", "user": "alice", "room": "r1", "online": ["bob"], "onlineCount": 1}]
     assert api.frames("c1") == [
-        {"type": "presence", "event": "joined", "user": "alice", "room": "r2", "online": ["alice", "carol"]}
+        {"type": "presence", "event": "joined", "user": "alice", "room": "r2", "online": ["alice", "carol"], "onlineCount": 2}
     ]
     send("a1", {"action": "sendmessage", "message": "in r2"})
     assert api.frames("b1", "message") == [] and api.frames("c1", "message")[0]["message"] == "in r2"
@@ -201,7 +201,7 @@ def test_disconnect_cleans_up_and_tells_the_room(api):
     session = session_row("b1")
     assert session["disconnectedAt"].endswith("Z") and session["durationSeconds"] >= 0
     assert session["reason"] == "client closed"
-    assert api.frames("a1") == [{"type": "presence", "event": "left", "user": "bob", "room": "general", "online": ["alice"]}]
+    assert api.frames("a1") == [{"type": "presence", "event": "left", "user": "bob", "room": "general", "online": ["alice"], "onlineCount": 1}]
     # A second $disconnect for the same connection changes nothing and does not fail.
     assert disconnect.handler(ws_event("$disconnect", connection_id="b1", username="bob")) == {"statusCode": 200}
 
@@ -231,7 +231,7 @@ def test_stale_members_are_removed_on_send(api, monkeypatch):
     assert store().get_connection("b1") is None
     assert session_row("b1")["reason"] == "gone"
     assert api.frames("c1", "presence")[-1] == {
-        "type": "presence", "event": "left", "user": "bob", "room": "general", "online": ["alice", "carol"]
+        "type": "presence", "event": "left", "user": "bob", "room": "general", "online": ["alice", "carol"], "onlineCount": 2
     }
 
 
@@ -317,3 +317,61 @@ def test_frames_render_text_not_html(api):
     send("a1", {"action": "sendmessage", "message": payload})
     assert api.last("a1")["message"] == payload  # stored and sent verbatim; clients render it as text
     assert json.loads(json.dumps(api.last("a1")))["message"] == payload
+
+
+# -- replies within API Gateway's 128 KB: built under the byte budget, a refusal never silent -------
+
+EMOJI = "\U0001F600"
+FLOOD = [EMOJI * 1000, '"' * 1333 + EMOJI * 666]  # the most bytes, and the most JSON, a message can be
+
+
+def flood(room: str, count: int) -> list[str]:
+    """Store `count` of the largest messages (straight into the store: the rate limit is not the point)."""
+    start = int(time.time() * 1000)
+    return [store().append_message(room=room, sender="alice", message=FLOOD[n % 2], client_msg_id=f"f{n}",
+                                   sent_at_ms=start + n).id for n in range(count)]
+
+
+def test_a_flooded_room_stays_joinable_and_every_message_is_reachable_by_paging(api):
+    ids = flood("general", 120)
+    connect_user("b1", "bob")
+    join("b1", username="bob")
+    welcome = api.last("b1")
+    assert welcome["type"] == "welcome" and welcome["hasMore"] is True
+    assert len(protocol.encode(welcome)) <= protocol.FRAME_BUDGET_BYTES
+    assert [m["id"] for m in welcome["history"]] == ids[-len(welcome["history"]):]
+    assert 16 <= len(welcome["history"]) < protocol.HISTORY_ON_JOIN  # cut by the budget, not the count
+
+    def page(**query):
+        messages.history(ws_event("history", {"action": "history", "limit": 100, **query}, connection_id="b1",
+                                  username="bob"))
+        frame = api.last("b1")
+        assert frame["type"] == "history" and len(protocol.encode(frame)) <= protocol.FRAME_BUDGET_BYTES
+        return frame
+
+    seen, frame = [m["id"] for m in welcome["history"]], welcome
+    while frame["hasMore"]:
+        frame = page(before=seen[0])
+        seen = [m["id"] for m in frame["messages"]] + seen
+    assert seen == ids
+
+    seen, frame = [], {"hasMore": True}
+    while frame["hasMore"]:
+        frame = page(after=seen[-1] if seen else protocol.message_id_at(0))
+        seen += [m["id"] for m in frame["messages"]]
+    assert seen == ids
+
+
+def test_a_reply_the_management_api_refuses_as_too_large_is_logged_and_the_asker_told(api, capsys):
+    flood("general", 5)
+    api.post_max_bytes = 10_000  # what a budget bug would meet at 128 KB
+    connect_user("b1", "bob")
+    capsys.readouterr()
+    join("b1", username="bob")
+    assert api.frames("b1", "welcome") == [] and api.refused and api.refused[0][0] == "b1"
+    error = api.last("b1")
+    assert error == {"type": "error", "code": "internal", "message": "the welcome reply was too large to send"}
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    refused = [line for line in lines if line["message"] == "reply too large for API Gateway"]
+    assert refused and refused[0]["level"] == "ERROR" and refused[0]["frameType"] == "welcome"
+    assert refused[0]["bytes"] == api.refused[0][1]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from handler.errors import ConnectionGone, SendFailed
+from handler.errors import ConnectionGone, FrameTooLarge, SendFailed
 from handler.sender import Sender
 from handler.transport import Response, TransportError
 from tests.unit.conftest import ENDPOINT, FakeManagementApi
@@ -66,3 +66,21 @@ def test_close_that_fails_raises_send_failed():
 
     with pytest.raises(SendFailed, match="delete_connection"):
         Sender(ENDPOINT, Broken()).close("c1")
+
+
+def test_a_post_over_128_kb_is_frame_too_large_with_its_size():
+    api = FakeManagementApi()
+    padding = '{"type":"x","text":""}'
+    Sender(ENDPOINT, api).send("c1", {"type": "x", "text": "a" * (128 * 1024 - len(padding))})  # exactly 128 KB
+    with pytest.raises(FrameTooLarge, match="HTTP 413 PayloadTooLargeException") as raised:
+        Sender(ENDPOINT, api).send("c1", {"type": "x", "text": "a" * (128 * 1024)})
+    assert isinstance(raised.value, SendFailed) and raised.value.size == 128 * 1024 + len(padding)
+    assert api.refused == [("c1", raised.value.size)]
+
+
+def test_a_broadcast_refused_as_too_large_counts_failed_and_is_logged(capsys):
+    api = FakeManagementApi()
+    api.post_max_bytes = 100
+    result = Sender(ENDPOINT, api).broadcast(["a", "b"], {"type": "x", "text": "a" * 200})
+    assert result.failed == ["a", "b"] and result.delivered == 0
+    assert "broadcast frame too large for API Gateway" in capsys.readouterr().out

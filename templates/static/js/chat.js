@@ -14,6 +14,10 @@ const $ = (id) => document.getElementById(id);
 
 // A reconnect asks for history from this long before the last message seen (see cursorBefore).
 const CATCH_UP_LOOKBACK_MS = 10_000;
+// A catch-up page that fails is asked for again this many times in all, a little later each time,
+// before the page gives up on it, says so, and goes on sending.
+const CATCH_UP_ATTEMPTS = 3;
+const CATCH_UP_RETRY_MS = 1_000;
 // The character count appears once fewer than this many characters are left.
 const CHARS_LEFT_SHOWN_BELOW = 200;
 
@@ -50,7 +54,12 @@ const socket = new ChatSocket({
     if (name !== "open") outbox.disconnected();
     if (name === "closed" && !state.ended && isExpired(login)) endSession("token_expired");
   },
-  onOpen: () => socket.send({ action: "join" }),
+  onOpen: () => {
+    // Answers to requests made on the old connection will never come.
+    state.historyRequests = [];
+    stopCatchUp();
+    socket.send({ action: "join" });
+  },
   onFrame: (frame) => (handlers[frame.type] || (() => {}))(frame),
 });
 
@@ -61,16 +70,16 @@ const handlers = {
     $("connected-at").textContent = formatClock(clock.connectedAt);
     $("connected-at").title = clock.connectedAt.toISOString();
     const missedSince = frame.room === state.shownRoom ? messages.lastId : null;
-    if (frame.room !== state.shownRoom) enterRoom(frame.room, frame.history.length);
+    if (frame.room !== state.shownRoom) enterRoom(frame.room, frame.hasMore);
     // Nothing queued goes out until the history is in: it may hold one of ours, stored before a
     // drop that lost its echo.
     outbox.pause();
     frame.history.forEach(showMessage);
-    showPresence(frame.online);
+    showPresence(frame.online, frame.onlineCount);
     messages.scrollToBottom();
     // Back from a drop in the same room: the welcome holds only the last page of history, so ask
     // for everything since the last message seen.
-    if (missedSince) requestHistory("missed", { after: cursorBefore(missedSince, CATCH_UP_LOOKBACK_MS) });
+    if (missedSince) startCatchUp(cursorBefore(missedSince, CATCH_UP_LOOKBACK_MS));
     else outbox.resume();
     tick();
   },
@@ -81,7 +90,7 @@ const handlers = {
   },
   presence(frame) {
     if (frame.room !== state.shownRoom) return;
-    showPresence(frame.online);
+    showPresence(frame.online, frame.onlineCount);
     if (frame.user !== me) messages.notice(`${frame.user} ${frame.event === "joined" ? "joined" : "left"}`);
   },
   history(frame) {
@@ -93,9 +102,11 @@ const handlers = {
       return;
     }
     frame.messages.forEach(showMessage);
-    // A catch-up of more than one page goes on after the newest message now shown.
-    if (frame.hasMore && messages.lastId) requestHistory("missed", { after: messages.lastId });
-    else outbox.resume();
+    // A catch-up of more than one page goes on exactly where this page stopped (live messages
+    // shown meanwhile may be newer: going on after them would skip what lies between).
+    const last = frame.messages.at(-1);
+    if (frame.hasMore && last) startCatchUp(last.id);
+    else finishCatchUp();
   },
   heartbeat() {},
   error(frame) {
@@ -104,6 +115,9 @@ const handlers = {
       endSession(frame.reason);
     } else if (frame.code === "not_connected") {
       socket.drop();
+    } else if (state.historyRequests.length && !outbox.inFlight) {
+      // No message is in flight, so the error answers the oldest history request.
+      historyFailed(state.historyRequests.shift(), frame);
     } else {
       const refused = outbox.refuse();
       if (refused !== null && !$("message-input").value) $("message-input").value = refused;
@@ -118,31 +132,75 @@ function showMessage(frame) {
 }
 
 function requestHistory(kind, query) {
-  if (socket.send({ action: "history", ...query, limit: config.historyMaxLimit })) state.historyRequests.push(kind);
+  const sent = socket.send({ action: "history", ...query, limit: config.historyMaxLimit });
+  if (sent) state.historyRequests.push(kind);
+  return sent;
 }
 
-function enterRoom(room, historyLength) {
+function enterRoom(room, hasOlder) {
   state.shownRoom = room;
   state.room = room;
   state.historyRequests = [];
+  stopCatchUp();
   messages.clear();
   saveRoom(room);
   $("room-name").textContent = room;
   $("room-input").value = room;
-  // A full page of history on join means there may be older messages to load.
-  $("load-older").hidden = historyLength < config.historyOnJoin;
+  $("load-older").hidden = !hasOlder;
+}
+
+// -- catching up after a reconnect: page by page, each page retried a few times ----------------------
+
+// Asks for the messages after `cursor`; the outbox waits (see the welcome handler) until the
+// catch-up finishes or gives up.
+function startCatchUp(cursor) {
+  const attempts = state.catchUp && state.catchUp.after === cursor ? state.catchUp.attempts : 0;
+  clearTimeout(state.catchUp?.timer);
+  state.catchUp = { after: cursor, attempts, timer: null };
+  // Not sent (the socket closed meanwhile): the next welcome starts over.
+  requestHistory("missed", { after: cursor });
+}
+
+function finishCatchUp() {
+  stopCatchUp();
+  outbox.resume();
+}
+
+function stopCatchUp() {
+  clearTimeout(state.catchUp?.timer);
+  state.catchUp = null;
+}
+
+function historyFailed(kind, frame) {
+  if (kind === "older") {
+    showBanner(`Could not load older messages: ${frame.message}`);
+    return;
+  }
+  const catchUp = state.catchUp;
+  if (!catchUp) return;
+  catchUp.attempts += 1;
+  if (catchUp.attempts < CATCH_UP_ATTEMPTS) {
+    catchUp.timer = setTimeout(() => startCatchUp(catchUp.after), CATCH_UP_RETRY_MS * catchUp.attempts);
+    return;
+  }
+  // Given up: say so where the gap is and above the list, and go on sending.
+  messages.notice("Some messages sent while you were away could not be loaded.");
+  showBanner(`Could not load the messages you missed (${frame.message}). Reload the page to try again.`);
+  finishCatchUp();
 }
 
 // -- what the page shows besides messages ----------------------------------------------------------
 
 function showOutbox() {
   const waiting = outbox.waiting;
-  $("outbox-status").textContent = waiting && !socket.isOpen ? `${waiting} waiting to send` : "";
+  // Held back while disconnected, or while a reconnect catches up: say so, never stop in silence.
+  $("outbox-status").textContent = waiting && (!socket.isOpen || outbox.paused) ? `${waiting} waiting to send` : "";
 }
 
-function showPresence(users) {
-  renderOnline($("online"), users, me);
-  $("online-count").textContent = `(${users.length})`;
+// `users` may be the first names of a big room only; `count` is how many are online in all.
+function showPresence(users, count = users.length) {
+  renderOnline($("online"), users, me, count);
+  $("online-count").textContent = `(${count})`;
 }
 
 function showBanner(text, offerReconnect = false) {
@@ -156,8 +214,17 @@ function hideBanner() {
 }
 
 function updateCharCount() {
-  const left = config.messageMaxChars - $("message-input").value.length;
-  $("char-count").textContent = left < CHARS_LEFT_SHOWN_BELOW ? `${left} left` : "";
+  const text = $("message-input").value;
+  const left = config.messageMaxChars - text.length;
+  // Emoji and many scripts take several bytes a character: the byte limit can come first.
+  const bytesLeft = config.messageMaxBytes - utf8Length(text);
+  let shown = left < CHARS_LEFT_SHOWN_BELOW ? `${left} left` : "";
+  if (bytesLeft < CHARS_LEFT_SHOWN_BELOW && bytesLeft < left) shown = `${bytesLeft} bytes left`;
+  $("char-count").textContent = shown;
+}
+
+function utf8Length(text) {
+  return new TextEncoder().encode(text).length;
 }
 
 // -- the clocks, and what happens when one runs out ------------------------------------------------
@@ -210,8 +277,9 @@ $("composer").addEventListener("submit", (event) => {
   const input = $("message-input");
   const text = input.value.trim();
   if (!text) return;
-  if (text.length > config.messageMaxChars) {
-    showBanner(`Messages are limited to ${config.messageMaxChars} characters.`);
+  if (text.length > config.messageMaxChars || utf8Length(text) > config.messageMaxBytes) {
+    showBanner(`Messages are limited to ${config.messageMaxChars} characters and ${config.messageMaxBytes} bytes `
+      + "(an emoji takes 4).");
     return;
   }
   input.value = "";

@@ -26,10 +26,12 @@ export function noticeItem(text) {
   return element("li", "notice", text);
 }
 
-export function renderOnline(list, users, me) {
+// `users` may be the first names of a big room only (the server caps the list); `total` counts all.
+export function renderOnline(list, users, me, total = users.length) {
   list.replaceChildren(
     ...users.map((user) => element("li", user === me ? "me" : "", user === me ? `${user} (you)` : user)),
   );
+  if (total > users.length) list.append(element("li", "more", `and ${total - users.length} more`));
 }
 
 const STATE_TEXT = {

@@ -12,6 +12,9 @@ export function createState(savedRoom) {
     // Kinds of the history requests in flight, oldest first: the server answers in order, and a
     // history frame does not say which request it answers.
     historyRequests: [],
+    // The catch-up after a reconnect, while it runs: {after: the cursor asked for, attempts: failed
+    // tries of that page, timer: the retry waiting}. null otherwise.
+    catchUp: null,
     ended: false, // logged out or expired: nothing reconnects, nothing redirects twice
   };
 }
