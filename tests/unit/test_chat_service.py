@@ -60,7 +60,7 @@ def connect(chat, clock, connection_id, username, room="general", **claims):
 
 
 def presence(event, user, room, online):
-    return {"type": "presence", "event": event, "user": user, "room": room, "online": online}
+    return {"type": "presence", "event": event, "user": user, "room": room, "online": online, "onlineCount": len(online)}
 
 
 def say(chat, clock, connection_id, username, text, client_msg_id=None):
@@ -135,7 +135,8 @@ def test_join_without_a_room_only_welcomes(api, chat, clock):
     assert api.frames("a1") == [{
         "type": "welcome", "user": "alice", "room": "r1", "connectionId": "a1",
         "connectedAt": protocol.iso_utc(T0), "expiresAt": protocol.iso_utc(T0 + 3600_000),
-        "sessionEndsAt": protocol.iso_utc(T0 + 60_000), "online": ["alice", "bob"], "history": [],
+        "sessionEndsAt": protocol.iso_utc(T0 + 60_000), "online": ["alice", "bob"], "onlineCount": 2,
+        "history": [], "hasMore": False,
     }]
     assert api.frames("b1") == []
 
