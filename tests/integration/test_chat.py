@@ -208,9 +208,11 @@ def test_messages_over_the_rate_limit_are_refused(stack, register, client):
         c.send({"action": "sendmessage", "message": f"flood {n}"})
     codes = []
     for _ in range(30):
-        frame = c.recv()
+        # 30 frames at once make sls offline start a Python process for nearly every one (a cold
+        # start each); on a loaded 2-core machine the first answers can take tens of seconds.
+        frame = c.recv(timeout=60)
         while frame["type"] not in ("message", "error"):
-            frame = c.recv()
+            frame = c.recv(timeout=60)
         codes.append(frame.get("code", "ok"))
     elapsed = time.monotonic() - started
     # A burst of 10, then 2 a second: the rest are refused.
