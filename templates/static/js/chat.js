@@ -16,6 +16,13 @@ const $ = (id) => document.getElementById(id);
 const CATCH_UP_LOOKBACK_MS = 10_000;
 // The character count appears once fewer than this many characters are left.
 const CHARS_LEFT_SHOWN_BELOW = 200;
+// A rate_limited frame says how long to wait in retryAfterMs; a server that sends none gets this
+// (the default limit refills a message every 500 ms), and a zero or tiny wait is stretched to the
+// floor, so that a refused message is never resent in a busy loop.
+const RATE_LIMIT_WAIT_FALLBACK_MS = 1_000;
+const RATE_LIMIT_WAIT_FLOOR_MS = 250;
+// The banner's kind while it says that messages are being held back (hideBanner takes it).
+const RATE_LIMITED_BANNER = "rate-limited";
 
 const login = currentLogin();
 if (isExpired(login)) {
@@ -104,13 +111,30 @@ const handlers = {
       endSession(frame.reason);
     } else if (frame.code === "not_connected") {
       socket.drop();
+    } else if (frame.code === "rate_limited" && outbox.holdFor(rateLimitWaitMs(frame))) {
+      // Neither stored nor sent: it stays first in the outbox and goes again after the wait.
+      showBanner("Too many messages at once: yours wait and go out in order.", { kind: RATE_LIMITED_BANNER });
     } else {
-      const refused = outbox.refuse();
-      if (refused !== null && !$("message-input").value) $("message-input").value = refused;
+      giveBack(outbox.refuse());
       showBanner(frame.message);
     }
   },
 };
+
+// A message the server refused for good goes back into the composer, after anything typed since:
+// nothing typed is lost.
+function giveBack(text) {
+  if (text === null) return;
+  const input = $("message-input");
+  input.value = input.value ? `${input.value}\n${text}` : text;
+  updateCharCount();
+}
+
+function rateLimitWaitMs(frame) {
+  const ms = frame.retryAfterMs;
+  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) return RATE_LIMIT_WAIT_FALLBACK_MS;
+  return Math.max(ms, RATE_LIMIT_WAIT_FLOOR_MS);
+}
 
 function showMessage(frame) {
   outbox.seen(frame);
@@ -137,7 +161,9 @@ function enterRoom(room, historyLength) {
 
 function showOutbox() {
   const waiting = outbox.waiting;
-  $("outbox-status").textContent = waiting && !socket.isOpen ? `${waiting} waiting to send` : "";
+  $("outbox-status").textContent = waiting && (!socket.isOpen || outbox.slowed) ? `${waiting} waiting to send` : "";
+  // Everything held back by the rate limit has gone out: the banner that said so goes too.
+  if (!waiting) hideBanner(RATE_LIMITED_BANNER);
 }
 
 function showPresence(users) {
@@ -145,13 +171,17 @@ function showPresence(users) {
   $("online-count").textContent = `(${users.length})`;
 }
 
-function showBanner(text, offerReconnect = false) {
+// `kind` names a banner that something hides again by itself (hideBanner(kind)).
+function showBanner(text, { offerReconnect = false, kind = "" } = {}) {
   $("banner-text").textContent = text;
   $("reconnect").hidden = !offerReconnect;
+  $("banner").dataset.kind = kind;
   $("banner").hidden = false;
 }
 
-function hideBanner() {
+// Hides the banner; given a kind, only if the banner shown is of that kind.
+function hideBanner(kind) {
+  if (kind && $("banner").dataset.kind !== kind) return;
   $("banner").hidden = true;
 }
 
@@ -194,7 +224,7 @@ function autoDisconnect() {
   $("auto-countdown").textContent = "";
   $("auto-enabled").checked = false;
   socket.close();
-  showBanner(`Disconnected automatically after ${minutes} min.`, true);
+  showBanner(`Disconnected automatically after ${minutes} min.`, { offerReconnect: true });
 }
 
 function updateAutoDisconnect() {
