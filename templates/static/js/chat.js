@@ -21,6 +21,8 @@ const CHARS_LEFT_SHOWN_BELOW = 200;
 // floor, so that a refused message is never resent in a busy loop.
 const RATE_LIMIT_WAIT_FALLBACK_MS = 1_000;
 const RATE_LIMIT_WAIT_FLOOR_MS = 250;
+// How long a logout waits for the server to confirm the revocation before it gives up and says so.
+const LOGOUT_TIMEOUT_MS = 10_000;
 // The banner's kind while it says that messages are being held back (hideBanner takes it).
 const RATE_LIMITED_BANNER = "rate-limited";
 
@@ -278,11 +280,16 @@ $("messages").addEventListener("scroll", () => messages.scrolled());
 
 $("logout").addEventListener("click", async () => {
   state.ended = true;
-  // Revoke the token on the server first, so that it cannot connect again; leave either way.
-  await postJson("/logout", undefined, { Authorization: `Bearer ${login.token}` });
+  $("logout").disabled = true;
+  $("logout").textContent = "Logging out…";
+  // Revoke the token on the server first, so that it cannot connect again. Leave either way, but if
+  // the server did not confirm it (an error, or no answer in time), the login page says that the
+  // token may stay valid until it expires.
+  const { ok } = await postJson("/logout", undefined, { Authorization: `Bearer ${login.token}` },
+    { timeoutMs: LOGOUT_TIMEOUT_MS });
   socket.close();
   clearLogin();
-  location.assign(sessionEndUrl("logged_out"));
+  location.assign(sessionEndUrl(ok ? "logged_out" : "logout_unconfirmed"));
 });
 
 $("reconnect").addEventListener("click", () => {
