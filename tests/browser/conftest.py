@@ -22,9 +22,19 @@ GUEST_SESSION_LIMIT = 8
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
+def site_origin(port):
+    return f"http://127.0.0.1:{port}"
+
+
 @pytest.fixture(scope="session")
-def stack():
-    local = LocalStack(ports=Ports.free(), env={
+def site_port():
+    """The test site's port, chosen before the stack starts: its origin is the one the HTTP API allows."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def stack(site_port):
+    local = LocalStack(ports=Ports.free(), allowed_origins=(site_origin(site_port),), env={
         "WSCHAT_GUEST_SESSION_LIMIT_SECONDS": str(GUEST_SESSION_LIMIT),
         # The tests type faster than people: a roomier rate limit than the default.
         "WSCHAT_MESSAGE_BURST": "100", "WSCHAT_MESSAGE_RATE": "50",
@@ -34,10 +44,10 @@ def stack():
 
 
 @pytest.fixture(scope="session")
-def site(stack, tmp_path_factory):
+def site(stack, site_port, tmp_path_factory):
     # A slower first retry than the default, so that the reconnect test can send while a page waits.
     out = build_local_site(stack, tmp_path_factory.mktemp("site"), reconnectBaseMs=3000, heartbeatSeconds=20)
-    server = SiteServer(out, free_port()).start()
+    server = SiteServer(out, site_port).start()
     yield server
     server.stop()
 

@@ -1,12 +1,14 @@
-// The HTTP API: register, login, guest. Answers {ok, status, data}; never throws.
+// The HTTP API: register, login, guest, logout. Answers {ok, status, data}; never throws.
 import { config } from "./config.js";
 
-export async function postJson(path, body, headers = {}) {
+// timeoutMs: give up after this long (status 0, as when the server cannot be reached).
+export async function postJson(path, body, headers = {}, { timeoutMs } = {}) {
   try {
     const response = await fetch(config.httpUrl.replace(/\/$/, "") + path, {
       method: "POST",
       headers: { "Content-Type": "application/json", ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
+      signal: timeoutMs ? AbortSignal.timeout(timeoutMs) : undefined,
     });
     let data = {};
     try { data = await response.json(); } catch { data = {}; }

@@ -20,6 +20,15 @@ const CATCH_UP_ATTEMPTS = 3;
 const CATCH_UP_RETRY_MS = 1_000;
 // The character count appears once fewer than this many characters are left.
 const CHARS_LEFT_SHOWN_BELOW = 200;
+// A rate_limited frame says how long to wait in retryAfterMs; a server that sends none gets this
+// (the default limit refills a message every 500 ms), and a zero or tiny wait is stretched to the
+// floor, so that a refused message is never resent in a busy loop.
+const RATE_LIMIT_WAIT_FALLBACK_MS = 1_000;
+const RATE_LIMIT_WAIT_FLOOR_MS = 250;
+// How long a logout waits for the server to confirm the revocation before it gives up and says so.
+const LOGOUT_TIMEOUT_MS = 10_000;
+// The banner's kind while it says that messages are being held back (hideBanner takes it).
+const RATE_LIMITED_BANNER = "rate-limited";
 
 const login = currentLogin();
 if (isExpired(login)) {
@@ -118,13 +127,30 @@ const handlers = {
     } else if (state.historyRequests.length && !outbox.inFlight) {
       // No message is in flight, so the error answers the oldest history request.
       historyFailed(state.historyRequests.shift(), frame);
+    } else if (frame.code === "rate_limited" && outbox.holdFor(rateLimitWaitMs(frame))) {
+      // Neither stored nor sent: it stays first in the outbox and goes again after the wait.
+      showBanner("Too many messages at once: yours wait and go out in order.", { kind: RATE_LIMITED_BANNER });
     } else {
-      const refused = outbox.refuse();
-      if (refused !== null && !$("message-input").value) $("message-input").value = refused;
+      giveBack(outbox.refuse());
       showBanner(frame.message);
     }
   },
 };
+
+// A message the server refused for good goes back into the composer, after anything typed since:
+// nothing typed is lost.
+function giveBack(text) {
+  if (text === null) return;
+  const input = $("message-input");
+  input.value = input.value ? `${input.value}\n${text}` : text;
+  updateCharCount();
+}
+
+function rateLimitWaitMs(frame) {
+  const ms = frame.retryAfterMs;
+  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) return RATE_LIMIT_WAIT_FALLBACK_MS;
+  return Math.max(ms, RATE_LIMIT_WAIT_FLOOR_MS);
+}
 
 function showMessage(frame) {
   outbox.seen(frame);
@@ -193,8 +219,12 @@ function historyFailed(kind, frame) {
 
 function showOutbox() {
   const waiting = outbox.waiting;
-  // Held back while disconnected, or while a reconnect catches up: say so, never stop in silence.
-  $("outbox-status").textContent = waiting && (!socket.isOpen || outbox.paused) ? `${waiting} waiting to send` : "";
+  // Held back while disconnected, while a reconnect catches up, or by the rate limit: say so,
+  // never stop in silence.
+  $("outbox-status").textContent =
+    waiting && (!socket.isOpen || outbox.paused || outbox.slowed) ? `${waiting} waiting to send` : "";
+  // Everything held back by the rate limit has gone out: the banner that said so goes too.
+  if (!waiting) hideBanner(RATE_LIMITED_BANNER);
 }
 
 // `users` may be the first names of a big room only; `count` is how many are online in all.
@@ -203,13 +233,17 @@ function showPresence(users, count = users.length) {
   $("online-count").textContent = `(${count})`;
 }
 
-function showBanner(text, offerReconnect = false) {
+// `kind` names a banner that something hides again by itself (hideBanner(kind)).
+function showBanner(text, { offerReconnect = false, kind = "" } = {}) {
   $("banner-text").textContent = text;
   $("reconnect").hidden = !offerReconnect;
+  $("banner").dataset.kind = kind;
   $("banner").hidden = false;
 }
 
-function hideBanner() {
+// Hides the banner; given a kind, only if the banner shown is of that kind.
+function hideBanner(kind) {
+  if (kind && $("banner").dataset.kind !== kind) return;
   $("banner").hidden = true;
 }
 
@@ -261,7 +295,7 @@ function autoDisconnect() {
   $("auto-countdown").textContent = "";
   $("auto-enabled").checked = false;
   socket.close();
-  showBanner(`Disconnected automatically after ${minutes} min.`, true);
+  showBanner(`Disconnected automatically after ${minutes} min.`, { offerReconnect: true });
 }
 
 function updateAutoDisconnect() {
@@ -316,11 +350,16 @@ $("messages").addEventListener("scroll", () => messages.scrolled());
 
 $("logout").addEventListener("click", async () => {
   state.ended = true;
-  // Revoke the token on the server first, so that it cannot connect again; leave either way.
-  await postJson("/logout", undefined, { Authorization: `Bearer ${login.token}` });
+  $("logout").disabled = true;
+  $("logout").textContent = "Logging out…";
+  // Revoke the token on the server first, so that it cannot connect again. Leave either way, but if
+  // the server did not confirm it (an error, or no answer in time), the login page says that the
+  // token may stay valid until it expires.
+  const { ok } = await postJson("/logout", undefined, { Authorization: `Bearer ${login.token}` },
+    { timeoutMs: LOGOUT_TIMEOUT_MS });
   socket.close();
   clearLogin();
-  location.assign(sessionEndUrl("logged_out"));
+  location.assign(sessionEndUrl(ok ? "logged_out" : "logout_unconfirmed"));
 });
 
 $("reconnect").addEventListener("click", () => {

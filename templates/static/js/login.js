@@ -15,6 +15,8 @@ const REASONS = {
   limit: "Your session limit was reached. Please log in again.",
   signin: "Please log in to chat.",
   logout: "You are logged out.",
+  "logout-unconfirmed": "You are logged out on this device, but the server did not confirm the logout: "
+    + "your session may stay valid until it expires.",
 };
 
 const reason = new URLSearchParams(location.search).get("reason");

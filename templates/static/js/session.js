@@ -64,12 +64,14 @@ export function loginUrl(reason) {
 }
 
 // The login page's reason for each way a session ends: the server's SessionEnd codes
-// (handler/protocol.py), which the chat page also uses when its own clock or the user ends it.
+// (handler/protocol.py), which the chat page also uses when its own clock or the user ends it,
+// and the page's own logout_unconfirmed (the server did not confirm the revocation).
 // The short names keep the login page's URLs as they were.
 const SESSION_END_REASONS = new Map([
   ["token_expired", "expired"],
   ["session_limit", "limit"],
   ["logged_out", "logout"],
+  ["logout_unconfirmed", "logout-unconfirmed"],
 ]);
 
 // An unknown or missing code reads as expired: signing in again is the answer whatever the cause.
