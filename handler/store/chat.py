@@ -291,6 +291,9 @@ class ChatStore:
             KeyConditionExpression="room = :room" + (f" AND {condition}" if condition else ""),
             ExpressionAttributeValues={":room": s(room), **values},
             ScanIndexForward=not newest_first,
+            # Strongly consistent: a catch-up after a reconnect must see a message stored a moment
+            # ago, or the client never gets it (it was not connected to receive it live).
+            ConsistentRead=True,
             # One extra item tells whether there is more without a second request.
             limit=limit + 1,
         ))
