@@ -9,28 +9,21 @@ import secrets
 import signal
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
+from authorizer.passwords import hash_password, verify_password
+from authorizer.tokens import issue_token
 from devstack.secret import add_arguments as add_secret_arguments
 from devstack.secret import run_args as run_secret
 from devstack.site import SiteServer, build_local_site
-from devstack.stack import ROOT, STATE_DIR, AwsLimits, LocalStack, Ports, StackError, port_in_use
+from devstack.stack import ROOT, STAGE, STATE_DIR, AwsLimits, LocalStack, Ports, StackError, port_in_use
+from handler.errors import StorageUnavailable
+from handler.settings import Settings
+from handler.signing_keys import SigningKeys
+from handler.store.accounts import AccountsStore
 
 DEMO_USERS = ("alice", "bob")
 DEMO_PASSWORDS = STATE_DIR / "demo-passwords.json"
-
-
-def post_json(url: str, body: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
 
 
 def demo_passwords() -> dict[str, str]:
@@ -42,17 +35,42 @@ def demo_passwords() -> dict[str, str]:
     return passwords
 
 
-def ensure_demo_users(stack: LocalStack) -> dict[str, str]:
-    """Register alice and bob (once per data folder) and return {name: token}."""
+def ensure_demo_users(dynamodb, passwords: dict[str, str], settings: Settings, now: int | None = None) -> dict[str, str]:
+    """Make each demo user exist with its password, straight in the Users table, and return
+    {name: token} (signed with the stage's secret, as a login would).
+
+    Never through POST /login: a failed attempt there counts against the name and 127.0.0.1 like
+    anyone's, and a setup step must not spend them (nor be refused by them). An existing user whose
+    password no longer matches (demo-passwords.json was deleted) gets the current one."""
+    store = AccountsStore(dynamodb, settings.tables)
+    keys = SigningKeys(settings.accounts, lambda: None)
+    now = int(time.time()) if now is None else now
     tokens = {}
-    for name, password in demo_passwords().items():
-        status, body = post_json(f"{stack.http_url}/login", {"username": name, "password": password})
-        if status != 200:
-            status, body = post_json(f"{stack.http_url}/register", {"username": name, "password": password})
-        if status not in (200, 201):
-            raise StackError(f"could not create demo user {name}: HTTP {status} {body.get('error')}")
-        tokens[name] = body["token"]
+    try:
+        for name, password in passwords.items():
+            user = store.get_user(name)
+            if user is not None and user.guest:
+                raise StackError(f"could not create demo user {name}: a guest holds the name")
+            if user is None:
+                if not store.create_user(username=name, password_hash=hash_password(password), guest=False,
+                                         created_at_ms=now * 1000):
+                    raise StackError(f"could not create demo user {name}: the name was taken meanwhile")
+            elif not verify_password(password, user.password_hash):
+                store.set_password_hash(name, hash_password(password))
+            tokens[name], _ = issue_token(
+                username=user.username if user else name, guest=False,
+                ttl_seconds=settings.accounts.token_ttl_seconds,
+                session_limit_seconds=settings.accounts.member_session_limit_seconds, secret=keys.current(),
+                audience=settings.audience, now=now,
+            )
+    except StorageUnavailable as exc:
+        raise StackError(f"could not create the demo users: DynamoDB Local failed ({exc})") from None
     return tokens
+
+
+def local_settings(stack: LocalStack) -> Settings:
+    """The settings the local stage's functions run with (tables, token lifetimes, the secret)."""
+    return Settings.from_env(stack.function_env() | {"WSCHAT_STAGE": STAGE})
 
 
 def dev(args) -> int:
@@ -75,7 +93,7 @@ def dev(args) -> int:
             raise StackError(f"port {site_port} (for the site) is already in use: stop what holds it or set WSCHAT_SITE_PORT")
         print("Starting DynamoDB Local and sls offline ...", flush=True)
         stack.start()
-        tokens = ensure_demo_users(stack)
+        tokens = ensure_demo_users(stack.dynamodb(), demo_passwords(), local_settings(stack))
         site = SiteServer(build_local_site(stack, ROOT / "site"), site_port).start()
     except StackError as exc:
         print(f"make dev: {exc}", file=sys.stderr)

@@ -1,30 +1,56 @@
 """The accounts service: register, log in, come as a guest, log out (the HTTP API), over the
 accounts store. Each call returns (status, body) or raises guard.Refused with a 4xx status.
 
-Logins are limited per username and per address (limits.LoginLimit; a locked name answers
-exactly as a wrong password does, after the same work); sign-ups per address.
+Logins follow limits.LoginPolicy: each attempt first reserves a failure in its counters (per
+username and address, per address, per username), then checks the password; a success gives
+the reservations back. Over a limit the answer is 429 with Retry-After, the same whether the
+name exists or not; nothing locks a name, and nobody elsewhere can keep its owner waiting at an
+address they logged in from.
+Sign-ups are limited per address.
+
+Usernames are taken in Unicode's NFKC form (full-width and other compatibility characters become
+their plain letters), must then match protocol.USERNAME_PATTERN, are shown as typed, and are
+unique by their case-folded form (store.username_key).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
+import unicodedata
 from typing import Callable
 
-from authorizer.passwords import hash_password, verify_password
+from authorizer.passwords import check_password, hash_password
 from authorizer.tokens import TokenExpired, TokenError, issue_token, verify_token
 from handler import log, protocol
 from handler.events import HttpEvent
-from handler.guard import Refused
-from handler.limits import LoginLimit
+from handler.guard import Refused, quietly
+from handler.limits import LoginPolicy, address_group
 from handler.protocol import Identity
 from handler.settings import Accounts, Limits
 from handler.signing_keys import SigningKeys
-from handler.store.accounts import AccountsStore
+from handler.store.accounts import AccountsStore, Taken, username_key
 
 BODY_MAX_BYTES = 4096
 INVALID_LOGIN = "invalid username or password"
+GUEST_PREFIX = "guest-"
+# 80 random bits, 16 base32 characters: "guest-" and 16 is 22 characters, within the 32 a name may
+# have. A year of a million guests a day (3.65e8 names) draws a repeated name with probability
+# about n^2 / 2^81 = 6e-8; and a name still held (guest_name_hold_days) is never handed out again,
+# the store refuses it and another is drawn.
+GUEST_NAME_BYTES = 10
 GUEST_NAME_ATTEMPTS = 8
+
+
+def canonical_username(raw: str) -> str | None:
+    """The name as it is stored and shown: NFKC of what was typed, if that is a valid name."""
+    name = unicodedata.normalize("NFKC", raw)
+    return name if protocol.is_valid_username(name) else None
+
+
+def guest_name() -> str:
+    return GUEST_PREFIX + base64.b32encode(secrets.token_bytes(GUEST_NAME_BYTES)).decode().lower()
 
 
 class AccountService:
@@ -40,62 +66,119 @@ class AccountService:
         self.clock = clock  # epoch milliseconds
         # Closes the connections opened with a revoked token (Chat.log_out, wired by the app).
         self.close_connections = close_connections
-        self.login_limit = LoginLimit(limits.login_max_failures, limits.login_window_seconds)
+        self.policy = LoginPolicy(
+            pair_max_failures=limits.login_max_failures, address_max_failures=limits.login_address_max_failures,
+            window_seconds=limits.login_window_seconds, slowdown_after=limits.login_slowdown_after,
+            slowdown_window_seconds=limits.login_slowdown_window_seconds,
+            slowdown_base_seconds=limits.login_slowdown_base_seconds,
+            slowdown_max_seconds=limits.login_slowdown_max_seconds,
+            known_address_days=limits.login_known_address_days,
+        )
 
     def register(self, event: HttpEvent) -> tuple[int, dict]:
         if not self.accounts.allow_registration:
             raise Refused(403, "registration is switched off")
-        username, password = _credentials(event)
-        if not protocol.is_valid_username(username):
+        raw, password = _credentials(event)
+        username = canonical_username(raw)
+        if username is None:
             raise Refused(400, "username must be 3-32 characters of A-Z a-z 0-9 _ . -")
-        if username.lower().startswith("guest-"):
+        if username_key(username).startswith(GUEST_PREFIX):
             raise Refused(400, 'usernames starting with "guest-" are reserved for guests')
         if len(password) < protocol.PASSWORD_MIN_CHARS:
             raise Refused(400, f"password must be at least {protocol.PASSWORD_MIN_CHARS} characters")
         if len(password) > protocol.PASSWORD_MAX_CHARS:
             raise Refused(400, f"password must be at most {protocol.PASSWORD_MAX_CHARS} characters")
         self._count_sign_up(event)
+        now = self.clock()
         created = self.store.create_user(
-            username=username, password_hash=hash_password(password), guest=False, created_at_ms=self.clock()
+            username=username, password_hash=hash_password(password), guest=False, created_at_ms=now
         )
         if not created:
             raise Refused(409, "that username is taken")
+        # The address an account was made from is its owner's: guessers elsewhere never hold it up.
+        quietly(self._remember_address, username, event, now // 1000)
         log.add(username=username)
         return 201, self._token(username=username, guest=False)
 
     def login(self, event: HttpEvent) -> tuple[int, dict]:
-        username, password = _credentials(event)
-        if not protocol.is_valid_username(username) or len(password) > protocol.PASSWORD_MAX_CHARS:
-            raise Refused(401, INVALID_LOGIN)
+        raw, password = _credentials(event)
+        username = canonical_username(raw)
+        if username is None or len(password) > protocol.PASSWORD_MAX_CHARS:
+            raise Refused(401, INVALID_LOGIN)  # no such name can exist: nothing to count
         now = self.clock() // 1000
-        user_key, ip_key = f"login#user#{username.lower()}", f"login#ip#{event.source_ip}"
-        # A locked name or address answers exactly as a wrong password does, after the same work.
-        locked = self.login_limit.locked(self.store.counter(user_key, now)) or self.login_limit.locked(
-            self.store.counter(ip_key, now)
-        )
+        key, address = username_key(username), address_group(event.source_ip)
+        known = self.store.remembered(_known_key(key, address), now)
+        taken = self._reserve(key, address, known, now)
         user = self.store.get_user(username)
-        # verify_password does the same work for a missing user, so timing does not reveal who exists.
-        valid = verify_password(password, user.password_hash if user else None) and user is not None and not user.guest
-        if locked or not valid:
-            if not valid:
-                self.store.bump_counter(user_key, now, self.login_limit.window_seconds)
-                self.store.bump_counter(ip_key, now, self.login_limit.window_seconds)
-            raise Refused(401, INVALID_LOGIN, locked=locked or None)
-        self.store.clear_counter(user_key)
-        log.add(username=user.username)
+        # check_password does the same work for a missing user, so timing does not reveal who exists.
+        checked = check_password(password, user.password_hash if user else None)
+        if not checked.ok or user is None or user.guest:
+            log.add(failure="password", known=known)
+            raise Refused(401, INVALID_LOGIN)  # the reservations stay: they were failures
+        # The login is good: bookkeeping that fails from here on is logged, not answered.
+        for counter, reservation in taken:
+            quietly(self.store.give_back, counter, reservation)
+        quietly(self._remember_address, user.username, event, now)
+        if checked.rehashed:
+            quietly(lambda: self.store.set_password_hash(user.username, checked.rehashed, replacing=user.password_hash))
+        log.add(username=user.username, known=known, rehashed=bool(checked.rehashed) or None)
         return 200, self._token(username=user.username, guest=False)
+
+    def _reserve(self, key: str, address: str, known: bool, now: int) -> list[tuple[str, Taken]]:
+        """Reserve this attempt's failure in each counter that applies, before any password is
+        checked; refuse (429) at the first limit reached, giving back what was reserved."""
+        policy, taken = self.policy, []
+
+        def refuse(message: str, until: int, limit: str):
+            for counter, reservation in taken:
+                self.store.give_back(counter, reservation)
+            wait = max(1, until - now)
+            raise Refused(429, f"{message}; try again in {wait} s", retry_after=wait, limit=limit)
+
+        pair_key = f"login#pair#{key}#{address}"
+        pair = self.store.take(pair_key, now, policy.window_seconds, policy.pair_max_failures)
+        if not pair.granted:
+            refuse("too many failed logins for this name from your address", pair.ends_at, "pair")
+        taken.append((pair_key, pair))
+        if not known:
+            address_key = f"login#ip#{address}"
+            counted = self.store.take(address_key, now, policy.window_seconds, policy.address_max_failures)
+            if not counted.granted:
+                refuse("too many failed logins from your address", counted.ends_at, "address")
+            taken.append((address_key, counted))
+        user_key = f"login#user#{key}"
+        failures = self.store.take(user_key, now, policy.slowdown_window_seconds)
+        taken.append((user_key, failures))
+        delay = policy.delay_seconds(failures.count)
+        if delay:
+            # Unknown addresses share the name's turns. A known one takes turns of its own, so
+            # nobody elsewhere can keep the owner waiting, while someone sharing the owner's
+            # address (a NAT, a mobile carrier's CGNAT) is slowed as much as everyone else.
+            turn_key, keep_until = (pair_key, pair.ends_at) if known else (user_key, failures.ends_at)
+            busy_until = self.store.take_turn(turn_key, now, now + delay, keep_until)
+            if busy_until is not None:
+                refuse("too many failed logins for this name; it is being slowed down", busy_until, "slowdown")
+        return taken
+
+    def _remember_address(self, username: str, event: HttpEvent, now: int) -> None:
+        if self.policy.known_address_days > 0:
+            known_key = _known_key(username_key(username), address_group(event.source_ip))
+            self.store.remember(known_key, now + self.policy.known_address_seconds)
 
     def guest(self, event: HttpEvent) -> tuple[int, dict]:
         if not self.accounts.allow_guests:
             raise Refused(403, "guest access is switched off")
         now = self.clock() // 1000
         self._count_sign_up(event)
+        # The name is held until nothing that may show it is left (guest_name_hold_days after the
+        # token and its session have ended), so no later guest is mistaken for this one.
+        accounts = self.accounts
+        hold_until = (now + accounts.guest_token_ttl_seconds + accounts.guest_session_limit_seconds
+                      + accounts.guest_name_hold_days * 86400 + 60)
         for _ in range(GUEST_NAME_ATTEMPTS):
-            username = f"guest-{secrets.token_hex(2)}"
-            # The name is held until the guest's token has expired, so no one else can take it meanwhile.
+            username = guest_name()
             if self.store.create_user(
-                username=username, password_hash=None, guest=True, created_at_ms=now * 1000,
-                ttl=now + self.accounts.guest_token_ttl_seconds + 60,
+                username=username, password_hash=None, guest=True, created_at_ms=now * 1000, ttl=hold_until,
             ):
                 log.add(username=username)
                 return 201, self._token(username=username, guest=True)
@@ -140,8 +223,15 @@ class AccountService:
 
     def _count_sign_up(self, event: HttpEvent) -> None:
         """At most `registrations_per_ip` accounts (members and guests) per address per hour."""
-        if self.store.bump_counter(f"signup#ip#{event.source_ip}", self.clock() // 1000, 3600) > self.limits.registrations_per_ip:
-            raise Refused(429, "too many new accounts from this address; try again later")
+        now = self.clock() // 1000
+        counted = self.store.take(f"signup#ip#{address_group(event.source_ip)}", now, 3600, self.limits.registrations_per_ip)
+        if not counted.granted:
+            raise Refused(429, "too many new accounts from this address; try again later",
+                          retry_after=max(1, counted.ends_at - now))
+
+
+def _known_key(key: str, address: str) -> str:
+    return f"login#known#{key}#{address}"
 
 
 def _json_body(event: HttpEvent) -> dict:

@@ -108,18 +108,18 @@ def disconnect_route(work: Callable[[Chat, str], None]):
                  on_failure=lambda event, exc: OK, fallback=OK)(run)
 
 
-def http_response(status: int, body: dict) -> dict:
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": "application/json", "Cache-Control": "no-store"},
-        "body": json.dumps(body),
-    }
+def http_response(status: int, body: dict, retry_after: int | None = None) -> dict:
+    headers = {"Content-Type": "application/json", "Cache-Control": "no-store"}
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+        body = body | {"retryAfterSeconds": retry_after}  # pages cannot read Retry-After across origins
+    return {"statusCode": status, "headers": headers, "body": json.dumps(body)}
 
 
 def http_route(name: str, work: Callable[[HttpEvent], tuple[int, dict]]):
     def on_failure(event, exc: Exception):
         if isinstance(exc, Refused):
-            return http_response(exc.status, {"error": exc.message})
+            return http_response(exc.status, {"error": exc.message}, exc.retry_after)
         if isinstance(exc, StorageUnavailable):
             return http_response(503, {"error": "service unavailable; try again"})
         if isinstance(exc, ConfigError):

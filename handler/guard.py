@@ -26,10 +26,11 @@ from handler.settings import ConfigError
 class Refused(Exception):
     """Raised by an entry point's work to answer with a status and a message (HTTP, $connect)."""
 
-    def __init__(self, status: int, message: str, **log_fields):
+    def __init__(self, status: int, message: str, *, retry_after: int | None = None, **log_fields):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after = retry_after  # seconds, for a 429 (HTTP: Retry-After and "retryAfterSeconds")
         self.log_fields = log_fields
 
 

@@ -74,7 +74,7 @@ class Limits:
     # Per connection: a burst of messages, then a steady rate per second.
     message_burst: float
     message_rate: float
-    # Failed logins per username and per address within a window.
+    # Failed logins per (username, address) within a window (limits.LoginPolicy says the rest).
     login_max_failures: int
     login_window_seconds: int
     # New accounts (members and guests) per address per hour.
@@ -82,6 +82,17 @@ class Limits:
     # Rooms bigger than this get no joined/left frames: each would cost a post to every member,
     # so a room of N filling up would cost N²/2 posts. Their members see who is online in `welcome`.
     presence_max_room: int
+    # Failed logins per address over all names, within login_window_seconds (a NAT's users share
+    # it, hence far above login_max_failures; names that logged in from the address skip it).
+    login_address_max_failures: int = 100
+    # Past this many failures of one username within the slowdown window (over all addresses),
+    # addresses it has not logged in from take turns: base, 2 x base, ... up to max seconds apart.
+    login_slowdown_after: int = 10
+    login_slowdown_window_seconds: int = 86400
+    login_slowdown_base_seconds: int = 1
+    login_slowdown_max_seconds: int = 900
+    # How long a successful login (or sign-up) makes its address "known" for that user.
+    login_known_address_days: int = 30
 
 
 @dataclass(frozen=True)
@@ -99,6 +110,10 @@ class Accounts:
     jwt_secret_param: str
     # How long a process trusts the secret it read from SSM: a rotation takes effect within this.
     jwt_secret_cache_seconds: int
+    # A guest's name is held this long after its token expires, so that no later guest gets a
+    # name that SessionHistory or MessageHistory may still show (their longest retention, plus
+    # the up to two days DynamoDB takes to delete expired items).
+    guest_name_hold_days: int = 92
 
 
 @dataclass(frozen=True)
@@ -157,6 +172,8 @@ class Settings:
         env = _Env(os.environ if environ is None else environ)
         stage = env.str("WSCHAT_STAGE", "local")
         prefix = f"wschat-{stage}-"
+        message_days = env.int("WSCHAT_MESSAGE_RETENTION_DAYS", 30, minimum=1)
+        session_days = env.int("WSCHAT_SESSION_RETENTION_DAYS", 90, minimum=1)
         return cls(
             stage=stage,
             region=env.str("AWS_REGION") or env.str("AWS_DEFAULT_REGION", "us-east-1"),
@@ -168,8 +185,8 @@ class Settings:
                 limits=env.str("WSCHAT_LIMITS_TABLE", prefix + "Limits"),
             ),
             retention=Retention(
-                message_days=env.int("WSCHAT_MESSAGE_RETENTION_DAYS", 30, minimum=1),
-                session_days=env.int("WSCHAT_SESSION_RETENTION_DAYS", 90, minimum=1),
+                message_days=message_days,
+                session_days=session_days,
             ),
             limits=Limits(
                 message_burst=env.float("WSCHAT_MESSAGE_BURST", 10),
@@ -178,6 +195,12 @@ class Settings:
                 login_window_seconds=env.int("WSCHAT_LOGIN_WINDOW_SECONDS", 900, minimum=1),
                 registrations_per_ip=env.int("WSCHAT_REGISTRATIONS_PER_IP", 20, minimum=0),
                 presence_max_room=env.int("WSCHAT_PRESENCE_MAX_ROOM", 100, minimum=0),
+                login_address_max_failures=env.int("WSCHAT_LOGIN_ADDRESS_MAX_FAILURES", 100, minimum=1),
+                login_slowdown_after=env.int("WSCHAT_LOGIN_SLOWDOWN_AFTER", 10, minimum=1),
+                login_slowdown_window_seconds=env.int("WSCHAT_LOGIN_SLOWDOWN_WINDOW_SECONDS", 86400, minimum=1),
+                login_slowdown_base_seconds=env.int("WSCHAT_LOGIN_SLOWDOWN_BASE_SECONDS", 1, minimum=1),
+                login_slowdown_max_seconds=env.int("WSCHAT_LOGIN_SLOWDOWN_MAX_SECONDS", 900, minimum=1),
+                login_known_address_days=env.int("WSCHAT_LOGIN_KNOWN_ADDRESS_DAYS", 30, minimum=0),
             ),
             accounts=Accounts(
                 allow_registration=env.flag("WSCHAT_ALLOW_REGISTRATION", True),
@@ -189,6 +212,9 @@ class Settings:
                 jwt_secret=env.str("WSCHAT_JWT_SECRET"),
                 jwt_secret_param=env.str("WSCHAT_JWT_SECRET_PARAM", f"/wschat/{stage}/jwt-secret"),
                 jwt_secret_cache_seconds=env.int("WSCHAT_JWT_SECRET_CACHE_SECONDS", 300, minimum=0),
+                guest_name_hold_days=env.int(
+                    "WSCHAT_GUEST_NAME_HOLD_DAYS", max(message_days, session_days) + 2, minimum=0
+                ),
             ),
             fanout=Fanout(
                 batch_size=env.int("WSCHAT_FANOUT_BATCH_SIZE", 250, minimum=1),

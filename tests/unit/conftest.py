@@ -12,6 +12,7 @@ import pytest
 from boto3.dynamodb.types import TypeDeserializer
 from moto import mock_aws
 
+from authorizer import passwords
 from devstack.tables import create_tables
 from handler import app
 from handler.app import App
@@ -55,6 +56,13 @@ def aws_env(monkeypatch):
     yield
     app.install(None)
     _fakes.clear()
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch):
+    """scrypt at its real cost (N=2^17, about 0.4-0.8 s a hash here) only where the cost is the
+    subject (tests/unit/test_passwords.py asks for `real_password_cost`); elsewhere N=2^10."""
+    monkeypatch.setattr(passwords, "N", 2**10)
 
 
 # What the current test's App was built with, so that reinstall_app() keeps them.

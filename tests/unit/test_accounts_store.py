@@ -3,10 +3,13 @@
 Moto never runs TTL, like AWS in the up to two days before it gets round to an item: an item past
 its ttl is still readable here, which is what the store must see through."""
 
+import threading
+
 import pytest
+from botocore.exceptions import ClientError
 
 from handler.settings import Settings
-from handler.store.accounts import AccountsStore, User
+from handler.store.accounts import AccountsStore, Taken, User, username_key
 from tests.unit.conftest import STAGE
 
 T0 = 1_795_000_000  # epoch seconds; every test's clock starts here
@@ -122,3 +125,155 @@ def test_a_revoked_token_reads_as_revoked_and_others_do_not(accounts, dynamodb):
     assert accounts.is_revoked("jti-still-in") is False
     assert raw_item(dynamodb, "Limits", "key", "revoked#jti-out")["ttl"] == {"N": str(T0 + 3600)}
 
+
+
+# -- usernames -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("typed, key", [
+    ("Alice", "alice"), ("ＡＬＩＣＥ", "alice"), ("ａｌｉｃｅ", "alice"),
+    ("\u212aate", "kate"),  # KELVIN SIGN, which lower() alone keeps
+    ("ﬁona", "fiona"),  # the ligature is two letters
+    ("bob_2.x-y", "bob_2.x-y"),
+])
+def test_a_name_is_keyed_by_its_nfkc_case_folded_form(typed, key):
+    assert username_key(typed) == key
+
+
+def test_a_look_alike_in_another_form_is_the_same_name(accounts):
+    assert member(accounts, "alice", "scrypt$alice") is True
+    assert member(accounts, "ａｌｉｃｅ", "scrypt$look-alike") is False
+    assert accounts.get_user("ＡＬＩＣＥ") == User("alice", "scrypt$alice", False)
+
+
+def test_a_password_hash_is_replaced_only_if_it_is_still_the_one_read(accounts):
+    member(accounts, "erin", "scrypt$old")
+    assert accounts.set_password_hash("Erin", "scrypt$rehashed", replacing="scrypt$old") is True
+    # A password changed meanwhile is not undone by a rehash of the old one.
+    assert accounts.set_password_hash("erin", "scrypt$stale", replacing="scrypt$old") is False
+    assert accounts.get_user("erin").password_hash == "scrypt$rehashed"
+    assert accounts.set_password_hash("erin", "scrypt$reset") is True
+    assert accounts.set_password_hash("nobody", "scrypt$x") is False  # never creates a user
+    assert accounts.get_user("nobody") is None
+
+
+# -- take: a counter with a limit, reserved before the work it counts ----------------------------
+
+
+def test_take_grants_up_to_the_limit_within_the_window_then_refuses_until_it_ends(accounts):
+    key = "login#pair#frank#192.0.2.1"
+    granted = [accounts.take(key, T0 + step, 900, limit=3) for step in (0, 1, 2)]
+    assert [(t.granted, t.count, t.ends_at) for t in granted] == [(True, n, T0 + 900) for n in (1, 2, 3)]
+    refused = accounts.take(key, T0 + 3, 900, limit=3)
+    assert (refused.granted, refused.count, refused.ends_at) == (False, 3, T0 + 900)
+    assert accounts.counter(key, T0 + 3) == 3  # a refusal counts nothing
+    assert accounts.take(key, T0 + 900, 900, limit=3) == Taken(True, 1, T0 + 1800)  # a new window
+
+
+def test_a_limit_of_zero_refuses_everything(accounts):
+    assert accounts.take("signup#ip#192.0.2.9", T0, 3600, limit=0).granted is False
+
+
+def test_given_back_a_taken_count_frees_its_place_but_never_in_a_later_window(accounts):
+    key = "login#ip#192.0.2.2"
+    first = accounts.take(key, T0, 60, limit=2)
+    second = accounts.take(key, T0, 60, limit=2)
+    accounts.give_back(key, second)
+    assert accounts.take(key, T0 + 1, 60, limit=2).granted is True
+    accounts.take(key, T0 + 60, 60)  # a new window
+    accounts.give_back(key, first)  # from the old window: changes nothing
+    assert accounts.counter(key, T0 + 60) == 1
+    accounts.give_back(key, Taken(False, 2, T0 + 120))  # a refusal has nothing to give back
+    assert accounts.counter(key, T0 + 60) == 1
+
+
+class Interleaved:
+    """A client that runs one call at a time (DynamoDB applies each request atomically). With
+    `parties` (and run_all), it holds each thread at its first failed condition until all have got there (the
+    moment both callers have found the window ended); from then on the threads finish one after
+    the other, the interleaving in which a second caller acts on a window the first just started."""
+
+    def __init__(self, client, parties=None):
+        self.client = client
+        self.lock = threading.Lock()
+        self.barrier = threading.Barrier(parties, timeout=10) if parties else None
+        self.turn = threading.Lock()
+        self.waiting = threading.local()
+
+    def __getattr__(self, name):
+        call = getattr(self.client, name)
+
+        def run(**request):
+            try:
+                with self.lock:
+                    return call(**request)
+            except ClientError as exc:
+                if self.barrier and exc.response["Error"]["Code"] == "ConditionalCheckFailedException" and \
+                        not getattr(self.waiting, "done", False):
+                    self.waiting.done = True
+                    self.barrier.wait()
+                    self.turn.acquire()
+                raise
+
+        return run
+
+    def run_all(self, work, times: int) -> list:
+        results = []
+
+        def one():
+            try:
+                results.append(work())
+            finally:
+                if getattr(self.waiting, "done", False):
+                    self.turn.release()
+
+        threads = [threading.Thread(target=one) for _ in range(times)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=20)
+        return results
+
+
+def test_two_counts_at_a_windows_end_start_one_new_window_and_both_count(dynamodb):
+    key = "login#user#grace"
+    accounts = AccountsStore(dynamodb, Settings.from_env().tables)
+    accounts.bump_counter(key, T0, 60)
+    client = Interleaved(dynamodb, parties=2)
+    racing = AccountsStore(client, Settings.from_env().tables)
+    counts = client.run_all(lambda: racing.bump_counter(key, T0 + 60, 60), 2)
+    # Both found the old window ended; one started the new window and the other counted in it
+    # (it must not start the window again: that would wipe out the first one's count).
+    assert sorted(counts) == [1, 2]
+    assert accounts.counter(key, T0 + 60) == 2
+
+
+def test_concurrent_takes_never_grant_more_than_the_limit(dynamodb):
+    key = "login#pair#henry#192.0.2.3"
+    client = Interleaved(dynamodb)
+    racing = AccountsStore(client, Settings.from_env().tables)
+    results = client.run_all(lambda: racing.take(key, T0, 900, limit=5).granted, 12)
+    assert results.count(True) == 5 and results.count(False) == 7
+
+
+# -- turns: the per-username slowdown ------------------------------------------------------------
+
+
+def test_a_turn_is_held_until_its_time_and_then_free_for_the_next(accounts):
+    key = "login#user#ivan"
+    accounts.take(key, T0, 86400)
+    assert accounts.take_turn(key, T0, T0 + 4, T0 + 86400) is None
+    assert accounts.take_turn(key, T0 + 3, T0 + 3 + 8, T0 + 86400) == T0 + 4  # held: wait until then
+    assert accounts.take_turn(key, T0 + 4, T0 + 4 + 8, T0 + 86400) is None
+    assert raw_item(accounts.limits.client, "Limits", "key", key)["ttl"] == {"N": str(T0 + 86400)}
+
+
+# -- known addresses -----------------------------------------------------------------------------
+
+
+def test_a_remembered_address_is_known_until_its_time_runs_out(accounts):
+    key = "login#known#judy#198.51.100.4"
+    assert accounts.remembered(key, T0) is False
+    accounts.remember(key, T0 + 30 * 86400)
+    assert accounts.remembered(key, T0 + 30 * 86400 - 1) is True
+    assert accounts.remembered(key, T0 + 30 * 86400) is False  # still stored, as before TTL runs

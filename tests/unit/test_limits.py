@@ -8,7 +8,7 @@ import pytest
 
 from authorizer import handler as authorizer
 from handler import app, connect, http_auth, messages, sweep
-from handler.limits import LoginLimit, MessageLimit
+from handler.limits import LoginPolicy, MessageLimit, address_group
 from tests.unit.conftest import SECRET, load_event, ws_event, reinstall_app, session_row, set_clock, store
 
 
@@ -24,8 +24,27 @@ def test_bucket_allows_a_burst_then_a_steady_rate():
     assert limit.take(0.0, 0, 10_000_000) == 2  # refills only up to the burst
 
 
-def test_login_limit():
-    assert not LoginLimit(5, 900).locked(4) and LoginLimit(5, 900).locked(5)
+POLICY = LoginPolicy(pair_max_failures=5, address_max_failures=100, window_seconds=900, slowdown_after=10,
+                     slowdown_window_seconds=86400, slowdown_base_seconds=1, slowdown_max_seconds=900,
+                     known_address_days=30)
+
+
+def test_the_login_slowdown_starts_past_its_threshold_and_doubles_up_to_its_cap():
+    assert [POLICY.delay_seconds(failures) for failures in (0, 9, 10)] == [0, 0, 0]
+    assert [POLICY.delay_seconds(failures) for failures in range(11, 22)] == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900]
+    assert POLICY.delay_seconds(10**9) == 900  # a huge count is still cheap and capped
+    assert POLICY.known_address_seconds == 30 * 86400
+
+
+@pytest.mark.parametrize("address, group", [
+    ("203.0.113.7", "203.0.113.7"),
+    ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+    ("2001:db8:1:2:bbbb::2", "2001:db8:1:2::/64"),  # one subscriber's /64 is one address
+    ("::ffff:198.51.100.1", "198.51.100.1"),
+    ("unknown", "unknown"),
+])
+def test_addresses_are_counted_by_ipv4_address_or_ipv6_64(address, group):
+    assert address_group(address) == group
 
 
 def send(cid, text, **kwargs):
@@ -60,40 +79,45 @@ def http(function, body=None, ip="203.0.113.7", headers=None):
     return response["statusCode"], json.loads(response["body"])
 
 
-def test_failed_logins_lock_the_name_with_the_same_answer(dynamodb, monkeypatch):
+def test_failed_logins_stop_that_address_for_that_name_only(dynamodb, monkeypatch):
     monkeypatch.setenv("WSCHAT_LOGIN_MAX_FAILURES", "3")
     reinstall_app()
-    http(http_auth.register, {"username": "victim", "password": "right-password"})
+    http(http_auth.register, {"username": "victim", "password": "right-password"}, ip="192.0.2.10")
     for _ in range(3):
         assert http(http_auth.login, {"username": "victim", "password": "wrong-password"}, ip="198.51.100.1")[0] == 401
-    # Locked: even the right password gets the wrong-password answer, from any address.
-    assert http(http_auth.login, {"username": "victim", "password": "right-password"}, ip="198.51.100.2") == (
-        401, {"error": "invalid username or password"})
+    # That address, for that name: 429 with how long to wait, even with the right password.
+    status, body = http(http_auth.login, {"username": "victim", "password": "right-password"}, ip="198.51.100.1")
+    assert status == 429 and 0 < body["retryAfterSeconds"] <= 900
+    # Anyone else is not held up by it: the owner, and another address.
+    assert http(http_auth.login, {"username": "victim", "password": "right-password"}, ip="192.0.2.10")[0] == 200
+    assert http(http_auth.login, {"username": "victim", "password": "right-password"}, ip="198.51.100.2")[0] == 200
 
 
-def test_a_successful_login_clears_the_name_counter(dynamodb, monkeypatch):
+def test_a_successful_login_gives_its_reservation_back_and_forgives_nothing_else(dynamodb, monkeypatch):
     monkeypatch.setenv("WSCHAT_LOGIN_MAX_FAILURES", "3")
     reinstall_app()
     http(http_auth.register, {"username": "forgetful", "password": "right-password"})
-    for attempt in range(2):
-        http(http_auth.login, {"username": "forgetful", "password": "wrong-one"}, ip=f"198.51.100.{attempt + 10}")
-    assert http(http_auth.login, {"username": "forgetful", "password": "right-password"}, ip="198.51.100.99")[0] == 200
-    # The two failures before the success no longer count: two more do not lock, a third does.
-    for attempt in range(2):
-        http(http_auth.login, {"username": "forgetful", "password": "wrong-one"}, ip=f"198.51.100.{attempt + 20}")
-    assert http(http_auth.login, {"username": "forgetful", "password": "right-password"}, ip="198.51.100.98")[0] == 200
-    for attempt in range(3):
-        http(http_auth.login, {"username": "forgetful", "password": "wrong-one"}, ip=f"198.51.100.{attempt + 30}")
-    assert http(http_auth.login, {"username": "forgetful", "password": "right-password"}, ip="198.51.100.97")[0] == 401
+    ip = "198.51.100.50"
+    for _ in range(2):
+        assert http(http_auth.login, {"username": "forgetful", "password": "wrong-one"}, ip=ip)[0] == 401
+    for _ in range(3):  # successes cost nothing...
+        assert http(http_auth.login, {"username": "forgetful", "password": "right-password"}, ip=ip)[0] == 200
+    # ...and do not wipe out the failures: one more is the third, then that address waits.
+    assert http(http_auth.login, {"username": "forgetful", "password": "wrong-one"}, ip=ip)[0] == 401
+    assert http(http_auth.login, {"username": "forgetful", "password": "right-password"}, ip=ip)[0] == 429
 
 
-def test_one_address_guessing_many_names_is_locked_too(dynamodb, monkeypatch):
-    monkeypatch.setenv("WSCHAT_LOGIN_MAX_FAILURES", "3")
+def test_one_address_guessing_many_names_is_stopped_but_not_for_names_that_logged_in_from_it(dynamodb, monkeypatch):
+    monkeypatch.setenv("WSCHAT_LOGIN_ADDRESS_MAX_FAILURES", "3")
     reinstall_app()
-    http(http_auth.register, {"username": "target", "password": "right-password"})
+    http(http_auth.register, {"username": "target", "password": "right-password"}, ip="192.0.2.1")
+    http(http_auth.register, {"username": "office", "password": "right-password"}, ip="192.0.2.66")
     for n in range(3):
-        http(http_auth.login, {"username": f"name{n}", "password": "whatever1"}, ip="192.0.2.66")
-    assert http(http_auth.login, {"username": "target", "password": "right-password"}, ip="192.0.2.66")[0] == 401
+        assert http(http_auth.login, {"username": f"name{n}", "password": "whatever1"}, ip="192.0.2.66")[0] == 401
+    status, body = http(http_auth.login, {"username": "target", "password": "right-password"}, ip="192.0.2.66")
+    assert status == 429 and "your address" in body["error"]
+    # Someone else behind the same address (a NAT) who signed up or logged in from it gets in.
+    assert http(http_auth.login, {"username": "office", "password": "right-password"}, ip="192.0.2.66")[0] == 200
     assert http(http_auth.login, {"username": "target", "password": "right-password"}, ip="192.0.2.67")[0] == 200
 
 
@@ -102,7 +126,9 @@ def test_sign_ups_per_address_are_limited(dynamodb, monkeypatch):
     reinstall_app()
     assert http(http_auth.guest, ip="192.0.2.1")[0] == 201
     assert http(http_auth.register, {"username": "second", "password": "password1"}, ip="192.0.2.1")[0] == 201
-    assert http(http_auth.guest, ip="192.0.2.1") == (429, {"error": "too many new accounts from this address; try again later"})
+    status, body = http(http_auth.guest, ip="192.0.2.1")
+    assert (status, body["error"]) == (429, "too many new accounts from this address; try again later")
+    assert 0 < body["retryAfterSeconds"] <= 3600
     assert http(http_auth.guest, ip="192.0.2.2")[0] == 201
 
 

@@ -103,3 +103,21 @@ def test_login_without_a_usable_secret_is_a_500_not_a_crash(ssm, monkeypatch, dy
     response = http_auth.guest(event)
     assert response["statusCode"] == 500
     assert json.loads(response["body"]) == {"error": "server misconfigured"}
+
+
+def test_login_limits_and_the_guest_name_hold_have_defaults_and_env_names():
+    limits, accounts = Settings.from_env({}).limits, Settings.from_env({}).accounts
+    assert (limits.login_max_failures, limits.login_window_seconds, limits.login_address_max_failures) == (5, 900, 100)
+    assert (limits.login_slowdown_after, limits.login_slowdown_window_seconds, limits.login_slowdown_base_seconds,
+            limits.login_slowdown_max_seconds, limits.login_known_address_days) == (10, 86400, 1, 900, 30)
+    assert accounts.guest_name_hold_days == 92  # max(30, 90) days of retention, and 2 for TTL's delay
+    env = {"WSCHAT_LOGIN_ADDRESS_MAX_FAILURES": "7", "WSCHAT_LOGIN_SLOWDOWN_AFTER": "3",
+           "WSCHAT_LOGIN_SLOWDOWN_WINDOW_SECONDS": "600", "WSCHAT_LOGIN_SLOWDOWN_BASE_SECONDS": "2",
+           "WSCHAT_LOGIN_SLOWDOWN_MAX_SECONDS": "60", "WSCHAT_LOGIN_KNOWN_ADDRESS_DAYS": "0",
+           "WSCHAT_SESSION_RETENTION_DAYS": "365", "WSCHAT_GUEST_NAME_HOLD_DAYS": ""}
+    settings = Settings.from_env(env)
+    assert (settings.limits.login_address_max_failures, settings.limits.login_slowdown_after,
+            settings.limits.login_slowdown_window_seconds, settings.limits.login_slowdown_base_seconds,
+            settings.limits.login_slowdown_max_seconds, settings.limits.login_known_address_days) == (7, 3, 600, 2, 60, 0)
+    assert settings.accounts.guest_name_hold_days == 367
+    assert Settings.from_env({"WSCHAT_GUEST_NAME_HOLD_DAYS": "400"}).accounts.guest_name_hold_days == 400
