@@ -111,6 +111,9 @@ class LocalStack:
     # How often to run the `sweep` function (AWS runs it on a schedule; sls offline does not).
     # None: never.
     sweep_seconds: float | None = None
+    # The Serverless config sls offline runs, a file in the project folder (osls takes no other):
+    # None is serverless.yml; `make bench` passes serverless.bench.yml, which includes it.
+    config: str | None = None
     _sweeper: threading.Event | None = None
 
     @property
@@ -209,8 +212,11 @@ class LocalStack:
         sls = ROOT / "node_modules/.bin/sls"
         if not sls.exists():
             raise StackError("the Serverless CLI is not installed: run `npm install` (make dev does it)")
+        if self.config is not None and not (ROOT / self.config).is_file():
+            raise StackError(f"no Serverless config {self.config} in {ROOT}")
         command = [
             str(sls), "offline", "start", "--stage", STAGE, "--host", "127.0.0.1",
+            *(["--config", self.config] if self.config is not None else []),
             "--httpPort", str(self.ports.http), "--websocketPort", str(self.ports.ws),
             "--lambdaPort", str(self.ports.lambda_),
             # Keep warm function processes: sls offline otherwise ends the idle ones every minute
