@@ -1,4 +1,4 @@
-"""The sendmessage handler the benchmark runs (local stage only, through WSCHAT_SENDMESSAGE_HANDLER):
+"""The sendmessage handler the benchmark runs (serverless.bench.yml puts it in place of wschat's):
 it reads the mode the benchmark sets in .wschat/bench-mode.json (strategy, management endpoint)
 and hands the event to wschat's handler or to the seed's baseline, so that one running stack and
 one set of connected clients serve every configuration."""

@@ -160,6 +160,9 @@ class LocalStack:
     # The origins allowed by the HTTP API's CORS rules (the relay's, and serverless.yml's
     # allowedOrigins for the local stage, through WSCHAT_ALLOWED_ORIGINS).
     allowed_origins: tuple[str, ...] = field(default_factory=default_allowed_origins)
+    # The Serverless config sls offline runs, a file in the project folder (osls takes no other):
+    # None is serverless.yml; `make bench` passes serverless.bench.yml, which includes it.
+    config: str | None = None
     _sweeper: threading.Event | None = None
 
     @property
@@ -275,8 +278,11 @@ class LocalStack:
         sls = ROOT / "node_modules/.bin/sls"
         if not sls.exists():
             raise StackError("the Serverless CLI is not installed: run `npm install` (make dev does it)")
+        if self.config is not None and not (ROOT / self.config).is_file():
+            raise StackError(f"no Serverless config {self.config} in {ROOT}")
         command = [
             str(sls), "offline", "start", "--stage", STAGE, "--host", "127.0.0.1",
+            *(["--config", self.config] if self.config is not None else []),
             "--httpPort", str(self.ports.offline_http), "--websocketPort", str(self.offline_ws_port),
             "--lambdaPort", str(self.ports.lambda_),
             # Keep warm function processes: sls offline otherwise ends the idle ones every minute

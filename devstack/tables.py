@@ -1,8 +1,10 @@
-"""Table definitions read from serverless.yml, and their creation in a local or mocked DynamoDB.
+"""Table definitions read from the stack files, and their creation in a local or mocked DynamoDB.
 
-serverless.yml is the one place the tables are defined. Its `resources` section uses only
-`${self:...}` and `${sls:stage}` variables, which this module resolves itself, so that the unit
-tests (moto) and the local stack build exactly the tables that `sls deploy` would, without Node.
+infra/tables.yml, included by serverless.yml, is the one place the tables are defined. This module
+follows serverless.yml's `${file(...)}` includes and merges the `resources` and `functions` lists
+of fragments as the framework does; the tables use only `${self:...}`, `${sls:stage}` and
+`${param:...}` variables, which it resolves itself, so that the unit tests (moto) and the local
+stack build exactly the tables that `sls deploy` would, without Node.
 """
 
 from __future__ import annotations
@@ -38,9 +40,73 @@ def _intrinsic(loader, tag_suffix, node):
 _CloudFormationLoader.add_multi_constructor("!", _intrinsic)
 
 
-def load_config(path: Path = SERVERLESS_YML) -> dict:
+_FILE = re.compile(r"\$\{file\(([^()]+)\)(?::([^{}]+))?\}")
+# The keys whose value may be a list of fragments, deep-merged in order (osls Service.mergeArrays).
+_MERGED_LISTS = ("functions", "resources")
+
+
+def _read_yaml(path: Path):
     with open(path, encoding="utf-8") as handle:
         return yaml.load(handle, Loader=_CloudFormationLoader)
+
+
+def _merge(target, source):
+    """Deep merge as the framework merges fragments: mappings key by key, lists item by item; a
+    later value wins."""
+    if isinstance(target, dict) and isinstance(source, dict):
+        merged = dict(target)
+        for key, value in source.items():
+            merged[key] = _merge(merged[key], value) if key in merged else value
+        return merged
+    if isinstance(target, list) and isinstance(source, list):
+        return [_merge(target[i], source[i]) if i < len(source) else target[i] for i in range(len(target))] + \
+            source[len(target):]
+    return source
+
+
+def _include(value, service_dir: Path, depth: int = 0):
+    """The value with every `${file(path)}` / `${file(path):a.b}` in place (recursively).
+
+    Like the framework, a path is relative to the service folder (also inside an included file),
+    and only a whole value can be an include.
+    """
+    if depth > 20:
+        raise ValueError("${file(...)} includes nest too deep (a cycle?)")
+    if isinstance(value, dict):
+        return {key: _include(item, service_dir, depth) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_include(item, service_dir, depth) for item in value]
+    if not isinstance(value, str) or "${file(" not in value:
+        return value
+    whole = _FILE.fullmatch(value.strip())
+    if not whole:
+        raise ValueError(f"{value!r}: only a whole value can be a ${{file(...)}} include here")
+    path = service_dir / whole.group(1).strip().strip("'\"")
+    if not path.is_file():
+        raise FileNotFoundError(f"{value}: no file {path}")
+    content = _read_yaml(path)
+    address = whole.group(2)
+    for part in address.split(".") if address else ():
+        content = content[part.strip()]
+    return _include(content, service_dir, depth + 1)
+
+
+def load_config(path: Path = SERVERLESS_YML) -> dict:
+    """The configuration as the framework sees it before resolving variables: includes in place,
+    `functions` and `resources` fragment lists merged."""
+    path = Path(path)
+    config = _include(_read_yaml(path), path.parent)
+    for key in _MERGED_LISTS:
+        if isinstance(config.get(key), list):
+            merged: dict = {}
+            for fragment in config[key]:
+                if fragment is None:
+                    continue
+                if not isinstance(fragment, dict):
+                    raise ValueError(f"{path.name}: {key} list holds a non-mapping {fragment!r}")
+                merged = _merge(merged, fragment)
+            config[key] = merged
+    return config
 
 
 def _resolve(value, config: dict, stage: str):
@@ -66,7 +132,7 @@ def _resolve(value, config: dict, stage: str):
             for scope in (params.get(stage, {}), params.get("default", {})):
                 if name in scope:
                     return _resolve(scope[name], config, stage)
-        raise ValueError(f"serverless.yml: cannot resolve ${{{expression}}} outside the framework")
+        raise ValueError(f"cannot resolve ${{{expression}}} outside the framework")
 
     whole = _VARIABLE.fullmatch(value)
     if whole:
@@ -78,7 +144,7 @@ def _resolve(value, config: dict, stage: str):
 
 
 def table_definitions(stage: str, path: Path = SERVERLESS_YML) -> dict[str, dict]:
-    """{logical id: resolved Properties} of every AWS::DynamoDB::Table in serverless.yml."""
+    """{logical id: resolved Properties} of every AWS::DynamoDB::Table in the stack's resources."""
     config = load_config(path)
     resources = config["resources"]["Resources"]
     return {

@@ -36,6 +36,48 @@ EXPECTED_ACTIONS = {
     "sweep": DROP_GONE,
 }
 LOG_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
+
+# The same, down to the resources each action is allowed on (flattened as `flatten` writes them).
+CONNECTIONS, SESSIONS, MESSAGES = "${ActiveConnectionsTable.Arn}", "${SessionHistoryTable.Arn}", "${MessageHistoryTable.Arn}"
+USERS, LIMITS = "${UsersTable.Arn}", "${LimitsTable.Arn}"
+ARN = "arn:${AWS::Partition}:%s:${AWS::Region}:${AWS::AccountId}:"
+CONNECTIONS_API = ARN % "execute-api" + "${WebsocketsApi}/prod/%s/@connections/*"
+
+
+def on(resource: str, *actions: str) -> set:
+    return {(action, resource) for action in actions}
+
+
+SECRET = on(ARN % "ssm" + "parameter/wschat/prod/jwt-secret", "ssm:GetParameter")
+CLOSE = on(CONNECTIONS_API % "DELETE", "execute-api:ManageConnections")
+BROADCAST = (on(CONNECTIONS + "/index/by-room", "dynamodb:Query")
+             | on(CONNECTIONS_API % "POST", "execute-api:ManageConnections")
+             | on(ARN % "lambda" + "function:wschat-prod-fanout", "lambda:InvokeFunction")
+             | on(CONNECTIONS, "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
+             | on(SESSIONS, "dynamodb:UpdateItem"))
+SIGNUP = SECRET | on(USERS, "dynamodb:PutItem") | on(LIMITS, "dynamodb:UpdateItem")
+EXPECTED_GRANTS = {
+    "authorizer": SECRET | on(LIMITS, "dynamodb:GetItem"),
+    "register": SIGNUP,
+    "guest": SIGNUP,
+    "login": SECRET | on(USERS, "dynamodb:GetItem")
+    | on(LIMITS, "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:DeleteItem"),
+    "logout": BROADCAST | SECRET | CLOSE | on(CONNECTIONS + "/index/by-user", "dynamodb:Query")
+    | on(LIMITS, "dynamodb:PutItem"),
+    "connect": BROADCAST | on(CONNECTIONS, "dynamodb:PutItem") | on(SESSIONS, "dynamodb:PutItem"),
+    "disconnect": BROADCAST,
+    "sendmessage": BROADCAST | CLOSE | on(CONNECTIONS, "dynamodb:GetItem", "dynamodb:UpdateItem")
+    | on(MESSAGES, "dynamodb:UpdateItem", "dynamodb:PutItem"),
+    "join": BROADCAST | CLOSE | on(CONNECTIONS, "dynamodb:GetItem", "dynamodb:UpdateItem")
+    | on(MESSAGES, "dynamodb:Query"),
+    "history": BROADCAST | CLOSE | on(CONNECTIONS, "dynamodb:GetItem") | on(MESSAGES, "dynamodb:Query"),
+    "heartbeat": BROADCAST,
+    "default": BROADCAST,
+    "fanout": BROADCAST,
+    "sweep": BROADCAST | CLOSE | on(CONNECTIONS + "/index/by-deadline", "dynamodb:Query"),
+}
+# The log groups a function's role may write to: its own (the sign-up pair shares one role).
+LOG_GROUP_OWNERS = {"register": ("register", "guest"), "guest": ("register", "guest")}
 # The framework's own custom resource that registers API Gateway's account-wide CloudWatch role
 # (WebSocket access logs need it). Its role is generated, hence role/*; it is allowed as is, by
 # name, and may not grow.
@@ -68,28 +110,57 @@ def resources(template):
     return template["Resources"]
 
 
-def flatten(value) -> str:
-    """A resource expression as text (Fn::Sub, Fn::Join, Fn::GetAtt, Ref), to look for wildcards."""
+def flatten(value, resources: dict) -> str:
+    """A resource expression as text (Fn::Sub, Fn::Join, Fn::GetAtt, Ref), to look for wildcards.
+
+    A log group's Arn attribute is written out as the ARN it stands for, with its `:*`."""
     if isinstance(value, str):
         return value
     if isinstance(value, list):
-        return "".join(flatten(item) for item in value)
+        return "".join(flatten(item, resources) for item in value)
     if isinstance(value, dict):
         (key, inner), = value.items()
         if key == "Fn::Join":
-            return inner[0].join(flatten(item) for item in inner[1])
+            return inner[0].join(flatten(item, resources) for item in inner[1])
         if key == "Fn::Sub":
-            return flatten(inner if isinstance(inner, str) else inner[0])
+            return flatten(inner if isinstance(inner, str) else inner[0], resources)
         if key == "Fn::GetAtt":
+            target = resources.get(inner[0], {})
+            if target.get("Type") == "AWS::Logs::LogGroup" and inner[1] == "Arn":
+                name = flatten(target["Properties"]["LogGroupName"], resources)
+                return ARN % "logs" + f"log-group:{name}:*"
             return "${%s.%s}" % tuple(inner)
         if key == "Ref":
             return "${%s}" % inner
     raise AssertionError(f"unexpected expression {value}")
 
 
-def statements(role: dict):
+POLICY_TYPES = ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy")
+
+
+def attached_policies(role_name: str, resources: dict) -> list[str]:
+    """The logical ids of the template's policies that apply to a role: its ManagedPolicyArns, and
+    any policy that names the role in its own `Roles`. Nothing else may be attached."""
+    role = resources[role_name]
+    names = []
+    for arn in role["Properties"].get("ManagedPolicyArns", []):
+        assert isinstance(arn, dict) and set(arn) == {"Ref"}, f"{role_name}: a managed policy from outside the stack: {arn}"
+        assert resources[arn["Ref"]]["Type"] == "AWS::IAM::ManagedPolicy", arn
+        names.append(arn["Ref"])
+    for name, resource in resources.items():
+        if resource["Type"] in POLICY_TYPES and {"Ref": role_name} in resource["Properties"].get("Roles", []):
+            names.append(name)
+    return names
+
+
+def statements(role_name: str, resources: dict):
+    """Every statement that applies to the role: its inline policies and its attached ones."""
+    role = resources[role_name]
+    assert not role["Properties"].get("PermissionsBoundary"), role_name
     for policy in role["Properties"].get("Policies", []):
         yield from policy["PolicyDocument"]["Statement"]
+    for name in attached_policies(role_name, resources):
+        yield from resources[name]["Properties"]["PolicyDocument"]["Statement"]
 
 
 def as_list(value):
@@ -113,16 +184,21 @@ def test_no_wildcard_that_is_not_required(resources):
     ]
     roles = {name: r for name, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
     assert "IamRoleLambdaExecution" not in roles, "a shared role for every function is not least privilege"
-    for name, role in roles.items():
-        for statement in statements(role):
+    assert not any(r["Type"] in ("AWS::IAM::User", "AWS::IAM::Group") for r in resources.values())
+    policies = {name: r for name, r in resources.items() if r["Type"] in POLICY_TYPES}
+    checked = [(name, list(statements(name, resources))) for name in roles]
+    checked += [(name, policy["Properties"]["PolicyDocument"]["Statement"]) for name, policy in policies.items()]
+    for name, role_statements in checked:
+        for statement in role_statements:
             actions = set(as_list(statement["Action"]))
             if name == FRAMEWORK_ROLE:
                 assert actions <= FRAMEWORK_ACTIONS, actions
                 continue
+            assert set(statement) == {"Effect", "Action", "Resource"}, f"{name}: {sorted(statement)}"
             for action in actions:
                 assert "*" not in action, f"{name}: wildcard action {action}"
             for resource in as_list(statement["Resource"]):
-                text = flatten(resource)
+                text = flatten(resource, resources)
                 if "*" in text:
                     assert any(re.match(p, text) for p in allowed_resource_wildcards), f"{name}: wildcard {text}"
 
@@ -133,15 +209,33 @@ def test_each_function_can_do_exactly_what_its_code_does(resources):
         role_name = lambda_["Properties"]["Role"]["Fn::GetAtt"][0]
         granted = set()
         log_groups = []
-        for statement in statements(resources[role_name]):
+        for statement in statements(role_name, resources):
             assert statement["Effect"] == "Allow"
             actions = set(as_list(statement["Action"]))
             if actions == LOG_ACTIONS:
-                log_groups += [flatten(r) for r in as_list(statement["Resource"])]
+                log_groups += [flatten(r, resources) for r in as_list(statement["Resource"])]
             else:
                 granted |= actions
         assert granted == expected, f"{function}: {sorted(granted ^ expected)}"
         assert any(f"/aws/lambda/wschat-prod-{function}:" in group for group in log_groups), function
+
+
+def test_each_function_acts_only_on_the_resources_its_code_uses(resources):
+    assert set(EXPECTED_GRANTS) == set(EXPECTED_ACTIONS)
+    for function, expected in EXPECTED_GRANTS.items():
+        role_name = resources[f"{function.capitalize()}LambdaFunction"]["Properties"]["Role"]["Fn::GetAtt"][0]
+        granted, logs = set(), set()
+        for statement in statements(role_name, resources):
+            pairs = {(action, flatten(resource, resources))
+                     for action in as_list(statement["Action"]) for resource in as_list(statement["Resource"])}
+            if set(as_list(statement["Action"])) == LOG_ACTIONS:
+                logs |= pairs
+            else:
+                granted |= pairs
+        assert granted == expected, f"{function}: {sorted(granted ^ expected)}"
+        owners = LOG_GROUP_OWNERS.get(function, (function,))
+        assert logs == {(action, ARN % "logs" + f"log-group:/aws/lambda/wschat-prod-{owner}:*")
+                        for action in LOG_ACTIONS for owner in owners}, function
 
 
 def test_users_and_history_are_retained_encrypted_and_recoverable_in_prod(resources):
