@@ -7,11 +7,19 @@ Run it from another checkout to compare with an older commit in the same session
 load moves absolute figures a lot; a ratio of two runs back to back does not):
     git worktree add ../old <rev> && cp -a node_modules ../old/ && cd ../old && ../main/.venv/bin/python ../main/bench/warm_send.py
 """
-import inspect, json, statistics, sys, time, urllib.parse
-sys.path.insert(0, ".")
-import requests
-from websockets.sync.client import connect
-from devstack.stack import LocalStack, Ports
+import inspect
+import json
+import statistics
+import sys
+import time
+import urllib.parse
+
+sys.path.insert(0, ".")  # the checkout in the current folder, not this file's
+
+import requests  # noqa: E402
+from websockets.sync.client import connect  # noqa: E402
+
+from devstack.stack import LocalStack, Ports  # noqa: E402
 
 kwargs = {}
 if "aws_limits" in inspect.signature(LocalStack).parameters:
