@@ -1,6 +1,7 @@
 """The composition root: every collaborator built from one Settings, once per cold start.
 
     settings ─┬─ transport ─┬─ dynamodb client ─┬─ ChatStore ─────┬─ Chat (per endpoint)
+              │             │                   ├─ BudgetStore ───┤
               │             │                   └─ AccountsStore ─┼─ AccountService
               │             └─ Sender (per endpoint) ─ Broadcaster┘
               ├─ SigningKeys (SSM on AWS)          └─ AsyncInvoker (Lambda, big rooms)
@@ -27,6 +28,7 @@ from handler.sender import Sender
 from handler.settings import ConfigError, Settings
 from handler.signing_keys import SigningKeys
 from handler.store.accounts import AccountsStore
+from handler.store.budgets import BudgetStore
 from handler.store.chat import ChatStore
 from handler.store.dynamo import ReadCounter
 from handler.transport import Transport
@@ -90,6 +92,10 @@ class App:
         return ChatStore(self.dynamodb, self.settings.tables, self.settings.retention, self.reads)
 
     @cached_property
+    def budget_store(self) -> BudgetStore:
+        return BudgetStore(self.dynamodb, self.settings.tables, self.reads)
+
+    @cached_property
     def accounts_store(self) -> AccountsStore:
         return AccountsStore(self.dynamodb, self.settings.tables, self.reads)
 
@@ -119,7 +125,8 @@ class App:
             raise ConfigError("no management endpoint: set WSCHAT_WS_API_URL or WSCHAT_MANAGEMENT_ENDPOINT")
         sender = self.sender(endpoint)
         broadcaster = Broadcaster(sender, self.invoker, self.settings.fanout.batch_size)
-        return Chat(self.chat_store, sender, broadcaster, self.settings.limits, self.now_ms)
+        return Chat(self.chat_store, sender, broadcaster, self.settings.limits, self.now_ms,
+                    budgets=self.budget_store, is_revoked=self.accounts_store.is_revoked)
 
     @cached_property
     def account_service(self) -> AccountService:

@@ -7,21 +7,27 @@ and Chat raises ProtocolError for anything the client got wrong.
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 from handler import log, protocol
 from handler.broadcast import Broadcaster
 from handler.errors import ConnectionGone, FrameTooLarge, SendFailed, SessionExpired, StorageUnavailable
-from handler.limits import MessageLimit
+from handler.guard import Refused, quietly
+from handler.limits import Budget
 from handler.protocol import ErrorCode, Identity, ProtocolError
 from handler.sender import Sender
 from handler.settings import Limits
-from handler.store.chat import ChatStore, Connection, Member
+from handler.store.budgets import BudgetStore
+from handler.store.chat import ChatStore, Connection, FollowUp, Member
 
 
 # How long a new connection is protected from being dropped as gone (see Chat.drop_gone).
 GONE_GRACE_MS = 10_000
+# A logout closes what the by-user index shows; an index lags its table (on AWS a GSI is
+# eventually consistent, usually well under a second), so the sweep looks again this much later.
+LOGOUT_RECHECK_SECONDS = 5
 
 # Runs a DynamoDB read beside a write (sendmessage's store and audience lookup).
 _side_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="side")
@@ -38,14 +44,21 @@ def online_users(members: list[Member]) -> list[str]:
 
 class Chat:
     def __init__(
-        self, store: ChatStore, sender: Sender, broadcaster: Broadcaster, limits: Limits, clock: Callable[[], int]
+        self, store: ChatStore, sender: Sender, broadcaster: Broadcaster, limits: Limits, clock: Callable[[], int],
+        *, budgets: BudgetStore, is_revoked: Callable[[str], bool],
     ):
         self.store = store
         self.sender = sender
         self.broadcaster = broadcaster
         self.limits = limits
         self.clock = clock
-        self.message_limit = MessageLimit(burst=limits.message_burst, rate=limits.message_rate)
+        self.budgets = budgets
+        # Whether a token id was revoked by a logout (AccountsStore.is_revoked, wired by the app).
+        self.is_revoked = is_revoked
+        self.message_budget = Budget(limits.message_burst, limits.message_rate)
+        self.join_budget = Budget(limits.join_burst, limits.join_rate)
+        self.history_budget = Budget(limits.history_burst, limits.history_rate)
+        self.presence_budget = Budget(limits.presence_burst, limits.presence_rate)
 
     # -- connection lifecycle ------------------------------------------------------------------
 
@@ -53,9 +66,9 @@ class Chat:
         self, *, connection_id: str, identity: Identity, room: str, source_ip: str | None, user_agent: str | None
     ) -> Connection:
         now = self.clock()
-        session_ends_at = None
-        if identity.session_limit_seconds > 0:
-            session_ends_at = now // 1000 + identity.session_limit_seconds
+        session_ends_at = self._session_deadline(identity, now)
+        if session_ends_at is not None and session_ends_at <= now // 1000:
+            raise Refused(401, protocol.SessionEnd.SESSION_LIMIT.text)
         conn = Connection(
             connection_id=connection_id,
             username=identity.username,
@@ -67,6 +80,11 @@ class Chat:
             jti=identity.jti,
         )
         self.store.put_connection(conn)
+        try:
+            self._admit(conn, identity)
+        except Exception:
+            quietly(self.store.delete_connection, connection_id)  # its ttl removes it if this fails
+            raise
         self.store.start_session(conn, source_ip=source_ip, user_agent=user_agent)
         # The new connection cannot receive frames until $connect returns; it gets its welcome
         # when it sends `join`. The others hear about it now.
@@ -74,6 +92,37 @@ class Chat:
         self._announce_joined(room, identity.username, members, connection_id)
         log.add(room=room, guest=identity.guest, online=len(members))
         return conn
+
+    def _session_deadline(self, identity: Identity, now_ms: int) -> int | None:
+        """When a session-limited token's session ends: fixed by its first connection, so that a
+        reconnect (a reloaded page) does not start the limit again."""
+        if identity.session_limit_seconds <= 0:
+            return None
+        proposed = now_ms // 1000 + identity.session_limit_seconds
+        if not identity.jti:
+            return proposed
+        return self.store.session_deadline(identity.jti, proposed, keep_until=identity.expires_at)
+
+    def _admit(self, conn: Connection, identity: Identity) -> None:
+        """Refuse a connection whose row is written but which must not stay: a revoked token, or
+        one connection too many for its user."""
+        # Checked again now that the row is written: a logout that revoked the token after the
+        # authorizer looked either sees this row (it reads the by-user index after revoking) or
+        # is seen here. The sweep covers the index's lag (see log_out).
+        if identity.jti and self.is_revoked(identity.jti):
+            raise Refused(403, "token revoked")
+        limit = self.limits.max_connections_per_user
+        others = [cid for cid, _ in self.store.user_connections(identity.username) if cid != conn.connection_id]
+        if len(others) < limit:
+            return
+        # Rows whose $disconnect was lost must not lock a user out: ask API Gateway about each
+        # (a heartbeat frame; a gone one answers 410 and is dropped), then count again.
+        probe = self.sender.broadcast(others, protocol.heartbeat_frame(server_time=protocol.iso_utc(self.clock())))
+        dropped = set(self.drop_gone(probe.gone)) if probe.gone else set()
+        alive = len(others) - len(dropped)
+        log.add(otherConnections=alive, droppedGone=len(dropped))
+        if alive >= limit:
+            raise Refused(429, f"too many connections: at most {limit} per user; close one and try again")
 
     def disconnect(self, connection_id: str, reason: str = "client closed") -> None:
         conn = self.store.delete_connection(connection_id)
@@ -86,6 +135,7 @@ class Chat:
     # -- routes --------------------------------------------------------------------------------
 
     def join(self, connection_id: str, identity: Identity, request: protocol.Join) -> None:
+        self._spend("join", identity.username, self.join_budget, "too many joins")
         conn = self._live_connection(connection_id)
         room = request.room or conn.room
         moved = room != conn.room
@@ -118,25 +168,34 @@ class Chat:
         log.add(room=room, online=len(online), history=len(welcome["history"]), hasMore=welcome["hasMore"])
 
     def send_message(self, connection_id: str, identity: Identity, request: protocol.SendMessage) -> None:
+        # The budget first: a refused message costs a write or two and reads nothing.
+        self._spend("message", identity.username, self.message_budget, "too many messages")
         conn = self._live_connection(connection_id)
-        # The audience lookup runs while the rate limit is checked and the message written.
-        # Nothing is posted before the write succeeded, so a posted message is always in history.
+        # The audience lookup runs while the message is written. Nothing is posted before the
+        # write succeeded, so a posted message is always in history.
         audience = _side_pool.submit(self.store.room_members, conn.room)
-        self._take_message_token(conn)
-        stored = self.store.append_message(
-            room=conn.room,
-            sender=identity.username,
-            message=request.message,
-            client_msg_id=request.client_msg_id,
-            sent_at_ms=self.clock(),
-        )
+        stored, new = self._store_message(conn, identity, request)
+        if not new:
+            # A repeat (a client resending after a reconnect): only its sender hears, the original.
+            self.sender.send(connection_id, stored.frame())
+            log.add(room=conn.room, messageId=stored.id, repeated=True)
+            return
         members = audience.result()
         posted, gone = self.broadcaster.deliver(conn.room, members, stored.frame())
         log.add(room=conn.room, messageId=stored.id, members=len(members), postedHere=posted, gone=len(gone))
         if gone:
             self.drop_gone_members(conn.room, gone)
 
-    def history(self, connection_id: str, request: protocol.HistoryQuery) -> None:
+    def _store_message(self, conn: Connection, identity: Identity, request: protocol.SendMessage):
+        """(the stored message, True), or (the original, False) when its clientMsgId is a repeat."""
+        fields = dict(room=conn.room, sender=identity.username, message=request.message,
+                      client_msg_id=request.client_msg_id, sent_at_ms=self.clock())
+        if request.client_msg_id is None:
+            return self.store.append_message(**fields), True
+        return self.store.append_message_once(**fields, window_seconds=self.limits.client_msg_id_seconds)
+
+    def history(self, connection_id: str, identity: Identity, request: protocol.HistoryQuery) -> None:
+        self._spend("history", identity.username, self.history_budget, "too many history requests")
         conn = self._live_connection(connection_id)
         keep = protocol.Keep.NEWEST
         if request.after is not None:
@@ -171,10 +230,10 @@ class Chat:
             log.error("reply too large for API Gateway", frameType=frame.get("type"), bytes=exc.size)
             self.reply_error(connection_id, ErrorCode.INTERNAL, f"the {frame.get('type')} reply was too large to send")
 
-    def reply_error(self, connection_id: str, code: ErrorCode, message: str) -> None:
+    def reply_error(self, connection_id: str, code: ErrorCode, message: str, fields: dict | None = None) -> None:
         """Tell the sender what went wrong; if even that fails there is no one left to tell."""
         try:
-            self.sender.send(connection_id, protocol.error_frame(code, message))
+            self.sender.send(connection_id, {**protocol.error_frame(code, message), **(fields or {})})
         except ConnectionGone:
             self.drop_gone([connection_id])
         except (SendFailed, StorageUnavailable):
@@ -186,18 +245,22 @@ class Chat:
     # management API answers 410 for it too; so rows younger than GONE_GRACE_MS are kept. A
     # connection that really died young is removed by its $disconnect, a later send, or its ttl.
 
-    def drop_gone(self, connection_ids: list[str]) -> None:
-        """Forget connections that API Gateway says are gone (known by id only), and tell their rooms."""
+    def drop_gone(self, connection_ids: list[str]) -> list[str]:
+        """Forget connections that API Gateway says are gone (known by id only), and tell their
+        rooms; return the ids dropped (a young one is kept, see above)."""
         left_by_room: dict[str, list[str]] = {}
+        dropped = []
         now = self.clock()
         for connection_id in connection_ids:
             conn = self.store.delete_connection(connection_id, connected_before_ms=now - GONE_GRACE_MS)
             if conn is None:
                 continue
+            dropped.append(connection_id)
             self.store.end_session(connection_id, room=conn.room, ended_at_ms=now, reason="gone")
             left_by_room.setdefault(conn.room, []).append(conn.username)
         for room, usernames in left_by_room.items():
             self._announce_left(room, usernames, cascade=False)
+        return dropped
 
     def drop_gone_members(self, room: str, gone: list[Member], *, cascade: bool = True) -> None:
         """Forget gone members found by a broadcast: one batch delete after the send, then their sessions."""
@@ -243,29 +306,44 @@ class Chat:
         return deleted is not None
 
     def sweep_expired(self) -> int:
-        """Close every connection whose token or session limit has run out (the `sweep` function)."""
+        """The `sweep` function: close every connection whose token or session limit has run out,
+        and do the follow-ups that are due; return how many connections were closed."""
         now_s = self.clock() // 1000
         closed = 0
-        for conn in self.store.expired_connections(now_s):
+        expired, follow_ups = self.store.due(now_s)
+        for conn in expired:
             closed += self.end_connection(conn.connection_id, _expiry_reason(conn, now_s))
+        for follow_up in follow_ups:
+            if follow_up.kind == "logout" and len(follow_up.subject) == 2:
+                closed += self._close_token(*follow_up.subject)
+            elif follow_up.kind == "presence" and len(follow_up.subject) == 2:
+                self._settle_presence(*follow_up.subject)
+            self.store.finish(follow_up)
+        log.add(followUps=len(follow_ups))
         return closed
 
     def log_out(self, username: str, jti: str) -> int:
-        """Close the connections opened with a revoked token (POST /logout)."""
+        """Close the connections opened with a revoked token (POST /logout), now and once more
+        when the sweep runs LOGOUT_RECHECK_SECONDS later."""
+        closed = self._close_token(username, jti)
+        self.store.schedule(FollowUp("logout", (username, jti), self.clock() // 1000 + LOGOUT_RECHECK_SECONDS))
+        return closed
+
+    def _close_token(self, username: str, jti: str) -> int:
         closed = 0
         for connection_id, connection_jti in self.store.user_connections(username):
             if connection_jti == jti:
                 closed += self.end_connection(connection_id, protocol.SessionEnd.LOGGED_OUT)
         return closed
 
-    def _take_message_token(self, conn: Connection) -> None:
-        now = self.clock()
-        left = self.message_limit.take(conn.bucket_tokens, conn.bucket_at_ms, now)
-        # A lost race (two messages of one connection at once) counts as over the limit.
-        if left is None or not self.store.take_message_token(conn, left, now):
-            wait = self.message_limit.retry_after_seconds(conn.bucket_tokens, conn.bucket_at_ms, now)
-            log.add(rateLimited=True)
-            raise ProtocolError(ErrorCode.RATE_LIMITED, f"too many messages: wait {max(wait, 0.5):.1f} s")
+    def _spend(self, kind: str, username: str, budget: Budget, what: str) -> None:
+        """Spend one of the user's `kind` budget, or refuse the request with `rate_limited`."""
+        wait_ms = self.budgets.spend(kind, username, budget, self.clock())
+        if wait_ms is None:
+            return
+        log.add(rateLimited=kind)
+        raise ProtocolError(ErrorCode.RATE_LIMITED, f"{what}: wait {max(wait_ms / 1000, 0.5):.1f} s",
+                            retryAfterMs=wait_ms)
 
     def _announce_joined(self, room: str, username: str, members: list[Member], connection_id: str) -> None:
         # Another tab of the same user is in the room already: they have not just joined.
@@ -288,7 +366,37 @@ class Chat:
         if len(members) > self.limits.presence_max_room:
             return
         targets = [member for member in members if member.connection_id != exclude]
+        if not targets or not self._presence_allowed(room, username, event):
+            return
         frame = protocol.presence_frame(event=event, user=username, room=room, online=online)
         _, gone = self.broadcaster.deliver(room, targets, frame)
         if gone:
             self.drop_gone_members(room, gone, cascade=cascade)
+
+    # Presence frames about one user in one room are limited (presence_burst, presence_rate), so
+    # that switching rooms cannot multiply posts: a change over the limit is held back, and a
+    # follow-up makes the sweep tell the room the user's state as it is then, if it differs from
+    # the last frame sent (the `note` of the budget).
+
+    def _presence_allowed(self, room: str, username: str, event: str) -> bool:
+        now = self.clock()
+        wait_ms = self.budgets.spend("presence", f"{room}#{username}", self.presence_budget, now, note=event)
+        if wait_ms is None:
+            return True
+        self.store.schedule(FollowUp("presence", (room, username), math.ceil((now + wait_ms) / 1000)))
+        log.add(presenceHeldBack=event)
+        return False
+
+    def _settle_presence(self, room: str, username: str) -> None:
+        members = self.store.room_members(room)
+        online = online_users(members)
+        event = "joined" if username in online else "left"
+        if len(members) > self.limits.presence_max_room or self.budgets.note("presence", f"{room}#{username}") == event:
+            return
+        targets = [member for member in members if member.username != username]
+        if not targets or not self._presence_allowed(room, username, event):
+            return  # no one to tell, or held back again (a new follow-up is scheduled)
+        frame = protocol.presence_frame(event=event, user=username, room=room, online=online)
+        _, gone = self.broadcaster.deliver(room, targets, frame)
+        if gone:
+            self.drop_gone_members(room, gone, cascade=False)

@@ -1,5 +1,5 @@
 """The lean DynamoDB client of the hot path: the calls and shapes of boto3's low-level client
-(get_item, put_item, update_item, delete_item, query, batch_write_item), sent as DynamoDB's JSON
+(get_item, put_item, update_item, delete_item, query, batch_write_item, transact_write_items), sent as DynamoDB's JSON
 protocol through the shared transport (handler/transport.py).
 
 Why: sendmessage makes three DynamoDB calls per message, and a boto3 call costs about four times
@@ -61,6 +61,9 @@ class LeanDynamoDBClient:
     def batch_write_item(self, **request):
         return self._call("BatchWriteItem", request)
 
+    def transact_write_items(self, **request):
+        return self._call("TransactWriteItems", request)
+
     def _call(self, operation: str, request: dict) -> dict:
         from botocore.exceptions import ClientError, EndpointConnectionError
 
@@ -75,8 +78,10 @@ class LeanDynamoDBClient:
         data = json.loads(response.body) if response.body else {}
         if response.status == 200:
             return data
-        raise ClientError(
-            {"Error": {"Code": _error_code(response), "Message": data.get("message") or data.get("Message", "")},
-             "ResponseMetadata": {"HTTPStatusCode": response.status}},
-            operation,
-        )
+        error = {"Error": {"Code": _error_code(response), "Message": data.get("message") or data.get("Message", "")},
+                 "ResponseMetadata": {"HTTPStatusCode": response.status}}
+        # As boto3 does: the item a failed condition saw, and why each action of a transaction failed.
+        for extra in ("Item", "CancellationReasons"):
+            if extra in data:
+                error[extra] = data[extra]
+        raise ClientError(error, operation)

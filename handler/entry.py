@@ -56,7 +56,7 @@ def websocket_route(route: str, work: Callable[[Chat, WebSocketEvent, str, Ident
             return {"statusCode": 403}
         chat = _chat_for(event)
         if isinstance(exc, ProtocolError):
-            chat.reply_error(event.connection_id, exc.code, exc.message)
+            chat.reply_error(event.connection_id, exc.code, exc.message, exc.fields)
         elif isinstance(exc, StorageUnavailable):
             chat.reply_error(event.connection_id, ErrorCode.UNAVAILABLE, "the chat store is unavailable; try again")
         elif isinstance(exc, ConnectionGone):

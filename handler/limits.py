@@ -1,6 +1,6 @@
-"""Server-side limits as plain arithmetic, no I/O: the per-connection message bucket and the login
-policy. The stores keep their state; chat.py and accounts.py enforce them; settings.Limits
-holds their numbers."""
+"""Server-side limits as plain arithmetic, no I/O: rate budgets (messages, joins, history requests,
+presence frames) and the login policy. The stores keep their state; chat.py and accounts.py
+enforce them; settings.Limits holds their numbers."""
 
 from __future__ import annotations
 
@@ -9,27 +9,40 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class MessageLimit:
-    """A token bucket per connection: `burst` messages at once, then `rate` per second."""
+class Budget:
+    """`burst` actions at once, then `rate` a second, for one subject (a user, a user in a room).
+
+    The state is one number per subject, `tat` (epoch ms): when the subject's budget will be full
+    again (the "theoretical arrival time" of the generic cell rate algorithm). Each action moves
+    it one interval (1/rate) later, starting from now if it lies in the past; an action is refused
+    while `tat` lies more than burst-1 intervals ahead. Unlike a token bucket (tokens and a time)
+    this needs no read before the write: BudgetStore spends with a conditional update, so that
+    two actions at once can never both take the last place.
+    """
 
     burst: float
-    rate: float
+    rate: float  # actions a second, > 0
 
-    def take(self, tokens: float | None, updated_ms: int | None, now_ms: int) -> float | None:
-        """Tokens left after one message, or None when the bucket is empty (refuse the message)."""
-        if tokens is None or updated_ms is None:
-            tokens = self.burst  # a new connection starts with a full bucket
-        else:
-            tokens = min(self.burst, tokens + max(0, now_ms - updated_ms) / 1000 * self.rate)
-        if tokens < 1:
-            return None
-        return tokens - 1
+    @property
+    def interval_ms(self) -> int:
+        return max(1, round(1000 / self.rate))
 
-    def retry_after_seconds(self, tokens: float | None, updated_ms: int | None, now_ms: int) -> float:
-        if tokens is None or updated_ms is None or self.rate <= 0:
-            return 1.0
-        current = min(self.burst, tokens + max(0, now_ms - updated_ms) / 1000 * self.rate)
-        return max(0.0, (1 - current) / self.rate)
+    @property
+    def tolerance_ms(self) -> int:
+        """How far ahead of now `tat` may lie for one more action to be allowed."""
+        return max(0, round((self.burst - 1) * self.interval_ms))
+
+    def spend(self, tat_ms: int | None, now_ms: int) -> int | None:
+        """The new `tat` after one more action, or None when the budget is spent (refuse it)."""
+        if tat_ms is None or tat_ms <= now_ms:
+            return now_ms + self.interval_ms  # idle long enough: the budget is full
+        if tat_ms - now_ms <= self.tolerance_ms:
+            return tat_ms + self.interval_ms
+        return None
+
+    def retry_after_ms(self, tat_ms: int, now_ms: int) -> int:
+        """How long a refused subject waits until its next action is allowed (at least 1 ms)."""
+        return max(1, tat_ms - self.tolerance_ms - now_ms)
 
 
 @dataclass(frozen=True)

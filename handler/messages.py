@@ -14,7 +14,7 @@ def _join(chat, event, connection_id, identity):
 
 
 def _history(chat, event, connection_id, identity):
-    chat.history(connection_id, protocol.parse_history(protocol.parse_request(event.body)))
+    chat.history(connection_id, identity, protocol.parse_history(protocol.parse_request(event.body)))
 
 
 def _heartbeat(chat, event, connection_id, identity):

@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from handler import text
+
 DEFAULT_ROOM = "general"
 ROOM_PATTERN = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_.\-]{3,32}")
@@ -58,8 +60,6 @@ HISTORY_MAX_LIMIT = 100
 MESSAGE_ID_TIME_DIGITS = 13
 MESSAGE_ID_PATTERN = re.compile(rf"[0-9]{{{MESSAGE_ID_TIME_DIGITS}}}[0-9a-f]{{6}}")
 
-# Line breaks and tabs are part of chat text; other control characters only ever hide or spoof text.
-_FORBIDDEN_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
 
 class Action(str, enum.Enum):
@@ -87,7 +87,8 @@ class ErrorCode(str, enum.Enum):
     # The token or the session limit ran out, or the user logged out; the server closes the
     # connection after this frame.
     SESSION_EXPIRED = "session_expired"
-    # More messages than the per-connection limit allows; nothing was stored or sent.
+    # Over a per-user budget (messages, joins, history requests); nothing was done. The frame's
+    # `retryAfterMs` says when the next one will be accepted.
     RATE_LIMITED = "rate_limited"
     # The connection is not known to the server (its row is gone); reconnect.
     NOT_CONNECTED = "not_connected"
@@ -124,12 +125,14 @@ _SESSION_END_TEXT = {
 
 
 class ProtocolError(Exception):
-    """Raised when a client frame breaks the protocol; carries the error frame's code and text."""
+    """Raised when a client frame breaks the protocol; carries the error frame's code and text, and
+    any further fields of the frame (`retryAfterMs` of `rate_limited`)."""
 
-    def __init__(self, code: ErrorCode, message: str):
+    def __init__(self, code: ErrorCode, message: str, **fields):
         super().__init__(message)
         self.code = code
         self.message = message
+        self.fields = fields
 
 
 @dataclass(frozen=True)
@@ -249,37 +252,35 @@ def parse_send_message(request: Request) -> SendMessage:
     message = request.fields.get("message")
     if not isinstance(message, str):
         raise ProtocolError(ErrorCode.BAD_REQUEST, '"message" must be a string')
-    message = message.strip()
+    message = text.normalize_line_breaks(message).strip()
     if not message:
         raise ProtocolError(ErrorCode.EMPTY_MESSAGE, "message is empty")
     if len(message) > MESSAGE_MAX_CHARS:
         raise ProtocolError(ErrorCode.TOO_LARGE, f"message is longer than {MESSAGE_MAX_CHARS} characters")
-    size = _utf8_size(message, "message")
+    _check_text(message, "message", line_breaks=True)
+    if text.is_blank(message):
+        raise ProtocolError(ErrorCode.EMPTY_MESSAGE, "message is empty once invisible characters are left out")
+    size = len(message.encode("utf-8"))  # no lone surrogate is left to fail the encoding
     if size > MESSAGE_MAX_BYTES:
         raise ProtocolError(
             ErrorCode.TOO_LARGE, f"message is larger than {MESSAGE_MAX_BYTES} bytes in UTF-8 ({size} bytes)"
         )
-    if _FORBIDDEN_CONTROL.search(message):
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "message contains control characters")
     client_msg_id = request.fields.get("clientMsgId")
     if client_msg_id is not None:
         if not isinstance(client_msg_id, str) or not 0 < len(client_msg_id) <= CLIENT_MSG_ID_MAX_CHARS:
             raise ProtocolError(
                 ErrorCode.BAD_REQUEST, f'"clientMsgId" must be a string of 1-{CLIENT_MSG_ID_MAX_CHARS} characters'
             )
-        if _FORBIDDEN_CONTROL.search(client_msg_id):
-            raise ProtocolError(ErrorCode.BAD_REQUEST, '"clientMsgId" contains control characters')
-        _utf8_size(client_msg_id, "clientMsgId")
+        _check_text(client_msg_id, '"clientMsgId"', line_breaks=False)
+        if text.is_blank(client_msg_id):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, '"clientMsgId" has no visible characters')
     return SendMessage(message=message, client_msg_id=client_msg_id)
 
 
-def _utf8_size(text: str, name: str) -> int:
-    # JSON's \ud800-style escapes can carry half a surrogate pair, which is no character at all:
-    # it cannot be stored or sent as UTF-8, so it is refused here rather than failing later.
-    try:
-        return len(text.encode("utf-8"))
-    except UnicodeEncodeError:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f'"{name}" is not valid Unicode (a lone surrogate)') from None
+def _check_text(value: str, name: str, *, line_breaks: bool) -> None:
+    wrong = text.problem(value, line_breaks=line_breaks)
+    if wrong:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} contains {wrong}")
 
 
 def parse_join(request: Request) -> Join:
@@ -471,4 +472,10 @@ def client_contract() -> dict:
 
 def encode(frame: dict) -> bytes:
     # ensure_ascii=False keeps non-Latin chat text at its real size against API Gateway's limits.
-    return json.dumps(frame, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    data = json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return data.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate stored before parsing refused them: sent as U+FFFD, so that no stored
+        # value can make a frame (and with it a room's every welcome and history) fail.
+        return text.replace_lone_surrogates(data).encode("utf-8")

@@ -39,8 +39,11 @@ class _Env:
             raise ConfigError(f"{name} must be at least {minimum}, got {value}")
         return value
 
-    def float(self, name: str, default: float) -> float:
-        return self._number(name, default, float)
+    def float(self, name: str, default: float, minimum: float | None = None) -> float:
+        value = self._number(name, default, float)
+        if minimum is not None and value < minimum:
+            raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+        return value
 
     def _number(self, name, default, kind):
         value = self.str(name)
@@ -71,9 +74,22 @@ class Retention:
 class Limits:
     """Server-side limits (docs/reliability.md says what each one stops)."""
 
-    # Per connection: a burst of messages, then a steady rate per second.
+    # Per user, across all their connections: a burst of messages, then a steady rate per second.
     message_burst: float
     message_rate: float
+    # Per user too: joins (each may tell two rooms) and history requests (each reads up to 101 items).
+    join_burst: float
+    join_rate: float
+    history_burst: float
+    history_rate: float
+    # Presence frames about one user in one room: a burst, then a rate per second. Changes in
+    # between are held back and the room is told the user's state as it then is, by the sweep.
+    presence_burst: float
+    presence_rate: float
+    # Live connections per user; one more is refused at $connect (429) once the others were found alive.
+    max_connections_per_user: int
+    # A clientMsgId a user sends again within this many seconds gets the original message back.
+    client_msg_id_seconds: int
     # Failed logins per (username, address) within a window (limits.LoginPolicy says the rest).
     login_max_failures: int
     login_window_seconds: int
@@ -189,8 +205,16 @@ class Settings:
                 session_days=session_days,
             ),
             limits=Limits(
-                message_burst=env.float("WSCHAT_MESSAGE_BURST", 10),
-                message_rate=env.float("WSCHAT_MESSAGE_RATE", 2),
+                message_burst=env.float("WSCHAT_MESSAGE_BURST", 10, minimum=1),
+                message_rate=env.float("WSCHAT_MESSAGE_RATE", 2, minimum=0.001),
+                join_burst=env.float("WSCHAT_JOIN_BURST", 5, minimum=1),
+                join_rate=env.float("WSCHAT_JOIN_RATE", 0.5, minimum=0.001),
+                history_burst=env.float("WSCHAT_HISTORY_BURST", 10, minimum=1),
+                history_rate=env.float("WSCHAT_HISTORY_RATE", 1, minimum=0.001),
+                presence_burst=env.float("WSCHAT_PRESENCE_BURST", 4, minimum=1),
+                presence_rate=env.float("WSCHAT_PRESENCE_RATE", 0.2, minimum=0.001),
+                max_connections_per_user=env.int("WSCHAT_MAX_CONNECTIONS_PER_USER", 5, minimum=1),
+                client_msg_id_seconds=env.int("WSCHAT_CLIENT_MSG_ID_SECONDS", 600, minimum=1),
                 login_max_failures=env.int("WSCHAT_LOGIN_MAX_FAILURES", 5, minimum=1),
                 login_window_seconds=env.int("WSCHAT_LOGIN_WINDOW_SECONDS", 900, minimum=1),
                 registrations_per_ip=env.int("WSCHAT_REGISTRATIONS_PER_IP", 20, minimum=0),

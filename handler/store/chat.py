@@ -1,9 +1,14 @@
 """ChatStore: connections (ActiveConnections), sessions (SessionHistory) and messages (MessageHistory).
 
 ActiveConnections holds one row per open connection, with three indexes: by-room (a message's
-audience), by-user (a user's connections) and by-deadline (what the sweep must close).
+audience), by-user (a user's connections) and by-deadline (what the sweep must do). The sweep's
+other work lives there too, as follow-up rows: a key `due#<kind>#...` and a deadline, but no
+room or user, so that only the by-deadline index holds them (see FollowUp).
 SessionHistory keeps one row per connection after it closed. MessageHistory holds messages by
 room, sorted by their time-ordered id.
+
+Two kinds of short-lived item go to the Limits table: the session deadline of each token
+(`session#<jti>`), and each user's recent client message ids (`sent#<username>#<clientMsgId>`).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import dataclass
 
 from handler import protocol
 from handler.settings import Retention, Tables
-from handler.store.dynamo import ConditionFailed, ReadCounter, Table, get_bool, get_n, get_s, n, s
+from handler.store.dynamo import ConditionFailed, ReadCounter, Table, get_bool, get_n, get_s, n, s, transact_write
 from handler.errors import StorageUnavailable
 
 ROOM_INDEX = "by-room"
@@ -25,6 +30,12 @@ SWEEP_SHARDS = 10
 # API Gateway closes every connection within 2 hours; a row left behind by a lost $disconnect
 # expires an hour after that.
 CONNECTION_ROW_TTL_SECONDS = 3 * 3600
+# Follow-up rows are keyed by this prefix; API Gateway's connection ids never contain "#".
+FOLLOW_UP_PREFIX = "due#"
+# A follow-up the sweep never got to (the schedule stopped) is removed this long after it was due.
+FOLLOW_UP_TTL_SECONDS = 3600
+# How many message ids a store tries before it gives up (an id clash is one in 16 million).
+APPEND_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -37,8 +48,6 @@ class Connection:
     expires_at: int  # epoch seconds: the token's exp
     session_ends_at: int | None  # epoch seconds, for session-limited users
     jti: str | None = None  # the token's id: logout revokes it
-    bucket_tokens: float | None = None  # the message rate limit's state (limits.MessageLimit)
-    bucket_at_ms: int | None = None
 
     @property
     def deadline(self) -> int:
@@ -55,6 +64,24 @@ class Member:
     connection_id: str
     username: str
     connected_at_ms: int = 0
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """Work for the sweep, due at `due` (epoch s): a row `due#<kind>#<subject...>` in ActiveConnections.
+
+    Kinds: "logout" (username, jti): close that token's connections again, for those the by-user
+    index did not show yet when the logout ran; "presence" (room, username): tell the room the
+    user's presence as it is now, if frames about it were held back.
+    """
+
+    kind: str
+    subject: tuple[str, ...]
+    due: int
+
+    @property
+    def key(self) -> str:
+        return FOLLOW_UP_PREFIX + "#".join((self.kind, *self.subject))
 
 
 @dataclass(frozen=True)
@@ -79,6 +106,8 @@ class ChatStore:
         self.connections = Table(client, tables.connections, self.reads)
         self.sessions = Table(client, tables.sessions, self.reads)
         self.messages = Table(client, tables.messages, self.reads)
+        self.limits = Table(client, tables.limits, self.reads)
+        self.client = client
         self.retention = retention
         self._id_lock = threading.Lock()
         self._last_id_ms = 0
@@ -104,8 +133,8 @@ class ChatStore:
         self.connections.put("put_connection", item)
 
     def get_connection(self, connection_id: str) -> Connection | None:
-        # Strongly consistent: a row just moved to another room, or a rate bucket just spent,
-        # must not be read as it was (DynamoDB's default read may be a second behind).
+        # Strongly consistent: a row just moved to another room must not be read as it was
+        # (DynamoDB's default read may be a second behind).
         item = self.connections.get("get_connection", {"connectionId": s(connection_id)}, consistent=True)
         return _connection(item) if item else None
 
@@ -160,47 +189,78 @@ class ChatStore:
         )
         return [(get_s(i, "connectionId"), get_s(i, "jti")) for i in items]
 
-    def expired_connections(self, now_s: int) -> list[Connection]:
-        """Connections whose deadline has passed: one Query per shard of the by-deadline index."""
-        found = []
+    def due(self, now_s: int) -> tuple[list[Connection], list[FollowUp]]:
+        """What the sweep must do by now: connections whose deadline has passed, and follow-ups
+        due. One Query per shard of the by-deadline index."""
+        connections, follow_ups = [], []
         for shard in range(SWEEP_SHARDS):
             items = self.connections.query(
                 "expired_connections", IndexName=DEADLINE_INDEX,
                 KeyConditionExpression="sweepShard = :shard AND deadline <= :now",
                 ExpressionAttributeValues={":shard": s(str(shard)), ":now": n(now_s)},
             )
-            found += [
-                Connection(
-                    connection_id=get_s(i, "connectionId"), username=get_s(i, "username", ""), guest=False,
+            for i in items:
+                key = get_s(i, "connectionId")
+                if key.startswith(FOLLOW_UP_PREFIX):
+                    kind, _, subject = key[len(FOLLOW_UP_PREFIX):].partition("#")
+                    # The last part may hold anything (a jti): split only the first off.
+                    parts = tuple(subject.split("#", 1)) if subject else ()
+                    follow_ups.append(FollowUp(kind, parts, get_n(i, "deadline", 0)))
+                    continue
+                connections.append(Connection(
+                    connection_id=key, username=get_s(i, "username", ""), guest=False,
                     room=get_s(i, "room", ""), connected_at_ms=0, expires_at=get_n(i, "expiresAt", 0),
                     session_ends_at=None,
-                )
-                for i in items
-            ]
-        return found
+                ))
+        return connections, follow_ups
 
-    def take_message_token(self, conn: Connection, tokens_left: float, now_ms: int) -> bool:
-        """Store the rate bucket after one message; False if another message changed it first."""
-        if conn.bucket_at_ms is None:
-            condition, values = "attribute_not_exists(bucketAt)", {}
-        else:
-            condition, values = "bucketAt = :seen", {":seen": n(conn.bucket_at_ms)}
+    def expired_connections(self, now_s: int) -> list[Connection]:
+        """Connections whose deadline has passed."""
+        return self.due(now_s)[0]
+
+    def schedule(self, follow_up: FollowUp) -> None:
+        """Put a follow-up row; one already there for the same work is replaced (one row per key)."""
+        if not follow_up.kind.isalpha() or any("#" in part for part in follow_up.subject[:-1]):
+            raise ValueError(f"a follow-up's kind and leading parts may not hold '#': {follow_up.key!r}")
+        self.connections.put("schedule_follow_up", {
+            "connectionId": s(follow_up.key),
+            "deadline": n(follow_up.due),
+            "sweepShard": s(str(secrets.randbelow(SWEEP_SHARDS))),
+            "ttl": n(follow_up.due + FOLLOW_UP_TTL_SECONDS),
+        })
+
+    def finish(self, follow_up: FollowUp) -> None:
+        """Remove a follow-up that was done, unless it was scheduled again (for later) meanwhile."""
         try:
-            self.connections.update(
-                "take_message_token", {"connectionId": s(conn.connection_id)},
-                UpdateExpression="SET bucketTokens = :tokens, bucketAt = :now",
-                ConditionExpression=f"attribute_exists(connectionId) AND {condition}",
-                ExpressionAttributeValues={":tokens": {"N": f"{tokens_left:.3f}"}, ":now": n(now_ms), **values},
+            self.connections.delete(
+                "finish_follow_up", {"connectionId": s(follow_up.key)},
+                ConditionExpression="deadline = :due", ExpressionAttributeValues={":due": n(follow_up.due)},
             )
         except ConditionFailed:
-            return False
-        return True
+            pass
 
     def delete_connections(self, connection_ids: list[str]) -> None:
         """Remove many rows at once (gone members found by a broadcast)."""
         self.connections.delete_many("delete_connections", [{"connectionId": s(cid)} for cid in connection_ids])
 
-    # -- session history -----------------------------------------------------------------------
+    # -- sessions ------------------------------------------------------------------------------
+
+    def session_deadline(self, jti: str, ends_at: int, keep_until: int) -> int:
+        """The session deadline (epoch s) of the token `jti`: the first one proposed for it.
+
+        One write that keeps what is there (if_not_exists): every connection of the token, and
+        every reconnect with it, gets the deadline its first connection got. `keep_until` is when
+        the token expires; no one can connect with it after that.
+        """
+        response = self.limits.update(
+            "session_deadline", {"key": s(f"session#{jti}")},
+            UpdateExpression="SET endsAt = if_not_exists(endsAt, :ends), #ttl = if_not_exists(#ttl, :keep)",
+            ExpressionAttributeNames={"#ttl": "ttl"},
+            ExpressionAttributeValues={":ends": n(ends_at), ":keep": n(keep_until)},
+            ReturnValues="ALL_NEW",
+        )
+        return get_n(response["Attributes"], "endsAt")
+
 
     def start_session(self, conn: Connection, *, source_ip: str | None, user_agent: str | None) -> None:
         item = {
@@ -249,31 +309,87 @@ class ChatStore:
         The condition makes a clash of two messages in the same millisecond with the same random
         suffix (one in 16 million) a retry instead of an overwrite.
         """
-        with self._id_lock:
-            # Strictly increasing within this process, so that two messages of one millisecond
-            # keep their order; the random suffix keeps processes apart.
-            id_ms = self._last_id_ms = max(sent_at_ms, self._last_id_ms + 1)
-        for _ in range(3):
-            stored = StoredMessage(
-                id=protocol.new_message_id(id_ms, secrets.token_hex(3)), room=room, sender=sender, message=message,
-                sent_at=protocol.iso_utc(sent_at_ms), client_msg_id=client_msg_id,
-            )
-            item = {
-                "room": s(room),
-                "id": s(stored.id),
-                "sender": s(sender),
-                "message": s(message),
-                "sentAt": s(stored.sent_at),
-                "ttl": n(sent_at_ms // 1000 + self.retention.message_days * 86400),
-            }
-            if client_msg_id is not None:
-                item["clientMsgId"] = s(client_msg_id)
+        id_ms = self._next_id_ms(sent_at_ms)
+        for _ in range(APPEND_ATTEMPTS):
+            stored, item = self._new_message(id_ms, room, sender, message, client_msg_id, sent_at_ms)
             try:
                 self.messages.put("append_message", item, ConditionExpression="attribute_not_exists(id)")
                 return stored
             except ConditionFailed:
                 continue
         raise StorageUnavailable("append_message: no free id")
+
+    def append_message_once(
+        self, *, room: str, sender: str, message: str, client_msg_id: str, sent_at_ms: int, window_seconds: int
+    ) -> tuple[StoredMessage, bool]:
+        """Store a message unless its sender stored one with the same client_msg_id in the last
+        `window_seconds`: (the new message, True), or (the one stored then, False).
+
+        One transaction of two conditional puts, the claim `sent#<sender>#<clientMsgId>` (Limits)
+        and the message: both are written or neither, so a claim always names a stored message,
+        and of two sends of one id at once one is stored. A repeat costs one read more (the
+        original message, by the id its claim holds).
+        """
+        now_s = sent_at_ms // 1000
+        claim_key = {"key": s(f"sent#{sender}#{client_msg_id}")}
+        id_ms = self._next_id_ms(sent_at_ms)
+        for _ in range(APPEND_ATTEMPTS):
+            stored, item = self._new_message(id_ms, room, sender, message, client_msg_id, sent_at_ms)
+            claim = {**claim_key, "room": s(room), "id": s(stored.id), "ttl": n(now_s + window_seconds)}
+            try:
+                transact_write(self.client, "append_message_once", [
+                    {"Put": {
+                        "TableName": self.limits.name, "Item": claim,
+                        # An expired claim that TTL has not removed yet counts as none.
+                        "ConditionExpression": "attribute_not_exists(#key) OR #ttl <= :now",
+                        "ExpressionAttributeNames": {"#key": "key", "#ttl": "ttl"},
+                        "ExpressionAttributeValues": {":now": n(now_s)},
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }},
+                    {"Put": {"TableName": self.messages.name, "Item": item,
+                             "ConditionExpression": "attribute_not_exists(id)"}},
+                ])
+                return stored, True
+            except ConditionFailed as failed:
+                claimed = failed.reasons[0] if failed.reasons else {}
+                if claimed.get("Code") != "ConditionalCheckFailed":
+                    continue  # an id clash, or a conflict with a transaction on the same claim: again
+                old = claimed.get("Item") or self.limits.get("sent_claim", claim_key, consistent=True) or {}
+                original = self._message(get_s(old, "room", ""), get_s(old, "id", ""))
+                if original is not None:
+                    return original, False
+                # The claim expired between the write and the read: the window is over, store anew.
+        raise StorageUnavailable("append_message_once: no free id")
+
+    def _next_id_ms(self, sent_at_ms: int) -> int:
+        with self._id_lock:
+            # Strictly increasing within this process, so that two messages of one millisecond
+            # keep their order; the random suffix keeps processes apart.
+            self._last_id_ms = max(sent_at_ms, self._last_id_ms + 1)
+            return self._last_id_ms
+
+    def _new_message(self, id_ms, room, sender, message, client_msg_id, sent_at_ms) -> tuple[StoredMessage, dict]:
+        stored = StoredMessage(
+            id=protocol.new_message_id(id_ms, secrets.token_hex(3)), room=room, sender=sender, message=message,
+            sent_at=protocol.iso_utc(sent_at_ms), client_msg_id=client_msg_id,
+        )
+        item = {
+            "room": s(room),
+            "id": s(stored.id),
+            "sender": s(sender),
+            "message": s(message),
+            "sentAt": s(stored.sent_at),
+            "ttl": n(sent_at_ms // 1000 + self.retention.message_days * 86400),
+        }
+        if client_msg_id is not None:
+            item["clientMsgId"] = s(client_msg_id)
+        return stored, item
+
+    def _message(self, room: str, message_id: str) -> StoredMessage | None:
+        if not room or not message_id:
+            return None
+        item = self.messages.get("message", {"room": s(room), "id": s(message_id)}, consistent=True)
+        return _message(item) if item else None
 
     def recent_messages(self, room: str, limit: int) -> tuple[list[StoredMessage], bool]:
         """The last `limit` messages, oldest first, and whether older ones exist."""
@@ -305,7 +421,6 @@ class ChatStore:
 
 
 def _connection(item: dict) -> Connection:
-    bucket = item.get("bucketTokens")
     return Connection(
         connection_id=get_s(item, "connectionId"),
         username=get_s(item, "username"),
@@ -315,8 +430,6 @@ def _connection(item: dict) -> Connection:
         expires_at=get_n(item, "expiresAt"),
         session_ends_at=get_n(item, "sessionEndsAt"),
         jti=get_s(item, "jti"),
-        bucket_tokens=float(bucket["N"]) if bucket else None,
-        bucket_at_ms=get_n(item, "bucketAt"),
     )
 
 

@@ -21,7 +21,22 @@ BATCH_WRITE_MAX = 25
 
 
 class ConditionFailed(WschatError):
-    """Raised when a write's ConditionExpression did not hold: nothing was written."""
+    """Raised when a write's ConditionExpression did not hold: nothing was written.
+
+    `item` is what the item held, when the write asked for it (ReturnValuesOnConditionCheckFailure);
+    for a transaction, `reasons` has one entry per action ({"Code": "None" | "ConditionalCheckFailed"
+    | "TransactionConflict", "Item": ...}).
+    """
+
+    def __init__(self, operation: str, *, item: dict | None = None, reasons: list[dict] | None = None):
+        super().__init__(operation)
+        self.item = item
+        self.reasons = reasons or []
+
+
+# What a cancelled transaction may report per action and still count as "a condition did not hold"
+# (a conflict with another transaction on the same item is worth trying again, as a condition is).
+_CANCELLED_BY_CONDITION = {"None", "ConditionalCheckFailed", "TransactionConflict"}
 
 
 def s(value: str) -> dict:
@@ -53,7 +68,10 @@ def call(operation: str):
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "Unknown")
         if code == "ConditionalCheckFailedException":
-            raise ConditionFailed(operation) from None
+            raise ConditionFailed(operation, item=exc.response.get("Item")) from None
+        reasons = exc.response.get("CancellationReasons") or []
+        if code == "TransactionCanceledException" and all(r.get("Code") in _CANCELLED_BY_CONDITION for r in reasons):
+            raise ConditionFailed(operation, reasons=reasons) from None
         raise StorageUnavailable(f"{operation}: {code}") from exc
     except BotoCoreError as exc:
         raise StorageUnavailable(f"{operation}: {exc.__class__.__name__}") from exc
@@ -111,6 +129,13 @@ class Table:
                     requests = response.get("UnprocessedItems", {}).get(self.name, [])
                     if not requests:
                         break
+
+
+def transact_write(client, operation: str, actions: list[dict]) -> None:
+    """TransactWriteItems: every action (Put, Update, Delete, ConditionCheck, each naming its
+    table) or none. A condition that did not hold raises ConditionFailed with the `reasons`."""
+    with call(operation):
+        client.transact_write_items(TransactItems=actions)
 
 
 class ReadCounter:

@@ -5,9 +5,10 @@ import pytest
 
 from handler import app, protocol
 from handler.errors import SessionExpired, StorageUnavailable
+from handler.guard import Refused
 from handler.protocol import ErrorCode, HistoryQuery, Identity, Join, ProtocolError, SendMessage, SessionEnd
 from handler.store.chat import Member
-from tests.unit.conftest import reinstall_app, session_row, store
+from tests.unit.conftest import accounts, reinstall_app, session_row, store
 
 T0 = 1_795_000_000_000  # epoch ms; every test's clock starts here
 
@@ -244,18 +245,6 @@ def test_messages_over_the_burst_wait_for_the_rate(api, chat_with, clock):
     assert [f["message"] for f in api.frames("a1", "message")] == stored
 
 
-def test_a_message_racing_another_on_the_same_bucket_is_refused(api, chat, clock, monkeypatch):
-    connect(chat, clock, "a1", "alice")
-    seen_before = store().get_connection("a1")
-    say(chat, clock, "a1", "alice", "first")
-    # A second invocation that read the row before the first one spent from it.
-    monkeypatch.setattr(chat.store, "get_connection", lambda connection_id: seen_before)
-    with pytest.raises(ProtocolError) as raised:
-        say(chat, clock, "a1", "alice", "second, at the same time")
-    assert raised.value.code is ErrorCode.RATE_LIMITED
-    assert [m.message for m in store().recent_messages("general", 10)[0]] == ["first"]
-
-
 def test_a_message_after_the_deadline_ends_the_session_instead(api, chat, clock):
     connect(chat, clock, "a1", "alice", expires_in=30)
     connect(chat, clock, "b1", "bob")
@@ -281,7 +270,7 @@ def test_history_pages_the_connections_room(api, chat, clock):
     ids = [frame["id"] for frame in api.frames("a1", "message")]
 
     def history(before=None, after=None, limit=50):
-        chat.history("a1", HistoryQuery(before=before, after=after, limit=limit))
+        chat.history("a1", identity(clock, "alice"), HistoryQuery(before=before, after=after, limit=limit))
         frame = api.last("a1")
         assert (frame["type"], frame["room"]) == ("history", "r1")
         return [m["message"] for m in frame["messages"]], frame["hasMore"]
@@ -367,3 +356,224 @@ def test_deliver_batch_posts_to_its_members_and_drops_those_gone(api, chat, cloc
     assert api.frames("x1", "message") == []  # another batch's member
     assert store().get_connection("m2") is None and session_row("m2")["reason"] == "gone"
     assert api.frames("x1", "presence") == [presence("left", "ben", "big", ["ann", "cat", "xavier"])]
+
+
+# -- abuse: connections --------------------------------------------------------------------------
+
+
+def refused(call, *args, **kwargs) -> Refused:
+    with pytest.raises(Refused) as raised:
+        call(*args, **kwargs)
+    return raised.value
+
+
+def test_a_connection_beyond_the_users_limit_is_refused_once_the_others_answer(api, chat_with, clock):
+    chat = chat_with(WSCHAT_MAX_CONNECTIONS_PER_USER=2)
+    connect(chat, clock, "a1", "alice")
+    connect(chat, clock, "a2", "alice")
+    connect(chat, clock, "b1", "bob")
+    api.clear()
+    clock.advance(60)
+    answer = refused(connect, chat, clock, "a3", "alice")
+    assert (answer.status, answer.message) == (429, "too many connections: at most 2 per user; close one and try again")
+    assert store().get_connection("a3") is None and session_row("a3") is None
+    # Asked whether they are alive with a heartbeat frame, which a client may always receive.
+    assert [f["type"] for f in api.frames("a1") + api.frames("a2")] == ["heartbeat", "heartbeat"]
+    assert api.frames("b1") == []  # nobody heard of a connection that was refused
+    connect(chat, clock, "b2", "bob")  # another user is not affected
+
+
+def test_connections_gone_without_a_disconnect_are_dropped_and_not_counted(api, chat_with, clock):
+    chat = chat_with(WSCHAT_MAX_CONNECTIONS_PER_USER=2)
+    connect(chat, clock, "a1", "alice", "r1")
+    connect(chat, clock, "a2", "alice", "r2")
+    connect(chat, clock, "w1", "walter", "r1")
+    clock.advance(60)
+    api.gone.update({"a1", "a2"})
+    api.clear()
+    connect(chat, clock, "a3", "alice", "r3")
+    assert store().get_connection("a1") is None and store().get_connection("a2") is None
+    assert (session_row("a1")["reason"], session_row("a2")["reason"]) == ("gone", "gone")
+    assert api.frames("w1") == [presence("left", "alice", "r1", ["walter"])]
+    assert store().get_connection("a3") is not None
+
+
+def test_a_gone_answer_from_a_connection_still_connecting_counts_it(api, chat_with, clock):
+    chat = chat_with(WSCHAT_MAX_CONNECTIONS_PER_USER=1)
+    connect(chat, clock, "a1", "alice")
+    clock.advance(3)  # inside the grace period: maybe still inside its own $connect
+    api.gone.add("a1")
+    assert refused(connect, chat, clock, "a2", "alice").status == 429
+    assert store().get_connection("a1") is not None
+
+
+def test_a_connect_whose_token_was_revoked_meanwhile_is_refused_after_writing_its_row(api, chat, clock):
+    connect(chat, clock, "w1", "walter")
+    accounts().revoke_token("jti-out", clock() // 1000 + 3600)  # a logout between the authorizer and here
+    api.clear()
+    answer = refused(connect, chat, clock, "a1", "alice", jti="jti-out")
+    assert (answer.status, answer.message) == (403, "token revoked")
+    assert store().get_connection("a1") is None and api.frames("w1") == []
+    connect(chat, clock, "a2", "alice", jti="jti-fresh")
+
+
+def test_logout_looks_again_for_a_connection_the_index_did_not_show_yet(api, chat, clock, monkeypatch):
+    connect(chat, clock, "a1", "alice", jti="jti-out")
+    shown = chat.store.user_connections
+    monkeypatch.setattr(chat.store, "user_connections", lambda username: [])  # a GSI a moment behind
+    assert chat.log_out("alice", "jti-out") == 0
+    monkeypatch.setattr(chat.store, "user_connections", shown)
+    assert chat.sweep_expired() == 0  # not yet due
+    clock.advance(5)
+    assert chat.sweep_expired() == 1
+    assert api.closed == ["a1"] and api.last("a1") == protocol.session_end_frame(SessionEnd.LOGGED_OUT)
+    assert session_row("a1")["reason"] == "logged out"
+    clock.advance(60)
+    assert chat.sweep_expired() == 0 and store().due(clock() // 1000) == ([], [])  # done once, then gone
+
+
+# -- abuse: session limits bound to the token ----------------------------------------------------
+
+
+def test_every_connection_of_a_token_gets_the_session_deadline_of_its_first(api, chat, clock):
+    claims = dict(guest=True, session_limit=60, jti="jti-guest", expires_in=900)
+    first = connect(chat, clock, "g1", "guest-0001", **claims)
+    clock.advance(30)
+    second = connect(chat, clock, "g2", "guest-0001", **claims)  # another tab, or the page reloaded
+    assert first.session_ends_at == second.session_ends_at == T0 // 1000 + 60
+    for cid in ("g1", "g2"):
+        chat.join(cid, identity(clock, "guest-0001", **claims), Join(None))
+    assert api.last("g1")["sessionEndsAt"] == api.last("g2")["sessionEndsAt"] == protocol.iso_utc(T0 + 60_000)
+    other = connect(chat, clock, "g3", "guest-0002", **{**claims, "jti": "jti-other"})
+    assert other.session_ends_at == T0 // 1000 + 30 + 60
+
+
+def test_a_reconnect_after_the_tokens_session_ended_is_refused(api, chat, clock):
+    claims = dict(guest=True, session_limit=60, jti="jti-guest", expires_in=900)
+    connect(chat, clock, "g1", "guest-0001", **claims)
+    chat.disconnect("g1")
+    clock.advance(60)
+    answer = refused(connect, chat, clock, "g2", "guest-0001", **claims)
+    assert (answer.status, answer.message) == (401, "session limit reached")
+    assert store().get_connection("g2") is None
+
+
+# -- abuse: floods -------------------------------------------------------------------------------
+
+
+def test_one_message_budget_for_all_of_a_users_connections(api, chat_with, clock):
+    chat = chat_with(WSCHAT_MESSAGE_BURST=3, WSCHAT_MESSAGE_RATE=1)
+    connect(chat, clock, "a1", "alice", "r1")
+    connect(chat, clock, "a2", "alice", "r2")
+    for text in ("one", "two", "three"):
+        say(chat, clock, "a1", "alice", text)
+    with pytest.raises(ProtocolError) as raised:
+        say(chat, clock, "a2", "alice", "from the other tab")
+    assert (raised.value.code, raised.value.fields) == (ErrorCode.RATE_LIMITED, {"retryAfterMs": 1000})
+    connect(chat, clock, "b1", "bob", "r2")
+    say(chat, clock, "b1", "bob", "bob has a budget of his own")
+
+
+def test_a_refused_message_reads_nothing_and_sends_nothing(api, chat_with, clock):
+    chat = chat_with(WSCHAT_MESSAGE_BURST=1, WSCHAT_MESSAGE_RATE=0.1)
+    connect(chat, clock, "a1", "alice")
+    connect(chat, clock, "b1", "bob")
+    say(chat, clock, "a1", "alice", "allowed")
+    api.clear()
+    reads = app.app().reads.total
+    with pytest.raises(ProtocolError):
+        say(chat, clock, "a1", "alice", "refused")
+    assert app.app().reads.total == reads and api.posts == {}
+
+
+def test_joins_and_history_requests_have_budgets(api, chat_with, clock):
+    chat = chat_with(WSCHAT_JOIN_BURST=2, WSCHAT_JOIN_RATE=0.5, WSCHAT_HISTORY_BURST=1, WSCHAT_HISTORY_RATE=1)
+    connect(chat, clock, "a1", "alice")
+    alice = identity(clock, "alice")
+    chat.join("a1", alice, Join("r2"))
+    chat.join("a1", alice, Join("r3"))
+    reads = app.app().reads.total
+    with pytest.raises(ProtocolError) as raised:
+        chat.join("a1", alice, Join("r4"))
+    assert (raised.value.code, raised.value.message, raised.value.fields) == (
+        ErrorCode.RATE_LIMITED, "too many joins: wait 2.0 s", {"retryAfterMs": 2000})
+    assert app.app().reads.total == reads and store().get_connection("a1").room == "r3"
+    chat.history("a1", alice, HistoryQuery(before=None, after=None, limit=5))
+    with pytest.raises(ProtocolError) as raised:
+        chat.history("a1", alice, HistoryQuery(before=None, after=None, limit=5))
+    assert raised.value.message == "too many history requests: wait 1.0 s"
+    clock.advance(2)
+    chat.join("a1", alice, Join("r4"))
+    chat.history("a1", alice, HistoryQuery(before=None, after=None, limit=5))
+
+
+# -- abuse: presence -----------------------------------------------------------------------------
+
+
+def test_presence_over_its_budget_is_held_back_and_settled_by_the_sweep(api, chat_with, clock):
+    chat = chat_with(WSCHAT_PRESENCE_BURST=1, WSCHAT_PRESENCE_RATE=0.2)  # then one every 5 s
+    connect(chat, clock, "a1", "alice", "r1")
+    connect(chat, clock, "b1", "bob", "r1")
+    assert api.frames("a1") == [presence("joined", "bob", "r1", ["alice", "bob"])]
+    chat.join("b1", identity(clock, "bob"), Join("r2"))
+    assert len(api.frames("a1")) == 1  # bob's `left` is held back
+    clock.advance(4)
+    chat.sweep_expired()
+    assert len(api.frames("a1")) == 1
+    clock.advance(1)
+    chat.sweep_expired()
+    assert api.frames("a1")[1:] == [presence("left", "bob", "r1", ["alice"])]
+    clock.advance(60)
+    chat.sweep_expired()
+    assert len(api.frames("a1")) == 2  # settled once
+
+
+def test_a_change_undone_before_it_is_settled_sends_nothing(api, chat_with, clock):
+    chat = chat_with(WSCHAT_PRESENCE_BURST=1, WSCHAT_PRESENCE_RATE=0.2)
+    connect(chat, clock, "a1", "alice", "r1")
+    connect(chat, clock, "b1", "bob", "r1")
+    bob = identity(clock, "bob")
+    for room in ("r2", "r1", "r2", "r1"):
+        chat.join("b1", bob, Join(room))
+    clock.advance(60)
+    chat.sweep_expired()
+    assert api.frames("a1", "presence") == [presence("joined", "bob", "r1", ["alice", "bob"])]
+    assert store().due(clock() // 1000) == ([], [])
+
+
+def test_switching_rooms_costs_a_bounded_number_of_presence_frames(api, chat_with, clock):
+    chat = chat_with(WSCHAT_JOIN_BURST=100, WSCHAT_PRESENCE_BURST=4, WSCHAT_PRESENCE_RATE=0.2)
+    connect(chat, clock, "x1", "xena", "x")
+    connect(chat, clock, "y1", "yuri", "y")
+    connect(chat, clock, "m1", "mallory", "x")
+    mallory = identity(clock, "mallory")
+    for n in range(40):
+        chat.join("m1", mallory, Join("y" if n % 2 == 0 else "x"))
+    # Without the presence budget: 20 frames to each room.
+    assert len(api.frames("x1", "presence")) <= 5 and len(api.frames("y1", "presence")) <= 4
+    clock.advance(60)
+    chat.sweep_expired()
+    # Settled: each room's last word on mallory is where she is (she ended in x).
+    assert api.frames("x1", "presence")[-1]["online"] == ["mallory", "xena"]
+    assert "mallory" not in api.frames("y1", "presence")[-1]["online"]
+
+
+# -- abuse: repeated sends -----------------------------------------------------------------------
+
+
+def test_a_repeated_client_msg_id_answers_only_its_sender_with_the_original(api, chat, clock):
+    connect(chat, clock, "a1", "alice", "r1")
+    connect(chat, clock, "a2", "alice", "r2")
+    connect(chat, clock, "b1", "bob", "r1")
+    say(chat, clock, "a1", "alice", "once", client_msg_id="c-1")
+    (original,) = api.frames("b1", "message")
+    clock.advance(30)
+    say(chat, clock, "a1", "alice", "once", client_msg_id="c-1")
+    say(chat, clock, "a2", "alice", "once, from another room", client_msg_id="c-1")
+    assert api.frames("a1", "message") == [original, original] and api.frames("a2", "message") == [original]
+    assert api.frames("b1", "message") == [original]
+    assert [m.id for m in store().recent_messages("r1", 10)[0]] == [original["id"]]
+    assert store().recent_messages("r2", 10)[0] == []
+    clock.advance(600)
+    say(chat, clock, "a1", "alice", "once more, ten minutes later", client_msg_id="c-1")
+    assert len(api.frames("b1", "message")) == 2

@@ -11,7 +11,7 @@ from handler import protocol
 from handler.errors import StorageUnavailable
 from handler.settings import Settings
 from handler.store import chat as chat_module
-from handler.store.chat import SWEEP_SHARDS, ChatStore, Connection, Member
+from handler.store.chat import SWEEP_SHARDS, ChatStore, Connection, FollowUp, Member
 from handler.store.dynamo import ConditionFailed, ReadCounter
 from tests.unit.conftest import STAGE
 
@@ -69,7 +69,7 @@ def test_a_connection_reads_back_as_it_was_put(chats):
     plain = connection("c-plain")
     chats.put_connection(plain)
     read = chats.get_connection("c-plain")
-    assert read == plain and read.session_ends_at is None and read.jti is None and read.bucket_tokens is None
+    assert read == plain and read.session_ends_at is None and read.jti is None
 
 
 def test_a_connection_that_was_never_put_reads_as_none(chats):
@@ -172,23 +172,114 @@ def test_expired_connections_finds_only_expired_rows_in_every_shard_each_once(ch
     assert chats.expired_connections(T0 // 1000) == []
 
 
-def test_a_second_writer_with_a_stale_bucket_loses(chats):
-    chats.put_connection(connection("c-rate"))
-    first_read = chats.get_connection("c-rate")
-    other_read = chats.get_connection("c-rate")
-    assert chats.take_message_token(first_read, 9.0, T0 + 10) is True
-    assert chats.take_message_token(other_read, 9.0, T0 + 11) is False  # read before the first write
-    current = chats.get_connection("c-rate")
-    assert (current.bucket_tokens, current.bucket_at_ms) == (9.0, T0 + 10)
-    assert chats.take_message_token(current, 8.5, T0 + 600) is True
-    assert chats.take_message_token(current, 8.5, T0 + 601) is False  # the same bucket cannot be spent twice
-    latest = chats.get_connection("c-rate")
-    assert (latest.bucket_tokens, latest.bucket_at_ms) == (8.5, T0 + 600)
+# -- follow-ups ----------------------------------------------------------------------------------
 
 
-def test_taking_a_token_for_a_gone_connection_fails_and_leaves_no_row(chats):
-    assert chats.take_message_token(connection("c-gone"), 9.0, T0) is False
-    assert chats.get_connection("c-gone") is None
+def test_follow_ups_are_found_when_due_beside_expired_connections_and_nowhere_else(chats):
+    chats.put_connection(connection("c-old", "alice", "lobby", expires_in=10))
+    logout = FollowUp("logout", ("alice", "jti#with#hashes"), T0 // 1000 + 5)
+    presence = FollowUp("presence", ("lobby", "bob"), T0 // 1000 + 20)
+    chats.schedule(logout)
+    chats.schedule(presence)
+    assert chats.due(T0 // 1000) == ([], [])
+    expired, follow_ups = chats.due(T0 // 1000 + 10)
+    assert [c.connection_id for c in expired] == ["c-old"] and follow_ups == [logout]
+    assert chats.expired_connections(T0 // 1000 + 30)[0].connection_id == "c-old"
+    assert sorted(chats.due(T0 // 1000 + 30)[1], key=lambda f: f.key) == [logout, presence]
+    # A follow-up row is no member of a room and no connection of a user.
+    assert chats.room_members("lobby") == [Member("c-old", "alice", T0)]
+    assert chats.user_connections("bob") == [] and chats.user_connections("alice") == [("c-old", None)]
+
+
+def test_scheduling_again_replaces_and_finishing_keeps_a_later_schedule(chats):
+    first = FollowUp("presence", ("lobby", "bob"), T0 // 1000 + 5)
+    later = FollowUp("presence", ("lobby", "bob"), T0 // 1000 + 9)
+    chats.schedule(first)
+    chats.schedule(later)
+    assert chats.due(T0 // 1000 + 60)[1] == [later]
+    chats.finish(first)  # done with the one seen earlier: the later one stays
+    assert chats.due(T0 // 1000 + 60)[1] == [later]
+    chats.finish(later)
+    assert chats.due(T0 // 1000 + 60) == ([], [])
+
+
+def test_a_follow_up_whose_leading_parts_hold_a_separator_is_refused(chats):
+    with pytest.raises(ValueError):
+        chats.schedule(FollowUp("presence", ("lob#by", "bob"), T0 // 1000))
+
+
+# -- session deadlines and sent ids (Limits) -----------------------------------------------------
+
+
+def test_a_tokens_session_deadline_is_the_first_one_proposed(chats, dynamodb):
+    assert chats.session_deadline("jti-1", T0 // 1000 + 900, T0 // 1000 + 900) == T0 // 1000 + 900
+    assert chats.session_deadline("jti-1", T0 // 1000 + 960, T0 // 1000 + 900) == T0 // 1000 + 900
+    assert chats.session_deadline("jti-2", T0 // 1000 + 960, T0 // 1000 + 1000) == T0 // 1000 + 960
+    stored = dynamodb.get_item(TableName=f"wschat-{STAGE}-Limits", Key={"key": {"S": "session#jti-1"}})["Item"]
+    assert stored["ttl"] == {"N": str(T0 // 1000 + 900)}
+
+
+def append_once(chats, text, client_msg_id, at_ms=T0, room="general", sender="alice", window=600):
+    return chats.append_message_once(room=room, sender=sender, message=text, client_msg_id=client_msg_id,
+                                     sent_at_ms=at_ms, window_seconds=window)
+
+
+def test_a_repeated_client_msg_id_returns_the_original_and_stores_nothing(chats):
+    first, new = append_once(chats, "hello", "c-1")
+    assert new is True and first.client_msg_id == "c-1"
+    again, new = append_once(chats, "hello, edited", "c-1", at_ms=T0 + 5000, room="elsewhere")
+    assert (again, new) == (first, False)
+    assert chats.recent_messages("general", 10)[0] == [first] and chats.recent_messages("elsewhere", 10)[0] == []
+    other_user, new = append_once(chats, "hello", "c-1", sender="bob")
+    assert new is True and other_user.id != first.id
+    other_id, new = append_once(chats, "hello", "c-2")
+    assert new is True
+
+
+def test_a_client_msg_id_is_free_again_after_the_window(chats):
+    first, _ = append_once(chats, "one", "c-1", window=600)
+    assert append_once(chats, "one", "c-1", at_ms=T0 + 599_000)[1] is False
+    later, new = append_once(chats, "one", "c-1", at_ms=T0 + 600_000)
+    assert new is True and later.id != first.id
+
+
+def test_a_repeat_reads_the_claim_when_dynamodb_did_not_return_it(dynamodb):
+    def transact_write_items(TransactItems):
+        for action in TransactItems:
+            action["Put"].pop("ReturnValuesOnConditionCheckFailure", None)
+        return dynamodb.transact_write_items(TransactItems=TransactItems)
+
+    chats = chat_store(Wrapped(dynamodb, transact_write_items=transact_write_items))
+    first, _ = append_once(chats, "hello", "c-1")
+    assert append_once(chats, "hello", "c-1") == (first, False)
+
+
+def test_a_conflict_or_an_id_clash_in_the_transaction_is_tried_again(dynamodb, monkeypatch):
+    calls = []
+
+    def transact_write_items(TransactItems):
+        calls.append(TransactItems[1]["Put"]["Item"]["id"]["S"])
+        if len(calls) == 1:
+            raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                               "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}]},
+                              "TransactWriteItems")
+        return dynamodb.transact_write_items(TransactItems=TransactItems)
+
+    fixed_suffixes(monkeypatch, "abcdef", "123456")
+    chats = chat_store(Wrapped(dynamodb, transact_write_items=transact_write_items))
+    stored, new = append_once(chats, "hello", "c-1")
+    assert new is True and calls == [f"{T0:013d}abcdef", f"{T0:013d}123456"] and stored.id == calls[-1]
+
+
+def test_a_transaction_refused_for_another_reason_is_storage_unavailable(dynamodb):
+    def transact_write_items(TransactItems):
+        raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "throttled"},
+                           "CancellationReasons": [{"Code": "ThrottlingError"}, {"Code": "None"}]},
+                          "TransactWriteItems")
+
+    chats = chat_store(Wrapped(dynamodb, transact_write_items=transact_write_items))
+    with pytest.raises(StorageUnavailable, match="TransactionCanceledException"):
+        append_once(chats, "hello", "c-1")
 
 
 def test_delete_connections_writes_batches_of_25_and_retries_what_was_left_unprocessed(dynamodb):
@@ -378,7 +469,7 @@ def failing(client, operation, error):
     ("put_item", lambda chats: chats.put_connection(connection("c1"))),
     ("delete_item", lambda chats: chats.delete_connection("c1")),
     ("update_item", lambda chats: chats.move_connection("c1", "r2")),
-    ("update_item", lambda chats: chats.take_message_token(connection("c1"), 1.0, T0)),
+    ("update_item", lambda chats: chats.session_deadline("jti-1", T0 // 1000, T0 // 1000 + 60)),
     ("update_item", lambda chats: chats.end_session("c1", room="r", ended_at_ms=T0, reason="gone")),
     ("query", lambda chats: chats.room_members("r")),
     ("query", lambda chats: chats.recent_messages("r", 5)),

@@ -81,6 +81,26 @@ def test_errors_become_client_errors_with_their_code(standin):
     assert len(server.requests) == 1  # not retried
 
 
+def test_a_failed_condition_carries_the_item_it_saw_as_boto3_does(standin):
+    server = standin((400, {"__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
+                            "message": "The conditional request failed", "Item": {"tat": {"N": "5"}}}, None))
+    with pytest.raises(ClientError) as raised:
+        server.client.update_item(TableName="t", Key={}, ReturnValuesOnConditionCheckFailure="ALL_OLD")
+    assert raised.value.response["Item"] == {"tat": {"N": "5"}}
+
+
+def test_a_cancelled_transaction_carries_its_reasons(standin):
+    reasons = [{"Code": "ConditionalCheckFailed", "Item": {"id": {"S": "m1"}}}, {"Code": "None"}]
+    server = standin((400, {"__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+                            "Message": "Transaction cancelled", "CancellationReasons": reasons}, None))
+    with pytest.raises(ClientError) as raised:
+        server.client.transact_write_items(TransactItems=[{"Put": {"TableName": "t", "Item": {}}}] * 2)
+    assert raised.value.response["Error"]["Code"] == "TransactionCanceledException"
+    assert raised.value.response["CancellationReasons"] == reasons
+    headers, _ = server.requests[0]
+    assert headers["X-Amz-Target"] == "DynamoDB_20120810.TransactWriteItems" and len(server.requests) == 1
+
+
 def test_throttling_is_retried_once(standin):
     server = standin(
         (400, {"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException"}, None),

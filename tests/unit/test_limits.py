@@ -8,20 +8,27 @@ import pytest
 
 from authorizer import handler as authorizer
 from handler import app, connect, http_auth, messages, sweep
-from handler.limits import LoginPolicy, MessageLimit, address_group
+from handler.limits import Budget, LoginPolicy, address_group
 from tests.unit.conftest import SECRET, load_event, ws_event, reinstall_app, session_row, set_clock, store
 
 
-def test_bucket_allows_a_burst_then_a_steady_rate():
-    limit = MessageLimit(burst=3, rate=1)
-    tokens, at = None, None
+def test_budget_allows_a_burst_then_a_steady_rate():
+    budget = Budget(burst=3, rate=1)
+    tat = None
     for _ in range(3):
-        tokens, at = limit.take(tokens, at, 1000), 1000
-        assert tokens is not None
-    assert limit.take(tokens, at, 1000) is None  # burst spent
-    assert limit.take(tokens, at, 1500) is None  # half a token back
-    assert limit.take(tokens, at, 2000) is not None  # one second: one more message
-    assert limit.take(0.0, 0, 10_000_000) == 2  # refills only up to the burst
+        tat = budget.spend(tat, 1000)
+        assert tat is not None
+    assert tat == 4000 and budget.spend(tat, 1000) is None  # burst spent
+    assert budget.retry_after_ms(tat, 1000) == 1000
+    assert budget.spend(tat, 1500) is None and budget.retry_after_ms(tat, 1500) == 500  # half an interval back
+    assert budget.spend(tat, 2000) == 5000  # one second: one more
+    assert budget.spend(tat, 10_000_000) == 10_001_000  # an idle subject starts full again, never fuller
+
+
+def test_a_budget_of_one_allows_one_per_interval():
+    budget = Budget(burst=1, rate=0.5)
+    tat = budget.spend(None, 0)
+    assert (tat, budget.spend(tat, 1999), budget.spend(tat, 2000)) == (2000, None, 4000)
 
 
 POLICY = LoginPolicy(pair_max_failures=5, address_max_failures=100, window_seconds=900, slowdown_after=10,
@@ -62,7 +69,8 @@ def test_messages_over_the_rate_are_refused_and_not_broadcast(api, monkeypatch):
     for n in range(3):
         send("a1", f"m{n}")
     send("a1", "one too many")
-    assert api.last("a1") == {"type": "error", "code": "rate_limited", "message": "too many messages: wait 1.0 s"}
+    assert api.last("a1") == {"type": "error", "code": "rate_limited", "message": "too many messages: wait 1.0 s",
+                              "retryAfterMs": 1000}
     assert [f["message"] for f in api.frames("b1", "message")] == ["m0", "m1", "m2"]
     assert [m.message for m in store().recent_messages("general", 10)[0]] == ["m0", "m1", "m2"]
     now[0] += 1000

@@ -71,6 +71,43 @@ def test_bad_messages(fields, code):
     assert code_of(send, fields) == code
 
 
+@pytest.mark.parametrize("fields, code, words", [
+    ({"message": "a lone \ud800 surrogate"}, ErrorCode.BAD_REQUEST, "message contains an unpaired surrogate"),
+    ({"message": "a C1 \x85 control"}, ErrorCode.BAD_REQUEST, "message contains control characters"),
+    ({"message": "an isolate \u2067 here"}, ErrorCode.BAD_REQUEST, "message contains bidirectional override"),
+    ({"message": "\u200b\u2060\ufeff"}, ErrorCode.EMPTY_MESSAGE, "message is empty once invisible characters"),
+    ({"message": " \u3164\u00ad "}, ErrorCode.EMPTY_MESSAGE, "message is empty once invisible characters"),
+    ({"message": "ok", "clientMsgId": "id\udc00"}, ErrorCode.BAD_REQUEST, '"clientMsgId" contains an unpaired'),
+    ({"message": "ok", "clientMsgId": "id\n2"}, ErrorCode.BAD_REQUEST, '"clientMsgId" contains control'),
+    ({"message": "ok", "clientMsgId": "id\u202e"}, ErrorCode.BAD_REQUEST, '"clientMsgId" contains bidirectional'),
+    ({"message": "ok", "clientMsgId": "\u200b"}, ErrorCode.BAD_REQUEST, '"clientMsgId" has no visible characters'),
+])
+def test_text_that_breaks_frames_hides_or_spoofs_is_refused(fields, code, words):
+    with pytest.raises(ProtocolError) as raised:
+        send(fields)
+    assert raised.value.code == code and raised.value.message.startswith(words)
+
+
+def test_a_lone_surrogate_arriving_as_a_json_escape_is_refused():
+    request = protocol.parse_request('{"action":"sendmessage","message":"x\\ud800"}')
+    assert code_of(protocol.parse_send_message, request) == ErrorCode.BAD_REQUEST
+    # A pair written as two escapes is one character, and fine.
+    pair = protocol.parse_request('{"action":"sendmessage","message":"\\ud83d\\ude00"}')
+    assert protocol.parse_send_message(pair).message == "😀"
+
+
+def test_carriage_returns_become_newlines():
+    assert send({"message": "one\r\ntwo\rthree"}).message == "one\ntwo\nthree"
+
+
+def test_visible_text_keeps_its_invisible_characters():
+    assert send({"message": "\u200bhi\u200d"}).message == "\u200bhi\u200d"
+
+
+def test_a_room_name_cannot_hold_a_surrogate():
+    assert code_of(protocol.parse_join, protocol.Request("join", {"room": "a\ud800"})) == ErrorCode.INVALID_ROOM
+
+
 def test_message_limits_count_characters_not_bytes():
     assert len(send({"message": "é" * 2000}).message) == 2000
     assert send({"message": "line one\nline two\ttab"}).message == "line one\nline two\ttab"
@@ -123,6 +160,20 @@ def test_encode_keeps_text_as_text():
     frame = protocol.message_frame(id="1", room="r", sender="a", message="<b>ü</b>", sent_at="t", client_msg_id=None)
     assert json.loads(protocol.encode(frame))["message"] == "<b>ü</b>"
     assert "ü".encode() in protocol.encode(frame)
+
+
+def test_encode_sends_a_stored_lone_surrogate_as_a_replacement_character():
+    frame = protocol.history_frame(room="r", has_more=False, messages=[protocol.message_frame(
+        id="1", room="r", sender="a", message="before \ud800 after", sent_at="t", client_msg_id="c\udfff")])
+    decoded = json.loads(protocol.encode(frame).decode("utf-8"))
+    assert decoded["messages"][0]["message"] == "before \ufffd after"
+    assert decoded["messages"][0]["clientMsgId"] == "c\ufffd"
+
+
+def test_an_error_carries_extra_fields():
+    error = ProtocolError(ErrorCode.RATE_LIMITED, "wait", retryAfterMs=250)
+    assert (error.code, error.message, error.fields) == (ErrorCode.RATE_LIMITED, "wait", {"retryAfterMs": 250})
+    assert ProtocolError(ErrorCode.BAD_REQUEST, "no").fields == {}
 
 
 def test_usernames():

@@ -48,6 +48,20 @@ def test_connect_without_authorizer_context_is_refused(api):
     assert connect.handler(ws_event("$connect", connection_id="c1", expires_in=-5))["statusCode"] == 401
 
 
+def test_connect_refusals_answer_a_status_and_a_body(api, monkeypatch):
+    monkeypatch.setenv("WSCHAT_MAX_CONNECTIONS_PER_USER", "1")
+    reinstall_app(transport=api)
+    connect_user("c1")
+    set_clock(int(time.time() * 1000) + 60_000)
+    assert connect.handler(ws_event("$connect", connection_id="c2")) == {
+        "statusCode": 429, "body": "too many connections: at most 1 per user; close one and try again"}
+    app.app().accounts_store.revoke_token("jti-gone", int(time.time()) + 600)
+    event = ws_event("$connect", connection_id="c3", username="bob")
+    event["requestContext"]["authorizer"]["jti"] = "jti-gone"
+    assert connect.handler(event) == {"statusCode": 403, "body": "token revoked"}
+    assert store().get_connection("c2") is None and store().get_connection("c3") is None
+
+
 def test_join_welcomes_with_room_online_and_history(api):
     connect_user("a1", "alice")
     connect_user("b1", "bob")

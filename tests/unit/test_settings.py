@@ -29,12 +29,17 @@ def test_settings_are_grouped_and_defaulted():
     assert settings.tables.connections == "wschat-prod-ActiveConnections"
     assert settings.region == "eu-west-1" and settings.audience == "wschat-prod"
     assert settings.limits.message_burst == 3 and settings.limits.message_rate == 2
+    limits = settings.limits
+    assert (limits.join_burst, limits.join_rate, limits.history_burst, limits.history_rate) == (5, 0.5, 10, 1)
+    assert (limits.presence_burst, limits.presence_rate) == (4, 0.2)
+    assert (limits.max_connections_per_user, limits.client_msg_id_seconds) == (5, 600)
     assert settings.fanout.batch_size == 250 and settings.fanout.function_name is None
     assert settings.accounts.jwt_secret_param == "/wschat/prod/jwt-secret"
 
 
 @pytest.mark.parametrize("name, value", [("WSCHAT_TOKEN_TTL_SECONDS", "an hour"), ("WSCHAT_MESSAGE_RATE", "fast"),
-                                         ("WSCHAT_FANOUT_BATCH_SIZE", "0")])
+                                         ("WSCHAT_FANOUT_BATCH_SIZE", "0"), ("WSCHAT_MESSAGE_RATE", "0"),
+                                         ("WSCHAT_JOIN_BURST", "0.5"), ("WSCHAT_MAX_CONNECTIONS_PER_USER", "0")])
 def test_a_bad_setting_is_named(name, value):
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({name: value})
