@@ -346,7 +346,9 @@ def flood(room: str, count: int) -> list[str]:
                                    sent_at_ms=start + n).id for n in range(count)]
 
 
-def test_a_flooded_room_stays_joinable_and_every_message_is_reachable_by_paging(api):
+def test_a_flooded_room_stays_joinable_and_every_message_is_reachable_by_paging(api, monkeypatch):
+    monkeypatch.setenv("WSCHAT_HISTORY_BURST", "1000")  # paging through it all at once is the point here
+    reinstall_app()
     ids = flood("general", 120)
     connect_user("b1", "bob")
     join("b1", username="bob")
