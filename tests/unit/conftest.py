@@ -22,7 +22,7 @@ from handler.transport import Response
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 STAGE = "test"
 SECRET = "unit-test-secret-that-is-long-enough-for-hs256-0123456789"
-# The endpoint handlers derive from the saved events' domainName and stage.
+# The @connections endpoint handlers derive from the saved events' apiId, the region and the stage.
 ENDPOINT = "https://abc123.execute-api.us-east-1.amazonaws.com/test"
 
 

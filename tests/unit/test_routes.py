@@ -391,3 +391,21 @@ def test_a_reply_the_management_api_refuses_as_too_large_is_logged_and_the_asker
     refused = [line for line in lines if line["message"] == "reply too large for API Gateway"]
     assert refused and refused[0]["level"] == "ERROR" and refused[0]["frameType"] == "welcome"
     assert refused[0]["bytes"] == api.refused[0][1]
+
+
+def test_behind_a_custom_domain_replies_go_to_the_apis_own_endpoint(api):
+    # Behind a custom domain the event's domainName is chat.example.com, which does not serve
+    # @connections: the endpoint must come from the API's id and region, or every reply fails.
+    connect_user("a1")
+    event = ws_event("heartbeat", {"action": "heartbeat"}, connection_id="a1")
+    event["requestContext"]["domainName"] = "chat.example.com"
+    assert messages.heartbeat(event)["statusCode"] == 200
+    assert api.last("a1")["type"] == "heartbeat"  # the fake answers only the execute-api endpoint
+
+
+def test_the_management_endpoint_follows_the_region_and_stage():
+    from handler.events import WebSocketEvent
+
+    event = WebSocketEvent({"requestContext": {"apiId": "xyz789", "stage": "prod", "domainName": "chat.example.com"}})
+    assert event.management_endpoint("eu-west-1") == "https://xyz789.execute-api.eu-west-1.amazonaws.com/prod"
+    assert WebSocketEvent({"requestContext": {"domainName": "chat.example.com"}}).management_endpoint("us-east-1") is None
