@@ -1,5 +1,5 @@
 """The deployable stack, proven without an AWS account: `sls package --stage prod`, then cfn-lint and
-checks on the generated CloudFormation (least privilege, data safety, secrets, logs, outputs,
+checks on the generated CloudFormation (least privilege, data safety, secrets, logs, outputs, CORS,
 asynchronous invocations).
 
 What each role must grant is not written down here: every function's scenarios
@@ -244,6 +244,16 @@ def test_fanout_and_sweep_give_up_fast_into_the_failures_queue(resources, grants
     for function, pairs in grants.items():
         sends = {pair for pair in pairs if pair[0].startswith("sqs:")}
         assert sends == ({("sqs:SendMessage", queue_arn)} if function in ("fanout", "sweep") else set()), function
+
+
+def test_the_http_api_allows_only_the_sites_origin(resources):
+    cors = resources["HttpApi"]["Properties"]["CorsConfiguration"]
+    assert cors["AllowOrigins"] and "*" not in cors["AllowOrigins"]
+    for origin in cors["AllowOrigins"]:
+        assert re.fullmatch(r"https?://[a-z0-9.-]+(:[0-9]+)?", origin), origin  # scheme://host[:port], lower case
+    assert cors["AllowMethods"] == ["POST"]
+    assert set(cors["AllowHeaders"]) == {"Content-Type", "Authorization"}
+    assert not cors.get("AllowCredentials")
 
 
 def test_iam_is_left_to_aws_on_a_deployed_stage(resources):
