@@ -1,9 +1,11 @@
 """Render the wschat site (login and chat pages) into site/, ready for GitHub Pages.
 
-    python build_site.py --stage prod [--region us-east-1]   # endpoints from the deployed stack's outputs
+    python build_site.py --stage prod [--region eu-west-1]   # endpoints from the deployed stack's outputs
     python build_site.py --local                             # endpoints of the local stack (make dev)
 
 The endpoints reach the pages as one JSON block (see templates/base.html), never spliced into code.
+The stack is looked up in the region every wschat tool uses (devstack/region.py): --region, then
+AWS_REGION, AWS_DEFAULT_REGION, the profile's region, us-east-1; the same as `make deploy`'s.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def stack_endpoints(stage: str, region: str | None, cloudformation=None) -> dict
     except ClientError as exc:
         message = exc.response.get("Error", {}).get("Message", str(exc))
         if "does not exist" in message:
-            raise BuildError(f"stack {name} not found{_in(region)}: deploy it first (npx sls deploy --stage {stage})") from None
+            raise BuildError(f"stack {name} not found{_in(region)}: deploy it first (make deploy STAGE={stage})") from None
         raise BuildError(f"cannot read stack {name}: {message}") from None
     except BotoCoreError as exc:
         raise BuildError(f"cannot read stack {name}: {exc}") from None
@@ -55,6 +57,14 @@ def stack_endpoints(stage: str, region: str | None, cloudformation=None) -> dict
     if missing:
         raise BuildError(f"stack {name} has no output {', '.join(missing)}: redeploy it with this serverless.yml")
     return {config_key: outputs[output_key] for config_key, output_key in STACK_OUTPUTS.items()}
+
+
+def stack_region(explicit: str | None = None) -> str:
+    """The region the stack was deployed to, by the rule `make deploy` and `make secret` follow."""
+    sys.path.insert(0, str(ROOT))
+    from devstack.region import resolve_region
+
+    return resolve_region(explicit)
 
 
 def _in(region: str | None) -> str:
@@ -125,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--stage", help="deployed stage whose stack (wschat-<stage>) gives the endpoints")
     where.add_argument("--local", action="store_true", help="use the local stack's endpoints (make dev)")
-    parser.add_argument("--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+    parser.add_argument("--region", help="else AWS_REGION, AWS_DEFAULT_REGION, the profile's region, us-east-1")
     parser.add_argument("--out", type=Path, default=ROOT / "site")
     parser.add_argument("--heartbeat-seconds", type=int, default=DEFAULT_HEARTBEAT_SECONDS)
     parser.add_argument("--ws-url", help="use this WebSocket URL (a custom domain) instead of the stack's")
@@ -136,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.local:
             stage, endpoints = "local", local_endpoints()
         else:
-            stage, endpoints = args.stage, stack_endpoints(args.stage, args.region)
+            stage, endpoints = args.stage, stack_endpoints(args.stage, stack_region(args.region))
         endpoints.update({key: value for key, value in (("wsUrl", args.ws_url), ("httpUrl", args.http_url)) if value})
         render_site(site_config(endpoints, stage, args.heartbeat_seconds), args.out)
     except BuildError as exc:

@@ -23,10 +23,12 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import boto3
 
 from devstack import dynamodb_local, gateway
+from devstack import iam as stack_iam
 from devstack.http_relay import ORIGINS_VARIABLE, origins_from_env
 from devstack.tables import ROOT, create_tables
 
@@ -163,6 +165,11 @@ class LocalStack:
     # The Serverless config sls offline runs, a file in the project folder (osls takes no other):
     # None is serverless.yml; `make bench` passes serverless.bench.yml, which includes it.
     config: str | None = None
+    # IAM as on AWS: each function's calls checked against its role in the stack files
+    # (handler/iam.py), from a policy document written at start. `iam_edit` may change that
+    # document first (a test taking a grant away to see the refusal).
+    enforce_iam: bool = True
+    iam_edit: Callable[[dict], dict] | None = None
     _sweeper: threading.Event | None = None
 
     @property
@@ -191,6 +198,18 @@ class LocalStack:
     def dynamodb(self):
         return boto3.client("dynamodb", endpoint_url=self.ddb_url, **_boto_credentials())
 
+    @property
+    def iam_policy_file(self) -> Path:
+        return STATE_DIR / "iam" / f"policy-{self.ports.ws}.json"
+
+    def write_iam_policy(self) -> Path:
+        """The local stage's roles, resolved from the stack files, as handler/iam.py reads them."""
+        where = stack_iam.Where(region=LOCAL_CREDENTIALS["AWS_REGION"], websocket_api=stack_iam.LOCAL_API_ID)
+        document = stack_iam.policy_document(STAGE, where)
+        if self.iam_edit is not None:
+            document = self.iam_edit(document)
+        return stack_iam.write_document(self.iam_policy_file, document)
+
     def function_env(self) -> dict:
         """The environment sls offline and its Lambda processes run with."""
         venv = ROOT / ".venv"
@@ -203,6 +222,8 @@ class LocalStack:
             "WSCHAT_HTTP_PORT": str(self.ports.http),
             "WSCHAT_LAMBDA_PORT": str(self.ports.lambda_),
             "WSCHAT_MANAGEMENT_ENDPOINT": self.management_url,
+            "WSCHAT_ENFORCE_IAM": "true" if self.enforce_iam else "false",
+            "WSCHAT_IAM_POLICY_FILE": str(self.iam_policy_file),
             ORIGINS_VARIABLE: ",".join(self.allowed_origins),
             "SLS_TELEMETRY_DISABLED": "1",
         })
@@ -217,6 +238,8 @@ class LocalStack:
     def start(self) -> "LocalStack":
         self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
+            if self.enforce_iam:
+                self.write_iam_policy()
             self.start_dynamodb()
             create_tables(self.dynamodb(), STAGE)
             self.start_offline()

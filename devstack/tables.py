@@ -109,11 +109,19 @@ def load_config(path: Path = SERVERLESS_YML) -> dict:
     return config
 
 
-def _resolve(value, config: dict, stage: str):
+_UNRESOLVED = object()
+
+
+def _resolve(value, config: dict, stage: str, *, keep_unknown: bool = False):
+    """`value` with the framework's ${self:...}, ${sls:stage} and ${param:...} variables resolved.
+
+    Any other variable raises, or with `keep_unknown` stays as written: CloudFormation's own
+    `${AWS::Region}` or `${Table.Arn}` in an Fn::Sub are not the framework's (devstack/iam.py).
+    """
     if isinstance(value, dict):
-        return {key: _resolve(item, config, stage) for key, item in value.items()}
+        return {key: _resolve(item, config, stage, keep_unknown=keep_unknown) for key, item in value.items()}
     if isinstance(value, list):
-        return [_resolve(item, config, stage) for item in value]
+        return [_resolve(item, config, stage, keep_unknown=keep_unknown) for item in value]
     if not isinstance(value, str):
         return value
 
@@ -125,21 +133,29 @@ def _resolve(value, config: dict, stage: str):
             node = config
             for part in expression[len("self:"):].split("."):
                 node = node[part]
-            return _resolve(node, config, stage)
+            return _resolve(node, config, stage, keep_unknown=keep_unknown)
         if expression.startswith("param:"):
             name = expression[len("param:"):]
             params = config.get("params", {})
             for scope in (params.get(stage, {}), params.get("default", {})):
                 if name in scope:
-                    return _resolve(scope[name], config, stage)
+                    return _resolve(scope[name], config, stage, keep_unknown=keep_unknown)
+        if keep_unknown:
+            return _UNRESOLVED
         raise ValueError(f"cannot resolve ${{{expression}}} outside the framework")
+
+    def substitute(match):
+        found = lookup(match.group(1))
+        return match.group(0) if found is _UNRESOLVED else str(found)
 
     whole = _VARIABLE.fullmatch(value)
     if whole:
-        return lookup(whole.group(1))  # keeps a boolean or number as what it is
+        found = lookup(whole.group(1))  # keeps a boolean or number as what it is
+        return value if found is _UNRESOLVED else found
     # Repeat: a resolved value may hold variables itself.
-    while _VARIABLE.search(value):
-        value = _VARIABLE.sub(lambda match: str(lookup(match.group(1))), value)
+    previous = None
+    while previous != value and _VARIABLE.search(value):
+        previous, value = value, _VARIABLE.sub(substitute, value)
     return value
 
 

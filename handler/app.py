@@ -9,6 +9,10 @@
 Entry points ask `app()` for what they need; each collaborator is built on first use, so the
 authorizer builds only the accounts store and the signing keys. Every AWS client can be given
 (tests pass moto's DynamoDB and a fake transport); a default is built only when none is.
+
+With IAM enforced (settings.iam, the local stack and the unit tests; handler/iam.py), every client,
+given or built, is wrapped so that each call is checked against the function's role from the stack
+files: a call the role does not grant fails as it would on AWS.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import time
 from functools import cached_property
 from typing import Callable
 
-from handler import log
+from handler import iam, log
 from handler.accounts import AccountService
 from handler.broadcast import AsyncInvoker, Broadcaster
 from handler.chat import Chat
@@ -41,7 +45,7 @@ def _now_ms() -> int:
 class App:
     def __init__(
         self, settings: Settings, *, dynamodb=None, transport: Transport | None = None, lambda_client=None,
-        ssm_client=None, clock: Callable[[], int] = _now_ms,
+        ssm_client=None, clock: Callable[[], int] = _now_ms, enforcer: iam.Enforcer | None = None,
     ):
         self.settings = settings
         self.clock = clock
@@ -49,6 +53,7 @@ class App:
         self._transport = transport
         self._lambda_client = lambda_client
         self._ssm_client = ssm_client
+        self._enforcer = enforcer
         self._senders: dict[str, Sender] = {}
         self._lock = threading.Lock()
         self.reads = ReadCounter()
@@ -62,28 +67,56 @@ class App:
     # -- AWS clients -----------------------------------------------------------------------------
 
     @cached_property
+    def enforcer(self) -> iam.Enforcer | None:
+        """The IAM check every client goes through, or None (on AWS, IAM itself checks)."""
+        if self._enforcer is not None:
+            return self._enforcer
+        if not self.settings.iam.enforce:
+            return None
+        try:
+            policy = iam.Policy.from_file(self.settings.iam.policy_file)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ConfigError(f"cannot read the IAM policy file {self.settings.iam.policy_file}: {exc}") from None
+        return iam.Enforcer(policy, region=self.settings.region, function=self.settings.iam.function)
+
+    def _checked(self, service: str, client):
+        return self.enforcer.client(service, client) if self.enforcer else client
+
+    @cached_property
     def transport(self) -> Transport:
         return self._transport or Transport(
             self.settings.region, concurrency=self.settings.delivery.concurrency
         )
 
     @cached_property
+    def _sending_transport(self):
+        """The transport the senders post through: @connections requests checked against the role."""
+        return self.enforcer.transport(self.transport) if self.enforcer else self.transport
+
+    @cached_property
     def dynamodb(self):
         if self._dynamodb is not None:
-            return self._dynamodb
-        if self.settings.ddb_client == "lean":
-            return LeanDynamoDBClient(self.transport, self.settings.ddb_endpoint)
-        return _boto3_client("dynamodb", self.settings.region, self.settings.ddb_endpoint)
+            client = self._dynamodb
+        elif self.settings.ddb_client == "lean":
+            client = LeanDynamoDBClient(self.transport, self.settings.ddb_endpoint)
+        else:
+            client = _boto3_client("dynamodb", self.settings.region, self.settings.ddb_endpoint)
+        return self._checked("dynamodb", client)
+
+    @cached_property
+    def _lambda(self):
+        client = self._lambda_client or _boto3_client("lambda", self.settings.region, self.settings.fanout.lambda_endpoint)
+        return self._checked("lambda", client)
 
     def lambda_client(self):
-        if self._lambda_client is None:
-            self._lambda_client = _boto3_client("lambda", self.settings.region, self.settings.fanout.lambda_endpoint)
-        return self._lambda_client
+        return self._lambda
+
+    @cached_property
+    def _ssm(self):
+        return self._checked("ssm", self._ssm_client or _boto3_client("ssm", self.settings.region, None))
 
     def ssm_client(self):
-        if self._ssm_client is None:
-            self._ssm_client = _boto3_client("ssm", self.settings.region, None)
-        return self._ssm_client
+        return self._ssm
 
     # -- stores and services ---------------------------------------------------------------------
 
@@ -113,7 +146,7 @@ class App:
             sender = self._senders.get(endpoint)
             if sender is None:
                 sender = self._senders[endpoint] = Sender(
-                    endpoint, self.transport,
+                    endpoint, self._sending_transport,
                     broadcast_deadline_seconds=self.settings.delivery.broadcast_deadline_seconds,
                 )
         return sender

@@ -43,9 +43,15 @@ class Broadcaster:
         self.invoker = invoker
         self.batch_size = batch_size
 
-    def deliver(self, room: str, members: list[Member], frame: dict) -> tuple[int, list[Member]]:
-        """Send `frame` to `members`; return (posts made here, members found gone here)."""
-        batches = [members[i:i + self.batch_size] for i in range(0, len(members), self.batch_size)] or [[]]
+    def deliver(self, room: str, members: list[Member], frame: dict, *, split: bool = True) -> tuple[int, list[Member]]:
+        """Send `frame` to `members`; return (posts made here, members found gone here).
+
+        split=False delivers everything here: presence (which only rooms of at most presenceMaxRoom
+        members get) and a batch `fanout` was handed. So only `sendmessage` ever invokes `fanout`,
+        and only its role may (infra/roles.yml).
+        """
+        size = self.batch_size if split else max(len(members), 1)
+        batches = [members[i:i + size] for i in range(0, len(members), size)] or [[]]
         inline = list(batches[0])
         for batch in batches[1:]:
             payload = {

@@ -212,7 +212,7 @@ class Chat:
 
     def deliver_batch(self, room: str, members: list[Member], frame: dict) -> int:
         """Deliver one batch of a big room's broadcast (the `fanout` function); return how many were gone."""
-        gone = self.broadcaster.deliver(room, members, frame)[1]
+        gone = self.broadcaster.deliver(room, members, frame, split=False)[1]  # the batch, whole, here
         if gone:
             self.drop_gone_members(room, gone)
         log.add(room=room, members=len(members), gone=len(gone))
@@ -369,7 +369,8 @@ class Chat:
         if not targets or not self._presence_allowed(room, username, event):
             return
         frame = protocol.presence_frame(event=event, user=username, room=room, online=online)
-        _, gone = self.broadcaster.deliver(room, targets, frame)
+        # Inline, never handed to `fanout`: a room that gets presence is small (presence_max_room).
+        _, gone = self.broadcaster.deliver(room, targets, frame, split=False)
         if gone:
             self.drop_gone_members(room, gone, cascade=cascade)
 

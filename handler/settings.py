@@ -163,6 +163,18 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Iam:
+    """The local stand-in for IAM (handler/iam.py). Off on AWS, where IAM itself checks every call;
+    devstack switches it on for the local stage, the unit tests for theirs."""
+
+    enforce: bool
+    # The grants devstack/iam.py resolved from the stack files (a JSON policy document).
+    policy_file: str | None
+    # Whose role applies to this process's calls: the Lambda function's name (sls offline sets it).
+    function: str | None
+
+
+@dataclass(frozen=True)
 class Settings:
     stage: str
     region: str
@@ -177,6 +189,7 @@ class Settings:
     ddb_client: str
     log_level: str
     function_name: str  # the Lambda function's name, in every log line
+    iam: Iam = Iam(enforce=False, policy_file=None, function=None)
 
     @property
     def audience(self) -> str:
@@ -189,6 +202,9 @@ class Settings:
         stage = env.str("WSCHAT_STAGE", "local")
         prefix = f"wschat-{stage}-"
         message_days = env.int("WSCHAT_MESSAGE_RETENTION_DAYS", 30, minimum=1)
+        enforce_iam = env.flag("WSCHAT_ENFORCE_IAM", False)
+        if enforce_iam and not env.optional("WSCHAT_IAM_POLICY_FILE"):
+            raise ConfigError("WSCHAT_ENFORCE_IAM is on but WSCHAT_IAM_POLICY_FILE names no policy file")
         session_days = env.int("WSCHAT_SESSION_RETENTION_DAYS", 90, minimum=1)
         return cls(
             stage=stage,
@@ -255,4 +271,9 @@ class Settings:
             ddb_client=env.str("WSCHAT_DDB_CLIENT", "boto3"),
             log_level=env.str("WSCHAT_LOG_LEVEL", "INFO").upper(),
             function_name=env.str("AWS_LAMBDA_FUNCTION_NAME", "local"),
+            iam=Iam(
+                enforce=enforce_iam,
+                policy_file=env.optional("WSCHAT_IAM_POLICY_FILE"),
+                function=env.optional("AWS_LAMBDA_FUNCTION_NAME"),
+            ),
         )

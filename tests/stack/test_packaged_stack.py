@@ -1,5 +1,11 @@
 """The deployable stack, proven without an AWS account: `sls package --stage prod`, then cfn-lint and
-checks on the generated CloudFormation (least privilege, data safety, secrets, logs, outputs)."""
+checks on the generated CloudFormation (least privilege, data safety, secrets, logs, outputs, CORS,
+asynchronous invocations).
+
+What each role must grant is not written down here: every function's scenarios
+(tests/iam_scenarios.py) run under the IAM harness (handler/iam.py) in recording mode, and the
+packaged roles are compared with the calls they made: every call granted, and every grant used by
+some call, or named in NOT_CALLED_BY_THE_CODE with the reason it is there anyway."""
 
 import json
 import os
@@ -10,74 +16,30 @@ from pathlib import Path
 
 import pytest
 
+from devstack import iam as stack_iam
+from handler import iam
+from tests import iam_scenarios
+
 ROOT = Path(__file__).resolve().parents[2]
 STAGE = "prod"
+# Where the packaged roles' ARNs are resolved: the scenarios' account, region and WebSocket API.
+WHERE = stack_iam.Where(region=iam_scenarios.REGION, account=iam_scenarios.ACCOUNT, websocket_api=iam_scenarios.API_ID)
+ARN = f"arn:aws:%s:{WHERE.region}:{WHERE.account}:"
 
-# What each function's role may do, beyond writing its own logs: exactly what its code calls.
-# Every function that posts to a room: read its members, post (or hand big rooms to `fanout`),
-# and remove the members found gone.
-DROP_GONE = {"dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:Query", "dynamodb:UpdateItem",
-             "execute-api:ManageConnections", "lambda:InvokeFunction"}
-EXPECTED_ACTIONS = {
-    "authorizer": {"ssm:GetParameter", "dynamodb:GetItem"},
-    "register": {"ssm:GetParameter", "dynamodb:PutItem", "dynamodb:UpdateItem"},
-    "guest": {"ssm:GetParameter", "dynamodb:PutItem", "dynamodb:UpdateItem"},
-    "login": {"ssm:GetParameter", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem",
-              "dynamodb:DeleteItem"},
-    "logout": DROP_GONE | {"ssm:GetParameter", "dynamodb:PutItem"},
-    "connect": DROP_GONE | {"dynamodb:PutItem"},
-    "disconnect": DROP_GONE,
-    "sendmessage": DROP_GONE | {"dynamodb:GetItem", "dynamodb:PutItem"},
-    "join": DROP_GONE | {"dynamodb:GetItem"},
-    "history": DROP_GONE | {"dynamodb:GetItem"},
-    "heartbeat": DROP_GONE,
-    "default": DROP_GONE,
-    "fanout": DROP_GONE,
-    "sweep": DROP_GONE,
-}
-LOG_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
-
-# The same, down to the resources each action is allowed on (flattened as `flatten` writes them).
-CONNECTIONS, SESSIONS, MESSAGES = "${ActiveConnectionsTable.Arn}", "${SessionHistoryTable.Arn}", "${MessageHistoryTable.Arn}"
-USERS, LIMITS = "${UsersTable.Arn}", "${LimitsTable.Arn}"
-ARN = "arn:${AWS::Partition}:%s:${AWS::Region}:${AWS::AccountId}:"
-CONNECTIONS_API = ARN % "execute-api" + "${WebsocketsApi}/prod/%s/@connections/*"
-
-
-def on(resource: str, *actions: str) -> set:
-    return {(action, resource) for action in actions}
-
-
-SECRET = on(ARN % "ssm" + "parameter/wschat/prod/jwt-secret", "ssm:GetParameter")
-CLOSE = on(CONNECTIONS_API % "DELETE", "execute-api:ManageConnections")
-BROADCAST = (on(CONNECTIONS + "/index/by-room", "dynamodb:Query")
-             | on(CONNECTIONS_API % "POST", "execute-api:ManageConnections")
-             | on(ARN % "lambda" + "function:wschat-prod-fanout", "lambda:InvokeFunction")
-             | on(CONNECTIONS, "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
-             | on(SESSIONS, "dynamodb:UpdateItem"))
-SIGNUP = SECRET | on(USERS, "dynamodb:PutItem") | on(LIMITS, "dynamodb:UpdateItem")
-EXPECTED_GRANTS = {
-    "authorizer": SECRET | on(LIMITS, "dynamodb:GetItem"),
-    "register": SIGNUP,
-    "guest": SIGNUP,
-    "login": SECRET | on(USERS, "dynamodb:GetItem")
-    | on(LIMITS, "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:DeleteItem"),
-    "logout": BROADCAST | SECRET | CLOSE | on(CONNECTIONS + "/index/by-user", "dynamodb:Query")
-    | on(LIMITS, "dynamodb:PutItem"),
-    "connect": BROADCAST | on(CONNECTIONS, "dynamodb:PutItem") | on(SESSIONS, "dynamodb:PutItem"),
-    "disconnect": BROADCAST,
-    "sendmessage": BROADCAST | CLOSE | on(CONNECTIONS, "dynamodb:GetItem", "dynamodb:UpdateItem")
-    | on(MESSAGES, "dynamodb:UpdateItem", "dynamodb:PutItem"),
-    "join": BROADCAST | CLOSE | on(CONNECTIONS, "dynamodb:GetItem", "dynamodb:UpdateItem")
-    | on(MESSAGES, "dynamodb:Query"),
-    "history": BROADCAST | CLOSE | on(CONNECTIONS, "dynamodb:GetItem") | on(MESSAGES, "dynamodb:Query"),
-    "heartbeat": BROADCAST,
-    "default": BROADCAST,
-    "fanout": BROADCAST,
-    "sweep": BROADCAST | CLOSE | on(CONNECTIONS + "/index/by-deadline", "dynamodb:Query"),
+# Grants the functions' own code never calls, each with why the role holds it anyway:
+# (function, or "*" for every function; action) -> reason. Anything else a role grants must be
+# used by one of its function's scenarios. An entry that no grant needs any more fails too.
+NOT_CALLED_BY_THE_CODE = {
+    ("*", "logs:CreateLogStream"): "the Lambda service writes the function's logs with its role; only to its own "
+                                   "log group (test_each_function_writes_only_its_own_log_group)",
+    ("*", "logs:PutLogEvents"): "as logs:CreateLogStream",
+    ("fanout", "sqs:SendMessage"): "Lambda sends a failed asynchronous invocation to the function's onFailure "
+                                   "queue with its role (test_fanout_and_sweep_give_up_fast_into_the_failures_queue)",
+    ("sweep", "sqs:SendMessage"): "as fanout's",
 }
 # The log groups a function's role may write to: its own (the sign-up pair shares one role).
 LOG_GROUP_OWNERS = {"register": ("register", "guest"), "guest": ("register", "guest")}
+LOG_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 # The framework's own custom resource that registers API Gateway's account-wide CloudWatch role
 # (WebSocket access logs need it). Its role is generated, hence role/*; it is allowed as is, by
 # name, and may not grow.
@@ -128,7 +90,7 @@ def flatten(value, resources: dict) -> str:
             target = resources.get(inner[0], {})
             if target.get("Type") == "AWS::Logs::LogGroup" and inner[1] == "Arn":
                 name = flatten(target["Properties"]["LogGroupName"], resources)
-                return ARN % "logs" + f"log-group:{name}:*"
+                return "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:" + f"log-group:{name}:*"
             return "${%s.%s}" % tuple(inner)
         if key == "Ref":
             return "${%s}" % inner
@@ -203,39 +165,102 @@ def test_no_wildcard_that_is_not_required(resources):
                     assert any(re.match(p, text) for p in allowed_resource_wildcards), f"{name}: wildcard {text}"
 
 
-def test_each_function_can_do_exactly_what_its_code_does(resources):
-    for function, expected in EXPECTED_ACTIONS.items():
-        lambda_ = resources[f"{function.capitalize()}LambdaFunction"]
-        role_name = lambda_["Properties"]["Role"]["Fn::GetAtt"][0]
-        granted = set()
-        log_groups = []
-        for statement in statements(role_name, resources):
-            assert statement["Effect"] == "Allow"
-            actions = set(as_list(statement["Action"]))
-            if actions == LOG_ACTIONS:
-                log_groups += [flatten(r, resources) for r in as_list(statement["Resource"])]
-            else:
-                granted |= actions
-        assert granted == expected, f"{function}: {sorted(granted ^ expected)}"
-        assert any(f"/aws/lambda/wschat-prod-{function}:" in group for group in log_groups), function
+@pytest.fixture(scope="module")
+def functions():
+    return stack_iam.stack_functions(STAGE)
 
 
-def test_each_function_acts_only_on_the_resources_its_code_uses(resources):
-    assert set(EXPECTED_GRANTS) == set(EXPECTED_ACTIONS)
-    for function, expected in EXPECTED_GRANTS.items():
-        role_name = resources[f"{function.capitalize()}LambdaFunction"]["Properties"]["Role"]["Fn::GetAtt"][0]
-        granted, logs = set(), set()
-        for statement in statements(role_name, resources):
-            pairs = {(action, flatten(resource, resources))
-                     for action in as_list(statement["Action"]) for resource in as_list(statement["Resource"])}
-            if set(as_list(statement["Action"])) == LOG_ACTIONS:
-                logs |= pairs
-            else:
-                granted |= pairs
-        assert granted == expected, f"{function}: {sorted(granted ^ expected)}"
+@pytest.fixture(scope="module")
+def grants(template, functions) -> dict:
+    """{function: [(action, resource pattern)]} of the packaged roles, managed policies included."""
+    return stack_iam.template_grants(template, WHERE, functions)
+
+
+@pytest.fixture(scope="module")
+def scenario_calls(grants, functions) -> list:
+    """Every call the functions' scenarios make, recorded against the packaged roles (nothing refused)."""
+    policy = iam.Policy(grants, account=WHERE.account, websocket_api=WHERE.websocket_api, stage=STAGE,
+                        deployed_names={f.key: f.name for f in functions}, roles={f.key: f.role for f in functions})
+    return iam_scenarios.run(STAGE, policy, enforce=False).calls
+
+
+def test_every_function_has_scenarios(functions):
+    assert {f.key for f in functions} == set(iam_scenarios.SCENARIOS)
+
+
+def test_every_call_the_functions_make_is_granted_by_their_roles(scenario_calls, functions):
+    assert {call.function for call in scenario_calls} == {f.key for f in functions}
+    refused = sorted({(c.function, c.action, c.resource) for c in scenario_calls if not c.allowed})
+    assert refused == [], "calls the packaged roles do not grant (infra/roles.yml):\n" + "\n".join(map(str, refused))
+
+
+def test_every_grant_is_used_by_its_functions_calls_or_says_why_not(scenario_calls, grants):
+    used_allowances = set()
+    unused = []
+    for function, pairs in grants.items():
+        calls = [c for c in scenario_calls if c.function == function]
+        for action, pattern in pairs:
+            if any(iam.matches(action, c.action, ignore_case=True) and iam.matches(pattern, c.resource) for c in calls):
+                continue
+            reason = next((key for key in ((function, action), ("*", action)) if key in NOT_CALLED_BY_THE_CODE), None)
+            if reason is None:
+                unused.append((function, action, pattern))
+            used_allowances.add(reason)
+    assert unused == [], "grants no scenario uses; drop them, or add the scenario that needs them:\n" + \
+        "\n".join(map(str, unused))
+    assert set(NOT_CALLED_BY_THE_CODE) <= used_allowances, "allow-list entries no grant needs any more: " + \
+        str(sorted(set(NOT_CALLED_BY_THE_CODE) - used_allowances))
+
+
+def test_the_harness_enforces_what_is_deployed(grants):
+    # The unit tests and the local stack enforce the roles resolved from the stack files; the
+    # packaged template must grant exactly that (the services the harness checks).
+    checked = {function: sorted(p for p in pairs if p[0].split(":")[0] in iam.SERVICES)
+               for function, pairs in grants.items()}
+    from_files = {function: sorted(p for p in pairs if p[0].split(":")[0] in iam.SERVICES)
+                  for function, pairs in stack_iam.stack_grants(STAGE, WHERE).items()}
+    assert checked == from_files
+
+
+def test_each_function_writes_only_its_own_log_group(grants):
+    for function, pairs in grants.items():
         owners = LOG_GROUP_OWNERS.get(function, (function,))
-        assert logs == {(action, ARN % "logs" + f"log-group:/aws/lambda/wschat-prod-{owner}:*")
+        logs = {pair for pair in pairs if pair[0] in LOG_ACTIONS}
+        assert logs == {(action, ARN % "logs" + f"log-group:/aws/lambda/wschat-{STAGE}-{owner}:*")
                         for action in LOG_ACTIONS for owner in owners}, function
+
+
+def test_fanout_and_sweep_give_up_fast_into_the_failures_queue(resources, grants):
+    queue = resources["AsyncFailuresQueue"]["Properties"]
+    assert queue["SqsManagedSseEnabled"] is True and queue["MessageRetentionPeriod"] == 14 * 86400
+    configs = {r["Properties"]["FunctionName"]["Ref"]: r["Properties"] for r in resources.values()
+               if r["Type"] == "AWS::Lambda::EventInvokeConfig"}
+    assert set(configs) == {"FanoutLambdaFunction", "SweepLambdaFunction"}
+    for function, config in configs.items():
+        assert config["MaximumRetryAttempts"] == 0 and config["MaximumEventAgeInSeconds"] == 60, function
+        assert config["Qualifier"] == "$LATEST"
+        assert config["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": ["AsyncFailuresQueue", "Arn"]}}}
+    queue_arn = ARN % "sqs" + f"wschat-{STAGE}-async-failures"
+    for function, pairs in grants.items():
+        sends = {pair for pair in pairs if pair[0].startswith("sqs:")}
+        assert sends == ({("sqs:SendMessage", queue_arn)} if function in ("fanout", "sweep") else set()), function
+
+
+def test_the_http_api_allows_only_the_sites_origin(resources):
+    cors = resources["HttpApi"]["Properties"]["CorsConfiguration"]
+    assert cors["AllowOrigins"] and "*" not in cors["AllowOrigins"]
+    for origin in cors["AllowOrigins"]:
+        assert re.fullmatch(r"https?://[a-z0-9.-]+(:[0-9]+)?", origin), origin  # scheme://host[:port], lower case
+    assert cors["AllowMethods"] == ["POST"]
+    assert set(cors["AllowHeaders"]) == {"Content-Type", "Authorization"}
+    assert not cors.get("AllowCredentials")
+
+
+def test_iam_is_left_to_aws_on_a_deployed_stage(resources):
+    for name, resource in resources.items():
+        if resource["Type"] == "AWS::Lambda::Function" and not name.startswith("Custom"):
+            variables = resource["Properties"]["Environment"]["Variables"]
+            assert "WSCHAT_ENFORCE_IAM" not in variables and "WSCHAT_IAM_POLICY_FILE" not in variables, name
 
 
 def test_users_and_history_are_retained_encrypted_and_recoverable_in_prod(resources):

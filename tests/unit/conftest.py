@@ -1,5 +1,11 @@
 """Unit-test fixtures: moto's DynamoDB built from the stack files, a fake management API behind the
-transport, the App built from both, event factories."""
+transport, the App built from both, event factories; IAM enforced as on AWS.
+
+IAM: every entry point runs as its own function (tests/iam_harness.py wraps them when this file is
+imported), and every App checks each AWS call against that function's role in the stack files
+(WSCHAT_ENFORCE_IAM and a policy file for this stage, written once per session). A test in which
+any call was refused fails at teardown, naming the call, unless it asks for `iam_calls` (then it
+checks them itself)."""
 
 import copy
 import json
@@ -13,26 +19,39 @@ from boto3.dynamodb.types import TypeDeserializer
 from moto import mock_aws
 
 from authorizer import passwords
+from devstack.iam import Where
 from devstack.tables import create_tables
-from handler import app
+from handler import app, iam
 from handler.app import App
 from handler.settings import Settings
 from handler.transport import Response
+from tests import iam_harness
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 STAGE = "test"
 SECRET = "unit-test-secret-that-is-long-enough-for-hs256-0123456789"
 # The @connections endpoint handlers derive from the saved events' apiId, the region and the stage.
 ENDPOINT = "https://abc123.execute-api.us-east-1.amazonaws.com/test"
+# Where the roles' ARNs point: moto's account, the saved events' API id.
+IAM_WHERE = Where(region="us-east-1", account="123456789012", websocket_api="abc123")
+
+iam_harness.wrap_entry_points()
 
 
 def load_event(name: str) -> dict:
     return json.loads((EVENTS / f"{name}.json").read_text())
 
 
+@pytest.fixture(scope="session")
+def iam_policy_file(tmp_path_factory) -> Path:
+    return iam_harness.write_policy(tmp_path_factory.mktemp("iam") / f"policy-{STAGE}.json", STAGE, IAM_WHERE)
+
+
 @pytest.fixture(autouse=True)
-def aws_env(monkeypatch):
+def aws_env(monkeypatch, iam_policy_file):
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
     for key, value in {
+        "WSCHAT_ENFORCE_IAM": "true", "WSCHAT_IAM_POLICY_FILE": str(iam_policy_file),
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
         "WSCHAT_STAGE": STAGE, "WSCHAT_JWT_SECRET": SECRET,
@@ -59,6 +78,31 @@ def aws_env(monkeypatch):
     yield
     app.install(None)
     _fakes.clear()
+
+
+_claimed: dict = {}
+
+
+@pytest.fixture(autouse=True)
+def iam_watch():
+    """Fail the test if the harness refused a call its test did not expect (see iam_calls)."""
+    recorder = iam_harness.Recorder()
+    _claimed.clear()
+    with iam.observe(recorder):
+        _claimed["recorder"] = recorder
+        yield recorder
+    denied = recorder.denied()
+    if denied and not _claimed.get("claimed"):
+        lines = "\n".join(f"  {c.function}: {c.action} on {c.resource}" for c in dict.fromkeys(denied))
+        pytest.fail(f"IAM refused calls the function's role does not grant (infra/roles.yml):\n{lines}")
+
+
+@pytest.fixture
+def iam_calls(iam_watch) -> iam_harness.Recorder:
+    """The calls the harness checked in this test (`.denied()` the refused ones); asking for it
+    means the test checks refusals itself."""
+    _claimed["claimed"] = True
+    return iam_watch
 
 
 @pytest.fixture(autouse=True)

@@ -55,6 +55,15 @@ def test_a_failed_hand_off_is_delivered_inline_so_nothing_is_lost():
     assert posted == 25 and len(api.posts) == 25
 
 
+def test_presence_and_a_fanout_batch_are_never_split_further():
+    # Only sendmessage may invoke fanout (infra/roles.yml): presence (rooms up to presenceMaxRoom)
+    # and a batch fanout was handed are delivered where they are.
+    api, invoker = FakeManagementApi(), RecordingInvoker()
+    posted, _ = broadcaster(api, invoker, batch_size=5).deliver("r", members(23), {"type": "x"}, split=False)
+    assert posted == 23 and len(api.posts) == 23 and invoker.payloads == []
+    assert broadcaster(api, invoker).deliver("r", [], {"type": "x"}, split=False) == (0, [])
+
+
 def test_without_an_invoker_everything_is_inline():
     api = FakeManagementApi()
     assert broadcaster(api, None, batch_size=5).deliver("r", members(12), {"type": "x"})[0] == 12

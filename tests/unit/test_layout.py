@@ -93,3 +93,13 @@ def test_only_the_data_layer_calls_dynamodb_and_nothing_scans():
         assert "scan" not in calls, f"{name} scans a table"
         if calls & operations and name not in ("handler.store.dynamo", "handler.dynamodb"):
             raise AssertionError(f"{name} calls DynamoDB ({sorted(calls & operations)}); go through a store")
+
+
+def test_handler_code_reads_no_stack_file_itself():
+    # The functions get their IAM policy as JSON (devstack/iam.py writes it); nothing deployed may
+    # need devstack/, PyYAML or the stack files.
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                module = (node.module if isinstance(node, ast.ImportFrom) else node.names[0].name) or ""
+                assert not module.startswith(("devstack", "yaml", "tests")), f"{name} imports {module}"

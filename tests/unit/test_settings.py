@@ -100,8 +100,10 @@ def test_login_without_a_usable_secret_is_a_500_not_a_crash(ssm, monkeypatch, dy
     from handler import http_auth
     from tests.unit.conftest import install_app, load_event
 
+    # The stage's own parameter (the role may read it), missing.
+    ssm.delete_parameter(Name=PARAM)
     monkeypatch.setenv("WSCHAT_JWT_SECRET", "")
-    monkeypatch.setenv("WSCHAT_JWT_SECRET_PARAM", "/wschat/test/nothing-here")
+    monkeypatch.setenv("WSCHAT_JWT_SECRET_PARAM", PARAM)
     install_app(ssm_client=ssm)
     event = load_event("http_login")
     event["body"] = json.dumps({})

@@ -1,0 +1,509 @@
+"""Each function's representative scenarios, run through its entry point under the IAM harness.
+
+A scenario drives one function the way API Gateway, EventBridge or Lambda would, down each path that
+makes a different AWS call: success, the limits, the members found gone, the session that expired,
+the secret read from SSM (never inline here). Two tests run them:
+
+- tests/unit/test_iam.py, enforcing the roles resolved from the stack files: no scenario meets a
+  refusal, and each still does what it should.
+- tests/stack/test_packaged_stack.py, recording (nothing refused) what each function called, then
+  comparing with the packaged template: every call granted, and every grant used by some scenario
+  (or named, with its reason, in that test's allow-list).
+
+So a new code path with a new AWS call needs a scenario here, and a new grant needs a call that uses
+it. Everything runs in moto (DynamoDB, SSM), a fake @connections API and a fake Lambda API.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+import jwt
+from moto import mock_aws
+
+from authorizer import passwords
+from authorizer.tokens import issue_token
+from devstack.tables import create_tables
+from handler import app as app_module
+from handler import iam, protocol
+from handler.app import App
+from handler.settings import Settings
+from handler.transport import Response
+from tests import iam_harness
+
+EVENTS = Path(__file__).resolve().parent / "events"
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+API_ID = "abc123"
+SECRET = "iam-scenario-secret-current-0123456789abcdefghijklmnop"
+PREVIOUS_SECRET = "iam-scenario-secret-previous-0123456789abcdefghijklmn"
+CREDENTIALS = {"region_name": REGION, "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+SCENARIOS: dict[str, list[Callable[["World"], None]]] = {}
+
+
+def scenario(function: str):
+    """Register a scenario of `function` (infra/functions.yml's name)."""
+
+    def register(run: Callable[["World"], None]):
+        SCENARIOS.setdefault(function, []).append(run)
+        return run
+
+    return register
+
+
+# -- the world the scenarios run in ----------------------------------------------------------------
+
+
+class FakeManagementApi:
+    """API Gateway's @connections API: records posts, 410 for gone connections, DELETE closes."""
+
+    def __init__(self):
+        self.posts: dict[str, list[dict]] = {}
+        self.gone: set[str] = set()
+        self.closed: list[str] = []
+
+    def request(self, service, method, url, body=b"", headers=None, retryable=None) -> Response:
+        connection_id = urllib.parse.unquote(url.rsplit("/", 1)[1])
+        if connection_id in self.gone:
+            return Response(410)
+        if method == "DELETE":
+            self.closed.append(connection_id)
+            self.gone.add(connection_id)
+            return Response(204)
+        self.posts.setdefault(connection_id, []).append(json.loads(body))
+        return Response(200)
+
+    def request_many(self, service, method, urls, body, headers, deadline):
+        return [self.request(service, method, url, body, headers) for url in urls]
+
+    def frames(self, connection_id: str, type_: str | None = None) -> list[dict]:
+        return [f for f in self.posts.get(connection_id, []) if type_ is None or f["type"] == type_]
+
+
+class FakeLambda:
+    """Lambda's Invoke API: records asynchronous invocations (their functions run separately)."""
+
+    def __init__(self):
+        self.invocations: list[dict] = []
+
+    def invoke(self, *, FunctionName, InvocationType="RequestResponse", Payload=b"{}", **_):
+        self.invocations.append({"function": FunctionName, "type": InvocationType, "payload": json.loads(Payload)})
+        return {"StatusCode": 202}
+
+
+@dataclass
+class World:
+    stage: str
+    enforcer: iam.Enforcer
+    now_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+
+    def __post_init__(self):
+        self.endpoint = f"https://{API_ID}.execute-api.{REGION}.amazonaws.com/{self.stage}"
+        self.api = FakeManagementApi()
+        self.lambda_ = FakeLambda()
+        self.dynamodb = boto3.client("dynamodb", **CREDENTIALS)
+        self.ssm = boto3.client("ssm", **CREDENTIALS)
+        self.env = {
+            "AWS_REGION": REGION, "WSCHAT_STAGE": self.stage, "WSCHAT_DDB_CLIENT": "boto3",
+            # The secret from SSM, as on AWS: both parameters are read.
+            "WSCHAT_JWT_SECRET": "", "WSCHAT_JWT_SECRET_PARAM": f"/wschat/{self.stage}/jwt-secret",
+            "WSCHAT_WS_API_URL": self.endpoint, "WSCHAT_FANOUT_FUNCTION": f"wschat-{self.stage}-fanout",
+        }
+
+    # -- set-up --------------------------------------------------------------------------------------
+
+    def create(self) -> "World":
+        create_tables(self.dynamodb, self.stage)
+        base = f"/wschat/{self.stage}/jwt-secret"
+        self.ssm.put_parameter(Name=base, Value=SECRET, Type="SecureString")
+        self.ssm.put_parameter(Name=base + "-previous", Type="SecureString", Value=json.dumps(
+            {"secret": PREVIOUS_SECRET, "rotatedAt": self.now_ms // 1000, "acceptUntil": self.now_ms // 1000 + 7200}))
+        return self
+
+    def start(self, **env: str) -> App:
+        """A cold start: the App of every function from here on, with these settings changed."""
+        instance = App(
+            Settings.from_env({**self.env, **env}), dynamodb=self.dynamodb, transport=self.api,
+            lambda_client=self.lambda_, ssm_client=self.ssm, clock=lambda: self.now_ms, enforcer=self.enforcer,
+        )
+        app_module.install(instance)
+        return instance
+
+    def later(self, seconds: float) -> None:
+        self.now_ms += int(seconds * 1000)
+
+    @property
+    def app(self) -> App:
+        return app_module.app()
+
+    # -- events --------------------------------------------------------------------------------------
+
+    def _event(self, name: str) -> dict:
+        event = json.loads((EVENTS / f"{name}.json").read_text())
+        event.get("requestContext", {})["stage"] = self.stage
+        return event
+
+    def ws(self, route: str, body=None, *, connection_id: str, username: str = "alice", guest: bool = False,
+           expires_in: int = 3600, session_limit: int = 0, jti: str = "", room: str | None = None) -> dict:
+        event = self._event("connect" if route == "$connect" else "message")
+        context = event["requestContext"]
+        context.update(routeKey=route, connectionId=connection_id,
+                       eventType={"$connect": "CONNECT", "$disconnect": "DISCONNECT"}.get(route, "MESSAGE"))
+        context["authorizer"] = {"principalId": username, "username": username, "guest": str(guest).lower(),
+                                 "expiresAt": self.now_ms // 1000 + expires_in, "sessionLimitSeconds": session_limit,
+                                 "jti": jti}
+        if route == "$connect":
+            event["queryStringParameters"] = {"token": "Bearer x"} | ({"room": room} if room else {})
+        else:
+            event.pop("queryStringParameters", None)
+            event.pop("body", None)
+            if body is not None:
+                event["body"] = json.dumps(body)
+        return event
+
+    def http(self, body=None, *, source_ip: str = "203.0.113.7", headers: dict | None = None) -> dict:
+        event = self._event("http_login")
+        event["requestContext"]["http"]["sourceIp"] = source_ip
+        event["headers"] = {"content-type": "application/json", **(headers or {})}
+        event["body"] = None if body is None else json.dumps(body)
+        return event
+
+    def authorizer_event(self, token: str, connection_id: str = "auth-1") -> dict:
+        event = self._event("authorizer")
+        event["queryStringParameters"] = {"token": f"Bearer {token}"}
+        event["requestContext"]["connectionId"] = connection_id
+        event["methodArn"] = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/{self.stage}/$connect"
+        return event
+
+    def token(self, username: str, *, secret: str = SECRET, ttl: int = 3600) -> str:
+        token, _ = issue_token(username=username, guest=False, ttl_seconds=ttl, session_limit_seconds=0,
+                               secret=secret.encode(), audience=f"wschat-{self.stage}", now=self.now_ms // 1000)
+        return token
+
+    # -- entry points (through the module attributes iam_harness wrapped) ----------------------------
+
+    def call(self, function: str, event=None) -> dict:
+        module, attribute = iam_harness.entry_point(iam_harness.ENTRY_POINTS[function])
+        entry = getattr(module, attribute)
+        assert getattr(entry, "iam_function", None) == function, f"{function}: entry point not wrapped"
+        return entry(event, None)
+
+    def connect(self, connection_id: str, username: str, room: str = "general", **identity) -> None:
+        response = self.call("connect", self.ws("$connect", connection_id=connection_id, username=username,
+                                                room=room, **identity))
+        assert response["statusCode"] == 200, response
+
+    def crowd(self, room: str, count: int, prefix: str = "m") -> list[str]:
+        """Members connected straight through the store (set-up, not a scenario's calls)."""
+        from handler.store.chat import Connection
+
+        ids = [f"{prefix}{i}-{room}" for i in range(count)]
+        for cid in ids:
+            self.app.chat_store.put_connection(Connection(
+                connection_id=cid, username=cid, guest=False, room=room, connected_at_ms=self.now_ms,
+                expires_at=self.now_ms // 1000 + 3600, session_ends_at=None))
+        return ids
+
+    def register_user(self, username: str, password: str, *, cost: int | None = None) -> None:
+        """A member straight in the Users table; `cost` makes an older, cheaper hash (a rehash on login)."""
+        stored = passwords.hash_password(password)
+        if cost is not None:
+            saved = passwords.N
+            passwords.N = cost
+            try:
+                stored = passwords.hash_password(password)
+            finally:
+                passwords.N = saved
+        assert self.app.accounts_store.create_user(username=username, password_hash=stored, guest=False,
+                                                   created_at_ms=self.now_ms)
+
+
+def status(response: dict) -> int:
+    return response["statusCode"]
+
+
+# -- the HTTP API ----------------------------------------------------------------------------------
+
+
+@scenario("register")
+def register_signs_up_and_refuses_a_taken_name(w: World):
+    w.start()
+    assert status(w.call("register", w.http({"username": "reg-ann", "password": "password-1"}))) == 201
+    assert status(w.call("register", w.http({"username": "REG-ANN", "password": "password-2"}))) == 409
+
+
+@scenario("register")
+def register_past_the_sign_ups_of_an_address(w: World):
+    w.start(WSCHAT_REGISTRATIONS_PER_IP="1")
+    ip = "198.51.100.20"
+    assert status(w.call("register", w.http({"username": "reg-bob", "password": "password-1"}, source_ip=ip))) == 201
+    assert status(w.call("register", w.http({"username": "reg-cat", "password": "password-1"}, source_ip=ip))) == 429
+
+
+@scenario("guest")
+def guests_sign_up_until_the_address_has_had_its_share(w: World):
+    w.start(WSCHAT_REGISTRATIONS_PER_IP="1")
+    ip = "198.51.100.21"
+    assert status(w.call("guest", w.http(source_ip=ip))) == 201
+    assert status(w.call("guest", w.http(source_ip=ip))) == 429
+
+
+@scenario("login")
+def login_from_a_new_address_and_a_known_one(w: World):
+    w.start()
+    w.register_user("log-ann", "password-1")
+    assert status(w.call("login", w.http({"username": "log-ann", "password": "password-1"}))) == 200
+    assert status(w.call("login", w.http({"username": "log-ann", "password": "password-1"}))) == 200
+    assert status(w.call("login", w.http({"username": "log-ann", "password": "wrong-pass"}))) == 401
+
+
+@scenario("login")
+def login_upgrades_an_old_hash(w: World):
+    w.start()
+    w.register_user("log-old", "password-1", cost=2**8)
+    assert status(w.call("login", w.http({"username": "log-old", "password": "password-1"}))) == 200
+    assert w.app.accounts_store.get_user("log-old").password_hash.split("$")[1] == str(passwords.N)
+
+
+@scenario("login")
+def login_refused_past_the_failures_of_a_name_and_slowed_down(w: World):
+    w.start(WSCHAT_LOGIN_MAX_FAILURES="2", WSCHAT_LOGIN_SLOWDOWN_AFTER="1")
+    w.register_user("log-bob", "password-1")
+    answers = [status(w.call("login", w.http({"username": "log-bob", "password": "wrong-pass"}, source_ip=ip)))
+               for ip in ("198.51.100.30", "198.51.100.30", "198.51.100.30", "198.51.100.31", "198.51.100.32")]
+    assert answers[0] == 401 and 429 in answers, answers
+
+
+@scenario("logout")
+def logout_revokes_the_token_and_closes_its_connections(w: World):
+    w.start()
+    token = w.token("out-ann")
+    jti = jwt.decode(token, options={"verify_signature": False})["jti"]
+    w.connect("out-1", "out-ann", room="out-room", jti=jti)
+    w.connect("out-2", "out-bob", room="out-room")
+    w.connect("out-3", "out-cat", room="out-room")
+    w.later(20)
+    w.api.gone.add("out-3")  # found gone by the presence
+    response = w.call("logout", w.http(headers={"authorization": f"Bearer {token}"}))
+    assert status(response) == 200 and json.loads(response["body"])["closed"] == 1
+    assert "out-1" in w.api.closed
+    assert w.api.frames("out-2", "presence")[-1]["event"] == "left"
+
+
+@scenario("authorizer")
+def authorizer_allows_current_and_previous_secrets_and_denies_a_revoked_token(w: World):
+    w.start()
+    for secret in (SECRET, PREVIOUS_SECRET):
+        policy = w.call("authorizer", w.authorizer_event(w.token("auth-ann", secret=secret)))
+        assert policy["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    token = w.token("auth-bob")
+    assert status(w.call("logout", w.http(headers={"authorization": f"Bearer {token}"}))) == 200
+    policy = w.call("authorizer", w.authorizer_event(token))
+    assert policy["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+
+
+# -- the WebSocket routes --------------------------------------------------------------------------
+
+
+@scenario("connect")
+def connect_tells_the_room_and_forgets_the_members_found_gone(w: World):
+    w.start()
+    w.connect("con-1", "con-ann", room="con-room")
+    w.later(20)  # past the grace a young connection gets before it counts as gone
+    w.api.gone.add("con-1")
+    w.connect("con-2", "con-bob", room="con-room")
+    assert w.app.chat_store.get_connection("con-1") is None
+
+
+@scenario("connect")
+def connect_tells_even_a_room_bigger_than_a_fanout_batch_itself(w: World):
+    # Presence goes only to rooms of at most presenceMaxRoom members, always from here.
+    w.start(WSCHAT_FANOUT_BATCH_SIZE="2")
+    w.crowd("con-big", 4)
+    w.connect("con-3", "con-cat", room="con-big")
+    assert w.lambda_.invocations == [] and w.api.frames("m3-con-big", "presence")
+
+
+@scenario("disconnect")
+def disconnect_ends_the_session_and_tells_the_room(w: World):
+    w.start()
+    w.connect("dis-1", "dis-ann", room="dis-room")
+    w.connect("dis-2", "dis-bob", room="dis-room")
+    w.connect("dis-3", "dis-cat", room="dis-room")
+    w.later(20)
+    w.api.gone.add("dis-3")  # found gone by the presence
+    assert status(w.call("disconnect", w.ws("$disconnect", connection_id="dis-1", username="dis-ann"))) == 200
+    assert w.api.frames("dis-2", "presence")[-1]["event"] == "left"
+    assert w.app.chat_store.get_connection("dis-3") is None
+
+
+@scenario("sendmessage")
+def sendmessage_stores_and_delivers_and_forgets_gone_members(w: World):
+    w.start()
+    w.connect("snd-1", "snd-ann", room="snd-room")
+    w.connect("snd-2", "snd-bob", room="snd-room")
+    w.connect("snd-3", "snd-cat", room="snd-room")
+    w.later(20)
+    w.api.gone.add("snd-3")
+    w.call("sendmessage", w.ws("sendmessage", {"action": "sendmessage", "message": "hi"}, connection_id="snd-1",
+                               username="snd-ann"))
+    assert w.api.frames("snd-2", "message") and w.app.chat_store.get_connection("snd-3") is None
+
+
+@scenario("sendmessage")
+def sendmessage_hands_a_big_rooms_batches_to_fanout(w: World):
+    w.start(WSCHAT_FANOUT_BATCH_SIZE="2")
+    w.connect("snd-4", "snd-dan", room="snd-big")
+    w.crowd("snd-big", 4)
+    before = len(w.lambda_.invocations)
+    w.call("sendmessage", w.ws("sendmessage", {"action": "sendmessage", "message": "hi all"}, connection_id="snd-4",
+                               username="snd-dan"))
+    assert len(w.lambda_.invocations) > before
+
+
+@scenario("sendmessage")
+def sendmessage_refused_over_the_rate_and_after_the_session(w: World):
+    w.start(WSCHAT_MESSAGE_BURST="1", WSCHAT_MESSAGE_RATE="0.001")
+    w.connect("snd-5", "snd-eve", room="snd-limits", session_limit=30)
+    for _ in range(2):
+        w.call("sendmessage", w.ws("sendmessage", {"action": "sendmessage", "message": "x"}, connection_id="snd-5",
+                                   username="snd-eve", session_limit=30))
+    assert w.api.frames("snd-5", "error")[-1]["code"] == "rate_limited"
+    w.later(60)
+    w.call("sendmessage", w.ws("sendmessage", {"action": "sendmessage", "message": "x"}, connection_id="snd-5",
+                               username="snd-eve", session_limit=30))
+    assert "snd-5" in w.api.closed
+
+
+@scenario("join")
+def join_moves_to_another_room_with_its_history(w: World):
+    w.start()
+    w.connect("joi-1", "joi-ann", room="joi-a")
+    w.connect("joi-2", "joi-bob", room="joi-b")
+    w.call("join", w.ws("join", {"action": "join", "room": "joi-b"}, connection_id="joi-1", username="joi-ann"))
+    assert w.api.frames("joi-1", "welcome")[-1]["room"] == "joi-b"
+
+
+def _expired_and_gone(w: World, function: str, body: dict, prefix: str) -> None:
+    """The function's two housekeeping paths: a session past its limit is closed; a sender found
+    gone is forgotten and its room told."""
+    w.start()
+    w.connect(f"{prefix}-1", f"{prefix}-ann", room=f"{prefix}-room", session_limit=30)
+    w.connect(f"{prefix}-2", f"{prefix}-bob", room=f"{prefix}-room")
+    w.connect(f"{prefix}-3", f"{prefix}-cat", room=f"{prefix}-room")
+    w.later(60)
+    w.call(function, w.ws(function, body, connection_id=f"{prefix}-1", username=f"{prefix}-ann", session_limit=30))
+    assert f"{prefix}-1" in w.api.closed
+    w.api.gone.update({f"{prefix}-2", f"{prefix}-3"})  # the sender and another member gone
+    w.call(function, w.ws(function, body, connection_id=f"{prefix}-2", username=f"{prefix}-bob"))
+    assert w.app.chat_store.get_connection(f"{prefix}-2") is None
+
+
+@scenario("join")
+def join_after_the_session_or_from_a_gone_connection(w: World):
+    _expired_and_gone(w, "join", {"action": "join"}, "joi")
+
+
+@scenario("history")
+def history_pages_and_housekeeping(w: World):
+    w.start()
+    w.connect("his-0", "his-dan", room="his-room")
+    mark = protocol.new_message_id(w.now_ms, "000000")
+    for body in ({"action": "history"}, {"action": "history", "before": mark}, {"action": "history", "after": mark}):
+        w.call("history", w.ws("history", body, connection_id="his-0", username="his-dan"))
+    assert len(w.api.frames("his-0", "history")) == 3
+    _expired_and_gone(w, "history", {"action": "history"}, "his")
+
+
+@scenario("heartbeat")
+def heartbeat_answers_and_forgets_a_gone_sender(w: World):
+    w.start()
+    w.connect("hbt-1", "hbt-ann", room="hbt-room")
+    w.connect("hbt-2", "hbt-bob", room="hbt-room")
+    w.connect("hbt-3", "hbt-cat", room="hbt-room")
+    w.call("heartbeat", w.ws("heartbeat", {"action": "heartbeat"}, connection_id="hbt-1", username="hbt-ann"))
+    assert w.api.frames("hbt-1", "heartbeat")
+    w.later(20)
+    w.api.gone.update({"hbt-1", "hbt-3"})
+    w.call("heartbeat", w.ws("heartbeat", {"action": "heartbeat"}, connection_id="hbt-1", username="hbt-ann"))
+    assert w.app.chat_store.get_connection("hbt-1") is None and w.app.chat_store.get_connection("hbt-3") is None
+
+
+@scenario("default")
+def default_answers_an_unknown_action_and_forgets_a_gone_sender(w: World):
+    w.start()
+    w.connect("dfl-1", "dfl-ann", room="dfl-room")
+    w.connect("dfl-2", "dfl-bob", room="dfl-room")
+    w.connect("dfl-3", "dfl-cat", room="dfl-room")
+    w.call("default", w.ws("$default", {"action": "dance"}, connection_id="dfl-1", username="dfl-ann"))
+    assert w.api.frames("dfl-1", "error")[-1]["code"] == "unknown_action"
+    w.later(20)
+    w.api.gone.update({"dfl-1", "dfl-3"})
+    w.call("default", w.ws("$default", {"action": "dance"}, connection_id="dfl-1", username="dfl-ann"))
+    assert w.app.chat_store.get_connection("dfl-1") is None
+
+
+# -- background functions --------------------------------------------------------------------------
+
+
+@scenario("fanout")
+def fanout_delivers_a_batch_and_forgets_its_gone_members(w: World):
+    w.start(WSCHAT_FANOUT_BATCH_SIZE="2")
+    w.connect("fan-1", "fan-ann", room="fan-room")
+    members = w.crowd("fan-room", 4, prefix="fan")
+    w.call("sendmessage", w.ws("sendmessage", {"action": "sendmessage", "message": "to all"}, connection_id="fan-1",
+                               username="fan-ann"))
+    payloads = [i["payload"] for i in w.lambda_.invocations if i["payload"]["room"] == "fan-room"]
+    assert payloads
+    w.later(20)
+    w.api.gone.update(members)
+    for payload in payloads:
+        assert status(w.call("fanout", payload)) == 200
+    handed = [member[0] for payload in payloads for member in payload["members"]]
+    assert handed and all(w.app.chat_store.get_connection(cid) is None for cid in handed)
+
+
+@scenario("sweep")
+def sweep_closes_what_ran_out(w: World):
+    w.start()
+    w.connect("swp-1", "swp-ann", room="swp-room", session_limit=30)
+    w.connect("swp-2", "swp-bob", room="swp-room")
+    w.connect("swp-3", "swp-cat", room="swp-room")
+    w.later(60)
+    w.api.gone.add("swp-3")  # found gone by the presence
+    assert w.call("sweep", {})["closed"] == 1
+    assert "swp-1" in w.api.closed and w.api.frames("swp-2", "presence")[-1]["event"] == "left"
+
+
+# -- running them ----------------------------------------------------------------------------------
+
+
+def run(stage: str, policy: iam.Policy, *, enforce: bool, functions: list[str] | None = None) -> iam_harness.Recorder:
+    """Run the scenarios of `functions` (all by default) in a fresh moto world; return every checked call.
+
+    Password hashing runs at a low cost here (the cost is not what these scenarios are about).
+    """
+    iam_harness.wrap_entry_points()
+    recorder = iam_harness.Recorder()
+    saved_cost, passwords.N = passwords.N, 2**10
+    try:
+        with iam.observe(recorder):
+            for function in functions or sorted(SCENARIOS):
+                for each in SCENARIOS[function]:
+                    with mock_aws():  # a world of its own for each scenario
+                        world = World(stage, iam.Enforcer(policy, region=REGION, enforce=enforce)).create()
+                        try:
+                            each(world)
+                        except AssertionError as exc:
+                            raise AssertionError(f"scenario {function}/{each.__name__}: {exc}") from exc
+    finally:
+        passwords.N = saved_cost
+        app_module.install(None)
+    return recorder
