@@ -1,9 +1,13 @@
 """`make soak`: load through the local stack, with every safeguard on.
 
 100 clients in 10 rooms each send 100 messages (10,000 in all), one after another as the web client
-does (the next after the echo of the previous), paced under the per-connection rate limit. Then
-it checks that every message reached every member of its room exactly once, in send order per
-sender, and is stored in MessageHistory; and prints throughput and delivery latency percentiles.
+does (the next after the echo of the previous), paced under the per-user rate limit. A message
+whose echo has not come within 30 s is sent again with the same clientMsgId, as the web client's
+outbox does after a reconnect: the server stores and broadcasts a repeated clientMsgId once and
+answers the repeat with the original. A refused message waits its `retryAfterMs`. Then it checks
+that every message reached every member of its room exactly once (by id, as clients keep them),
+in send order per sender, and is stored in MessageHistory; and prints throughput and delivery
+latency percentiles.
 
     python -m bench.soak [--clients 100] [--rooms 10] [--messages 100] [--rate 1.8]
 """
@@ -49,14 +53,24 @@ async def run(args) -> int:
             members.setdefault(room, set()).add(i)
         echoes: dict[int, asyncio.Queue] = {i: asyncio.Queue() for i, _, _ in clients}
         refused = 0
+        resent = 0
+        repeats = 0  # answers to a resend that carried a message the client had (same id)
 
         async def listen(i, ws):
+            nonlocal repeats
+            ids = set()
             async for raw in ws:
                 frame = json.loads(raw)
                 if frame.get("type") == "message" and frame.get("clientMsgId"):
-                    received[i].append((frame["clientMsgId"], frame["sender"], frame["room"], frame["id"]))
-                    if frame["sender"] == f"soak{i:03d}":
-                        latencies.append((time.perf_counter() - sent_at[frame["clientMsgId"]]) * 1000)
+                    mine = frame["sender"] == f"soak{i:03d}"
+                    if frame["id"] in ids:  # a client keeps messages by id, as the web client does
+                        repeats += 1
+                    else:
+                        ids.add(frame["id"])
+                        received[i].append((frame["clientMsgId"], frame["sender"], frame["room"], frame["id"]))
+                        if mine:
+                            latencies.append((time.perf_counter() - sent_at[frame["clientMsgId"]]) * 1000)
+                    if mine:
                         echoes[i].put_nowait(frame["clientMsgId"])
                 elif frame.get("type") == "error":
                     echoes[i].put_nowait(frame)
@@ -66,24 +80,36 @@ async def run(args) -> int:
         lost_echoes = []
         other_errors = []
 
+        async def answer_to(i, msg_id):
+            """The echo of msg_id or an error; echoes of earlier messages (late, or a repeat's) are skipped."""
+            while True:
+                answer = await asyncio.wait_for(echoes[i].get(), 30)
+                if isinstance(answer, dict) or answer == msg_id:
+                    return answer
+
         async def sender(i, ws):
-            nonlocal refused
+            nonlocal refused, resent
             await asyncio.sleep(i * 0.05)  # start staggered, as people do
             n = 0
             while n < args.messages:
                 msg_id = f"{i}:{n}"
-                sent_at[msg_id] = time.perf_counter()
-                await ws.send(json.dumps({"action": "sendmessage", "message": f"soak {i} {n}", "clientMsgId": msg_id}))
-                try:
-                    answer = await asyncio.wait_for(echoes[i].get(), 30)
-                except asyncio.TimeoutError:
-                    lost_echoes.append(msg_id)  # counted, not resent: resending could duplicate it
+                sent_at.setdefault(msg_id, time.perf_counter())
+                frame = json.dumps({"action": "sendmessage", "message": f"soak {i} {n}", "clientMsgId": msg_id})
+                for attempt in range(3):
+                    await ws.send(frame)
+                    try:
+                        answer = await answer_to(i, msg_id)
+                        break
+                    except asyncio.TimeoutError:
+                        resent += attempt < 2  # the same clientMsgId again: stored and broadcast once
+                else:
+                    lost_echoes.append(msg_id)
                     n += 1
                     continue
                 if isinstance(answer, dict):
-                    if answer.get("code") == "rate_limited":  # refused: wait, then send it again
+                    if answer.get("code") == "rate_limited":  # refused: wait as told, then send it again
                         refused += 1
-                        await asyncio.sleep(1)
+                        await asyncio.sleep(answer.get("retryAfterMs", 1000) / 1000)
                         continue
                     other_errors.append(answer)
                 n += 1
@@ -139,8 +165,9 @@ async def run(args) -> int:
               f"max {max(latencies):.1f} ms")
         print(f"  deliveries: {deliveries} (expected {total * args.clients // args.rooms}); stored: {stored} "
               f"(expected {total}); refused by the rate limit and resent: {refused}")
-        print(f"  echoes not received within 30 s: {len(lost_echoes)}; other errors: {len(other_errors)} "
-              f"{sorted({e.get('code') for e in other_errors})}")
+        print(f"  sent again after 30 s without an echo (same clientMsgId): {resent}; repeats answered with a "
+              f"message already received: {repeats}; echoes never received (3 tries): {len(lost_echoes)}; "
+              f"other errors: {len(other_errors)} {sorted({e.get('code') for e in other_errors})}")
         print(f"  exactly once, in send order per sender (by id, as clients show them), to the right room: "
               f"{'yes' if problems == 0 else f'NO ({problems} problems)'}; frames that arrived before an "
               f"earlier one of the same sender: {overtaken}")

@@ -2,10 +2,11 @@
 (get_item, put_item, update_item, delete_item, query, batch_write_item, transact_write_items), sent as DynamoDB's JSON
 protocol through the shared transport (handler/transport.py).
 
-Why: sendmessage makes three DynamoDB calls per message, and a boto3 call costs about four times
-the CPU of this one (docs/performance.md). Errors are raised as botocore's ClientError and
-EndpointConnectionError, so the stores handle both clients alike. Settings.ddb_client picks it
-("lean", which serverless.yml sets); unit tests run boto3's client under moto.
+Why: sendmessage makes four DynamoDB calls per message (its user's budget, the connection, the
+write, the audience), and a boto3 call costs about four times the CPU of this one
+(docs/performance.md). Errors are raised as botocore's ClientError and EndpointConnectionError,
+so the stores handle both clients alike. Settings.ddb_client picks it ("lean", which
+serverless.yml sets); unit tests run boto3's client under moto.
 """
 
 from __future__ import annotations
