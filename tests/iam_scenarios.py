@@ -331,6 +331,14 @@ def connect_tells_even_a_room_bigger_than_a_fanout_batch_itself(w: World):
     assert w.lambda_.invocations == [] and w.api.frames("m3-con-big", "presence")
 
 
+@scenario("connect")
+def connect_refuses_a_connection_over_the_users_cap_and_forgets_its_row(w: World):
+    w.start(WSCHAT_MAX_CONNECTIONS_PER_USER="1")
+    w.connect("cap-1", "cap-ann", room="cap-room")
+    response = w.call("connect", w.ws("$connect", connection_id="cap-2", username="cap-ann", room="cap-room"))
+    assert status(response) == 429 and w.app.chat_store.get_connection("cap-2") is None
+
+
 @scenario("disconnect")
 def disconnect_ends_the_session_and_tells_the_room(w: World):
     w.start()
@@ -369,8 +377,19 @@ def sendmessage_hands_a_big_rooms_batches_to_fanout(w: World):
 
 
 @scenario("sendmessage")
+def sendmessage_answers_a_repeated_client_msg_id_with_the_original(w: World):
+    w.start()
+    w.connect("snd-6", "snd-fay", room="snd-once")
+    body = {"action": "sendmessage", "message": "only once", "clientMsgId": "c-1"}
+    for _ in range(2):
+        w.call("sendmessage", w.ws("sendmessage", body, connection_id="snd-6", username="snd-fay"))
+    first, repeat = w.api.frames("snd-6", "message")
+    assert first["id"] == repeat["id"]
+
+
+@scenario("sendmessage")
 def sendmessage_refused_over_the_rate_and_after_the_session(w: World):
-    w.start(WSCHAT_MESSAGE_BURST="1", WSCHAT_MESSAGE_RATE="0.001")
+    w.start(WSCHAT_MESSAGE_BURST="1", WSCHAT_MESSAGE_RATE="0.1")
     w.connect("snd-5", "snd-eve", room="snd-limits", session_limit=30)
     for _ in range(2):
         w.call("sendmessage", w.ws("sendmessage", {"action": "sendmessage", "message": "x"}, connection_id="snd-5",
@@ -480,6 +499,17 @@ def sweep_closes_what_ran_out(w: World):
     w.api.gone.add("swp-3")  # found gone by the presence
     assert w.call("sweep", {})["closed"] == 1
     assert "swp-1" in w.api.closed and w.api.frames("swp-2", "presence")[-1]["event"] == "left"
+
+
+@scenario("sweep")
+def sweep_takes_a_second_look_for_a_logged_out_tokens_connections(w: World):
+    w.start()
+    token = w.token("swp-dan")
+    jti = jwt.decode(token, options={"verify_signature": False})["jti"]
+    w.connect("swp-4", "swp-dan", room="swp-late", jti=jti)
+    assert status(w.call("logout", w.http(headers={"authorization": f"Bearer {token}"}))) == 200
+    w.later(10)  # the logout left a follow-up for the sweep: the token's connections, looked up again
+    w.call("sweep", {})
 
 
 # -- running them ----------------------------------------------------------------------------------

@@ -36,6 +36,14 @@ NOT_CALLED_BY_THE_CODE = {
     ("fanout", "sqs:SendMessage"): "Lambda sends a failed asynchronous invocation to the function's onFailure "
                                    "queue with its role (test_fanout_and_sweep_give_up_fast_into_the_failures_queue)",
     ("sweep", "sqs:SendMessage"): "as fanout's",
+    # A presence change held back by the user's presence budget in a room leaves a `due#presence`
+    # row in ActiveConnections for the sweep (handler/chat.py); any function that tells a room
+    # someone left (a member found gone) can be the one that hits the budget. The scenarios do
+    # not spend presence budgets; tests/unit/test_chat_service.py and
+    # tests/integration/test_abuse.py::test_room_switching_cannot_amplify_presence do.
+    **{(function, "dynamodb:PutItem"): "a held-back presence change's follow-up row (BroadcastPolicy)"
+       for function in ("disconnect", "sendmessage", "join", "history", "heartbeat", "default", "fanout", "sweep")},
+    ("sweep", "dynamodb:GetItem"): "settling a held-back presence change reads what the room was last told (Limits)",
 }
 # The log groups a function's role may write to: its own (the sign-up pair shares one role).
 LOG_GROUP_OWNERS = {"register": ("register", "guest"), "guest": ("register", "guest")}
