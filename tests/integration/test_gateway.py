@@ -52,7 +52,10 @@ def test_a_fragmented_message_may_pass_32_kb_but_not_128_kb(stack, register, cli
     c.join()
     c.ws.send(["x" * 30_000] * 3)  # three frames of 30 KB: one 90 KB message, as API Gateway allows
     assert c.next("error")["code"] == "too_large"  # the chat's own 16 KiB limit
-    c.ws.send(["x" * 30_000] * 5)  # 150 KB
+    try:
+        c.ws.send(["x" * 30_000] * 5)  # 150 KB
+    except ConnectionClosed:
+        pass  # the gateway may close before the last fragment is out: the client then sees it while sending
     assert closed_with(c).code == 1009
 
 
