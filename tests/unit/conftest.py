@@ -215,6 +215,19 @@ def session_row(connection_id: str) -> dict | None:
     return {key: deserializer.deserialize(value) for key, value in item.items()}
 
 
+class Clock:
+    """A clock a test moves: pass it as the App's clock, then advance() it."""
+
+    def __init__(self, ms: int):
+        self.ms = ms
+
+    def __call__(self) -> int:
+        return self.ms
+
+    def advance(self, seconds: float) -> None:
+        self.ms += int(seconds * 1000)
+
+
 def set_clock(epoch_ms: int) -> None:
     """Move the app's clock (the chat's and the accounts' idea of now)."""
     app.app().clock = lambda: epoch_ms

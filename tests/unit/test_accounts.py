@@ -13,22 +13,11 @@ from handler import accounts as accounts_module
 from handler import app
 from handler.events import HttpEvent
 from handler.guard import Refused
-from tests.unit.conftest import install_app
+from tests.unit.conftest import Clock, install_app
 from tests.unit.test_accounts_store import Interleaved
 
 T0 = 1_795_000_000_000  # epoch ms
 OWNER_IP = "192.0.2.10"
-
-
-class Clock:
-    def __init__(self, ms: int):
-        self.ms = ms
-
-    def __call__(self) -> int:
-        return self.ms
-
-    def advance(self, seconds: float) -> None:
-        self.ms += int(seconds * 1000)
 
 
 @pytest.fixture

@@ -8,20 +8,9 @@ from handler.errors import SessionExpired, StorageUnavailable
 from handler.guard import Refused
 from handler.protocol import ErrorCode, HistoryQuery, Identity, Join, ProtocolError, SendMessage, SessionEnd
 from handler.store.chat import Member
-from tests.unit.conftest import accounts, reinstall_app, session_row, store
+from tests.unit.conftest import Clock, accounts, reinstall_app, session_row, store
 
 T0 = 1_795_000_000_000  # epoch ms; every test's clock starts here
-
-
-class Clock:
-    def __init__(self, ms: int):
-        self.ms = ms
-
-    def __call__(self) -> int:
-        return self.ms
-
-    def advance(self, seconds: float) -> None:
-        self.ms += int(seconds * 1000)
 
 
 @pytest.fixture
