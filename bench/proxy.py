@@ -14,7 +14,7 @@ async def _read_message(reader: asyncio.StreamReader) -> tuple[bytes, bytes] | N
     """One HTTP/1.1 message: (head, body); None at end of stream."""
     try:
         head = await reader.readuntil(b"\r\n\r\n")
-    except (asyncio.IncompleteReadError, ConnectionError):
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
         return None
     length = 0
     for line in head.split(b"\r\n")[1:]:
@@ -39,6 +39,11 @@ class DelayProxy(BackgroundServer):
     async def _serve(self):
         return await asyncio.start_server(self._relay, "127.0.0.1", 0, backlog=1024)
 
+    async def before_forward(self, head: bytes, body: bytes) -> None:
+        """What happens to each request before it goes upstream: here, the delay."""
+        if self.delay:
+            await asyncio.sleep(self.delay)
+
     async def _relay(self, reader, writer):
         upstream = None
         try:
@@ -47,8 +52,7 @@ class DelayProxy(BackgroundServer):
                 if request is None:
                     return
                 self.requests += 1
-                if self.delay:
-                    await asyncio.sleep(self.delay)
+                await self.before_forward(*request)
                 if upstream is None:
                     upstream = await asyncio.open_connection("127.0.0.1", self.upstream_port)
                 up_reader, up_writer = upstream

@@ -12,31 +12,17 @@ import asyncio
 import threading
 from typing import Callable
 
-from bench.background import BackgroundServer
+from bench.proxy import DelayProxy
 
 # A held request goes on by itself after this long, so a failing test cannot hang the stack.
 HOLD_MAX_SECONDS = 30
 
 
-async def _read_message(reader: asyncio.StreamReader) -> tuple[bytes, bytes] | None:
-    """One HTTP/1.1 message with a Content-Length body: (head, body); None at the end of the stream."""
-    try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
-        return None
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value.strip())
-    body = await reader.readexactly(length) if length else b""
-    return head, body
+class DynamoGate(DelayProxy):
+    """The benchmark's relay (bench/proxy.py) with no delay, holding back the request a rule picks."""
 
-
-class DynamoGate(BackgroundServer):
     def __init__(self, upstream_port: int):
-        super().__init__()
-        self.upstream_port = upstream_port
+        super().__init__(upstream_port, 0)
         self.held = threading.Event()  # set once the rule's request is being held
         self._rule: Callable[[bytes, bytes], bool] | None = None
         self._release: asyncio.Event | None = None
@@ -56,37 +42,12 @@ class DynamoGate(BackgroundServer):
         if self._release is not None:
             self.loop.call_soon_threadsafe(self._release.set)
 
-    async def _serve(self):
-        return await asyncio.start_server(self._relay, "127.0.0.1", 0, backlog=1024)
-
-    async def _relay(self, reader, writer):
-        upstream = None
-        try:
-            while True:
-                request = await _read_message(reader)
-                if request is None:
-                    return
-                rule = self._rule
-                if rule is not None and rule(*request):
-                    self._rule = None  # only the first match waits
-                    self.held.set()
-                    try:
-                        await asyncio.wait_for(self._release.wait(), HOLD_MAX_SECONDS)
-                    except asyncio.TimeoutError:
-                        pass
-                if upstream is None:
-                    upstream = await asyncio.open_connection("127.0.0.1", self.upstream_port)
-                up_reader, up_writer = upstream
-                up_writer.write(request[0] + request[1])
-                await up_writer.drain()
-                response = await _read_message(up_reader)
-                if response is None:
-                    return
-                writer.write(response[0] + response[1])
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            return
-        finally:
-            writer.close()
-            if upstream is not None:
-                upstream[1].close()
+    async def before_forward(self, head: bytes, body: bytes) -> None:
+        rule = self._rule
+        if rule is not None and rule(head, body):
+            self._rule = None  # only the first match waits
+            self.held.set()
+            try:
+                await asyncio.wait_for(self._release.wait(), HOLD_MAX_SECONDS)
+            except asyncio.TimeoutError:
+                pass
