@@ -3,3 +3,11 @@ from pathlib import Path
 
 # Tests import handler/, authorizer/ and devstack/ from the repository root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import os  # noqa: E402
+
+# `make test` runs pytest inside make, which exports MAKELEVEL and MAKEFLAGS: a `make` that a test
+# runs would then print "Entering directory" lines and inherit the outer make's flags. The tests
+# that run make (a dry run of its targets) mean a make started by a person, so they get a clean one.
+for _variable in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES"):
+    os.environ.pop(_variable, None)
