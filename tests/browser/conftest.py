@@ -110,9 +110,24 @@ def wait_connected(page, timeout=20000):
 
 
 def switch_room(page, room):
+    open_rooms(page)
     page.fill("#room-input", room)
     page.click("#room-form button[type=submit]")
     page.wait_for_function(f"document.getElementById('room-name').textContent === {room!r}")
+
+
+def open_rooms(page):
+    """On a phone the room field is in a drawer: open it (on a wide screen it is always shown)."""
+    if page.is_visible("#rooms-toggle") and page.get_attribute("#rooms-toggle", "aria-expanded") != "true":
+        page.click("#rooms-toggle")
+    page.wait_for_selector("#room-input", state="visible")
+
+
+def open_session_menu(page):
+    """The session details (clocks, auto-disconnect, notifications) are one click away, in a menu."""
+    if page.get_attribute("#session-toggle", "aria-expanded") != "true":
+        page.click("#session-toggle")
+    page.wait_for_selector("#session-menu", state="visible")
 
 
 def send(page, text):
