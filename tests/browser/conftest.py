@@ -121,6 +121,15 @@ def open_rooms(page):
     if page.is_visible("#rooms-toggle") and page.get_attribute("#rooms-toggle", "aria-expanded") != "true":
         page.click("#rooms-toggle")
     page.wait_for_selector("#room-input", state="visible")
+    wait_drawer_in(page, "#sidebar")
+
+
+def wait_drawer_in(page, selector):
+    """Waits until the drawer has slid all the way into the screen."""
+    page.wait_for_function("""(selector) => {
+        const box = document.querySelector(selector).getBoundingClientRect();
+        return box.left >= 0 && box.right <= window.innerWidth;
+    }""", arg=selector)
 
 
 def open_session_menu(page):

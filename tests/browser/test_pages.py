@@ -8,7 +8,7 @@ import requests
 
 from tests.browser.conftest import (
     GUEST_SESSION_LIMIT, log_in, message_texts, open_rooms, open_session_menu, screenshot, send, short_token,
-    switch_room, wait_connected,
+    switch_room, wait_connected, wait_drawer_in,
 )
 from tests.integration.conftest import Client, unique_name
 
@@ -243,6 +243,7 @@ def test_phone_width_layout_keeps_everything_reachable(site, new_page, account):
     page.keyboard.press("Escape")
     page.click("#presence-toggle")
     page.wait_for_selector("#online", state="visible")
+    wait_drawer_in(page, "#presence")
     within_the_screen("#online")
     assert page.locator("#presence").bounding_box()["width"] >= 200  # a drawer, not a strip
     assert page.evaluate("document.documentElement.scrollWidth") <= 375

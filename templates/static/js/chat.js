@@ -345,6 +345,8 @@ function autoDisconnect() {
   $("auto-countdown").textContent = "";
   $("auto-enabled").checked = false;
   socket.close();
+  // Out of the way (the menu may be open, over the banner): what happened and Reconnect come first.
+  panels.closeAll();
   showBanner(`Disconnected automatically after ${minutes} min.`, { offerReconnect: true });
 }
 

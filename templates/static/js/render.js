@@ -161,4 +161,5 @@ export function renderState(node, state, detail) {
   let text = STATE_TEXT[state] || state;
   if (state === "waiting" && detail) text += ` – retrying in ${Math.ceil(detail.delayMs / 1000)} s`;
   node.textContent = text;
+  node.title = text; // a phone may cut the words short: the whole of them on hover
 }
