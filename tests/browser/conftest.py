@@ -36,8 +36,8 @@ def site_port():
 def stack(site_port):
     local = LocalStack(ports=Ports.free(), allowed_origins=(site_origin(site_port),), env={
         "WSCHAT_GUEST_SESSION_LIMIT_SECONDS": str(GUEST_SESSION_LIMIT),
-        # The tests type faster than people: a roomier rate limit than the default.
-        "WSCHAT_MESSAGE_BURST": "100", "WSCHAT_MESSAGE_RATE": "50",
+        # The tests type and switch rooms faster than people: roomier rate limits than the defaults.
+        "WSCHAT_MESSAGE_BURST": "100", "WSCHAT_MESSAGE_RATE": "50", "WSCHAT_JOIN_BURST": "20",
     })
     with local:
         yield local

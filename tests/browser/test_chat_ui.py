@@ -9,7 +9,9 @@ import time
 
 import pytest
 
-from tests.browser.conftest import log_in, open_rooms, open_session_menu, screenshot, send, switch_room
+from tests.browser.conftest import (
+    log_in, open_rooms, open_session_menu, screenshot, send, switch_room, wait_connected,
+)
 from tests.integration.conftest import unique_name
 
 SIZES = [pytest.param(1280, 800, id="desktop"), pytest.param(375, 740, id="phone")]
@@ -128,8 +130,8 @@ def test_a_reload_keeps_the_draft_of_each_room(site, new_page, account, width, h
     log_in(page, site, name, password, room1)
     page.fill("#message-input", "half a thought\non two lines")
     page.reload()
-    page.wait_for_selector("#conn-state[data-state=open]")
     assert page.input_value("#message-input") == "half a thought\non two lines"
+    wait_connected(page)
     switch_room(page, room2)
     assert page.input_value("#message-input") == ""  # another room, its own (empty) draft
     page.fill("#message-input", "for room two")
@@ -138,8 +140,8 @@ def test_a_reload_keeps_the_draft_of_each_room(site, new_page, account, width, h
     page.press("#message-input", "Enter")  # sent: the draft goes
     page.wait_for_selector("#messages li.message.own:has-text('half a thought')")
     page.reload()
-    page.wait_for_selector("#conn-state[data-state=open]")
-    page.wait_for_function(f"document.getElementById('room-name').textContent === {room1!r}")
+    wait_connected(page)
+    assert page.inner_text("#room-name") == room1
     assert page.input_value("#message-input") == ""
     switch_room(page, room2)
     assert page.input_value("#message-input") == "for room two"

@@ -131,6 +131,7 @@ def test_colours_follow_the_system_and_keep_their_contrast(site, new_page, accou
             assert ratio >= needed, f"{scheme}: {name} has contrast {ratio:.2f} < {needed}"
     # Dark follows the system: a dark background, a light one otherwise.
     assert backgrounds["light"] > 0.8 and backgrounds["dark"] < 0.05
+    page = new_page(width, height)  # signed out: the login page
     page.goto(f"{site.url}/index.html")
     for scheme in SCHEMES:
         page.emulate_media(color_scheme=scheme)

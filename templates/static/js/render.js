@@ -133,10 +133,8 @@ export function dayLabel(date, now = new Date()) {
 export function daySeparator(dayKey, date) {
   const item = element("li", "day");
   item.dataset.day = dayKey;
-  item.setAttribute("role", "separator");
-  const label = element("span", "", dayLabel(date));
-  item.append(label);
-  item.setAttribute("aria-label", label.textContent);
+  // A list item of its own (a role would take it out of the list): the date, read as text.
+  item.append(element("span", "", dayLabel(date)));
   return item;
 }
 
