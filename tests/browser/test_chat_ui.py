@@ -464,6 +464,10 @@ def test_phone_drawers_open_and_close_by_keyboard_and_touch(site, new_page, acco
     assert " ".join(page.inner_text("#presence-toggle").split()) == "Online (1)"
     page.mouse.click(20, 400)  # the scrim beside the drawer
     page.wait_for_selector("#online", state="hidden")
+    page.click("#presence-toggle")
+    page.click("#presence .drawer-close")  # or its own Close button
+    page.wait_for_selector("#online", state="hidden")
+    assert page.evaluate("document.activeElement.id") == "presence-toggle"
     # Joining a room from the drawer closes it and shows the room.
     room = unique_name("room")
     open_rooms(page)

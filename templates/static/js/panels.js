@@ -4,7 +4,8 @@
 // back to the button. On a wide screen the sidebar and the online list are always shown and their
 // buttons are hidden by the stylesheet.
 
-const FOCUSABLE = "input, button, select, textarea, a[href], [tabindex]:not([tabindex='-1'])";
+// The first control a panel's keyboard user lands on (a drawer's Close button is passed over).
+const FOCUSABLE = "input, button:not([data-close-panel]), select, textarea, a[href], [tabindex]:not([tabindex='-1'])";
 
 export class Panels {
   constructor(ids = [["session-toggle", "session-menu"], ["rooms-toggle", "sidebar"], ["presence-toggle", "presence"]]) {
@@ -19,6 +20,10 @@ export class Panels {
     for (const entry of this.panels) {
       entry.button.addEventListener("click", () => (this.open === entry ? this.close() : this.show(entry)));
     }
+    // A drawer's own Close button (shown on a phone only).
+    document.addEventListener("click", (event) => {
+      if (this.open && event.target.closest("[data-close-panel]")) this.close({ refocus: true });
+    });
     document.addEventListener("keydown", (event) => {
       if (event.key === "Escape" && this.open) {
         event.preventDefault();
