@@ -270,8 +270,8 @@ function showPresence(users, count = users.length) {
 
 function showNotify() {
   const button = $("notify-toggle");
+  // A toggle button: its name stays, aria-pressed (and the status line) says whether it is on.
   button.setAttribute("aria-pressed", String(attention.notifying));
-  button.textContent = attention.notifying ? "Stop notifying me of mentions" : "Notify me of mentions";
   button.disabled = !attention.supported || attention.permission === "denied";
   $("notify-status").textContent = attention.describe();
 }

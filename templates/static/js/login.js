@@ -15,7 +15,7 @@ const REASONS = {
   limit: "Your session limit was reached. Please log in again.",
   // A guest has no account to log back into: say what a guest can do (chat.js sends this).
   "guest-ended": "Your guest session has ended: guests can chat for a limited time. "
-    + "Continue as a guest again for a new one, or register to keep your name.",
+    + "Continue as a guest again for a new session, or register an account to chat without a time limit.",
   signin: "Please log in to chat.",
   logout: "You are logged out.",
   "logout-unconfirmed": "You are logged out on this device, but the server did not confirm the logout: "
