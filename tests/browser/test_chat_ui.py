@@ -476,3 +476,35 @@ def test_phone_drawers_open_and_close_by_keyboard_and_touch(site, new_page, acco
     page.wait_for_function(f"document.getElementById('room-name').textContent === {room!r}")
     page.wait_for_selector("#room-input", state="hidden")
     assert page.errors == []
+
+
+def test_a_refused_room_switch_says_so_and_the_field_and_heading_agree(site, new_page, account):
+    name, password = account()
+    page = new_page()
+
+    def route(ws):
+        server = ws.connect_to_server()
+
+        def from_page(message):
+            frame = json.loads(message)
+            if frame.get("action") == "join" and frame.get("room") == "refused-room":
+                # As the server answers a user over their join budget.
+                ws.send(json.dumps({"type": "error", "code": "rate_limited", "message": "too many joins: wait 2.0 s",
+                                    "retryAfterMs": 2000}))
+                return
+            server.send(message)
+
+        ws.on_message(from_page)
+
+    page.route_web_socket(re.compile(".*"), route)
+    log_in(page, site, name, password)
+    page.fill("#room-input", "refused-room")
+    page.press("#room-input", "Enter")
+    page.wait_for_selector("#banner:not([hidden])")
+    assert page.inner_text("#banner-text") == (
+        "Could not switch to #refused-room: too many joins: wait 2.0 s. You are still in #general.")
+    assert page.inner_text("#room-name") == "general" and page.input_value("#room-input") == "general"
+    # The page goes on in the room it shows.
+    send(page, "still here")
+    page.wait_for_selector("#messages li.message.own:has-text('still here')")
+    assert page.errors == []

@@ -153,12 +153,23 @@ const handlers = {
     } else if (frame.code === "rate_limited" && outbox.holdFor(rateLimitWaitMs(frame))) {
       // Neither stored nor sent: it stays first in the outbox and goes again after the wait.
       showBanner("Too many messages at once: yours wait and go out in order.", { kind: RATE_LIMITED_BANNER });
+    } else if (state.shownRoom !== null && state.room !== state.shownRoom && !outbox.inFlight) {
+      // Nothing else was asked: the error answers the room switch (too many joins, ...).
+      joinRefused(frame);
     } else {
       giveBack(outbox.refuse());
       showBanner(frame.message);
     }
   },
 };
+
+// The page stays in the room it shows, and the room field says so again (it held the refused name).
+function joinRefused(frame) {
+  const wanted = state.room;
+  state.room = state.shownRoom;
+  $("room-input").value = state.shownRoom;
+  showBanner(`Could not switch to #${wanted}: ${frame.message}. You are still in #${state.shownRoom}.`);
+}
 
 // A message the server refused for good goes back into the composer, after anything typed since:
 // nothing typed is lost.
