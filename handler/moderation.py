@@ -17,6 +17,10 @@ from handler.store.rooms import user_key
 
 
 class ModerationService(RoomActions):
+    @property
+    def _minute_ms(self) -> int:
+        return self.limits.moderation_minute_seconds * 1000
+
     def set_role(self, connection_id: str, identity: Identity, request: protocol.RoomUser) -> None:
         conn = self._actor(connection_id, identity)
         standing = self._moderator(request.room, conn, least=protocol.ROLE_RANKS["owner"])
@@ -67,7 +71,7 @@ class ModerationService(RoomActions):
         target = self._target(request.user)
         self._outranks(standing, request.room, target, conn)
         now = self.clock()
-        until = now + request.minutes * 60_000 if request.minutes else None
+        until = now + request.minutes * self._minute_ms if request.minutes else None
         # The ban first: a join racing with the kick below meets it.
         self.rooms.ban(request.room, target.key, target.username, until_ms=until, by=identity.username, now_ms=now)
         until_text = protocol.iso_utc(until) if until else None
@@ -96,7 +100,7 @@ class ModerationService(RoomActions):
         target = self._target(request.user)
         self._outranks(standing, request.room, target, conn)
         now = self.clock()
-        until = now + request.minutes * 60_000
+        until = now + request.minutes * self._minute_ms
         self.rooms.mute(request.room, target.key, target.username, until_ms=until, by=identity.username, now_ms=now)
         # Their connections in the room carry it, so that sendmessage refuses without a read.
         for connection_id_in in self.chat.store.user_connections_in(target.username, request.room):

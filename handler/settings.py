@@ -119,6 +119,8 @@ class Limits:
     room_create_burst: float = 3
     room_create_rate: float = 1 / 60
     max_owned_rooms: int = 10
+    # How long a "minute" of a ban or mute is, in seconds: 60, except in tests that watch one end.
+    moderation_minute_seconds: int = 60
 
 
 @dataclass(frozen=True)
@@ -257,6 +259,7 @@ class Settings:
                 room_create_burst=env.float("WSCHAT_ROOM_CREATE_BURST", 3, minimum=1),
                 room_create_rate=env.float("WSCHAT_ROOM_CREATE_RATE", 1 / 60, minimum=0.0001),
                 max_owned_rooms=env.int("WSCHAT_MAX_OWNED_ROOMS", 10, minimum=0),
+                moderation_minute_seconds=env.int("WSCHAT_MODERATION_MINUTE_SECONDS", 60, minimum=1),
             ),
             accounts=Accounts(
                 allow_registration=env.flag("WSCHAT_ALLOW_REGISTRATION", True),

@@ -479,8 +479,9 @@ class ChatStore:
         try:
             self.messages.update(
                 "delete_message", {"room": s(room), "id": s(message_id)},
-                UpdateExpression="REMOVE message SET deletedAt = :at, deletedBy = :by",
+                UpdateExpression="REMOVE #message SET deletedAt = :at, deletedBy = :by",
                 ConditionExpression="attribute_exists(id) AND attribute_not_exists(deletedAt)",
+                ExpressionAttributeNames={"#message": "message"},
                 ExpressionAttributeValues={":at": s(protocol.iso_utc(at_ms)), ":by": s(by)},
             )
         except ConditionFailed:

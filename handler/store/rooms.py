@@ -112,10 +112,12 @@ class RoomsStore:
         self.rooms.update(
             "touch_room", _meta_key(room),
             UpdateExpression=(
-                "SET lastActivityAt = :now, activeAt = :minute, room = :room, "
-                "visibility = if_not_exists(visibility, :public), createdAt = if_not_exists(createdAt, :now) "
+                "SET lastActivityAt = :now, activeAt = :minute, #room = :room, "
+                "#visibility = if_not_exists(#visibility, :public), createdAt = if_not_exists(createdAt, :now) "
                 "ADD messageCount :one"
             ),
+            # Names for every attribute that may be one of DynamoDB's reserved words.
+            ExpressionAttributeNames={"#room": "room", "#visibility": "visibility"},
             ExpressionAttributeValues={
                 ":now": n(now_ms), ":minute": n(now_ms - now_ms % ACTIVITY_GRAIN_MS), ":room": s(room),
                 ":public": s("public"), ":one": n(1),
@@ -274,7 +276,8 @@ class RoomsStore:
     def memberships(self, user_key: str, limit: int) -> tuple[list[Membership], bool]:
         """The user's memberships (at most `limit`, by room name) and whether there are more."""
         items = list(self.rooms.query(
-            "memberships", IndexName=MEMBER_INDEX, KeyConditionExpression="member = :m",
+            "memberships", IndexName=MEMBER_INDEX, KeyConditionExpression="#member = :m",
+            ExpressionAttributeNames={"#member": "member"},
             ExpressionAttributeValues={":m": s(user_key)}, limit=limit + 1,
         ))
         found = [Membership(get_s(i, "room", ""), get_s(i, "role", "member"), get_s(i, "with")) for i in items[:limit]]
@@ -365,7 +368,8 @@ class RoomsStore:
             minute, _, room = after.partition(":")
             request["ExclusiveStartKey"] = {**_meta_key(room), "visibility": s("public"), "activeAt": n(int(minute))}
         items = list(self.rooms.query(
-            "directory", IndexName=ACTIVITY_INDEX, KeyConditionExpression="visibility = :public",
+            "directory", IndexName=ACTIVITY_INDEX, KeyConditionExpression="#visibility = :public",
+            ExpressionAttributeNames={"#visibility": "visibility"},
             ExpressionAttributeValues={":public": s("public")}, ScanIndexForward=False, limit=limit + 1, **request,
         ))
         entries = [DirectoryEntry(get_s(i, "room", ""), get_s(i, "topic"), get_n(i, "activeAt", 0)) for i in items]
