@@ -493,6 +493,12 @@ def client_contract() -> dict:
         "historyOnJoin": HISTORY_ON_JOIN,
         "historyMaxLimit": HISTORY_MAX_LIMIT,
         "sessionEndReasons": [reason.value for reason in SessionEnd],
+        # Rooms and moderation.
+        "roomVisibilities": list(ROOM_VISIBILITIES),
+        "roles": list(ROLE_RANKS),
+        "topicMaxChars": TOPIC_MAX_CHARS,
+        "dmPrefix": DM_PREFIX,
+        "moderationMaxMinutes": MODERATION_MAX_MINUTES,
     }
 
 
@@ -520,7 +526,7 @@ ROLE_RANKS = {"member": 0, "moderator": 1, "owner": 2}
 ADMIN_RANK = 3
 # What `setrole` may give: `owner` hands the room over (the old owner becomes a moderator).
 SETTABLE_ROLES = ("member", "moderator", "owner")
-TOPIC_MAX_CHARS = 200
+TOPIC_MAX_CHARS = 160
 # A direct conversation's room name: this prefix and a hash of the two names (rooms may not hold
 # the '.' usernames may). `createroom` refuses the prefix, and `join` of such a name needs the
 # direct conversation's record: nobody can claim a pair's room before they open it.
