@@ -29,6 +29,8 @@ GONE_GRACE_MS = 10_000
 # A logout closes what the by-user index shows; an index lags its table (on AWS a GSI is
 # eventually consistent, usually well under a second), so the sweep looks again this much later.
 LOGOUT_RECHECK_SECONDS = 5
+# A kick or ban finds the user's connections the same way, and the sweep looks again as late.
+EVICT_RECHECK_SECONDS = 5
 
 # Runs a DynamoDB read beside a write (sendmessage's store and audience lookup).
 _side_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="side")
@@ -391,6 +393,8 @@ class Chat:
                 closed += self._close_token(*follow_up.subject)
             elif follow_up.kind == "presence" and len(follow_up.subject) == 2:
                 self._settle_presence(*follow_up.subject)
+            elif follow_up.kind == "evict" and len(follow_up.subject) == 2:
+                self.settle_eviction(*follow_up.subject)
             self.store.finish(follow_up)
         log.add(followUps=len(follow_ups))
         return closed
@@ -408,6 +412,30 @@ class Chat:
             if connection_jti == jti:
                 closed += self.end_connection(connection_id, protocol.SessionEnd.LOGGED_OUT)
         return closed
+
+    def settle_eviction(self, room: str, username: str) -> int:
+        """The second look after a kick or ban (a follow-up, EVICT_RECHECK_SECONDS later): a
+        connection of the user that the by-user index did not show yet (a join at the same
+        moment) is taken out of the room too, if the user may still not be in it. Returns how
+        many were."""
+        ids = self.store.user_connections_in(username, room)
+        if not ids:
+            return 0
+        try:
+            self.admit_to_room(room, username)
+            return 0  # allowed again (a kick from a public room, an unban, a new invitation)
+        except ProtocolError as refused:
+            code, until = refused.code, refused.fields.get("until")
+        moved = [cid for cid in ids if self.store.evict(cid, room) is not None]
+        frame = protocol.banned_frame(room=room, by=None, until=until) \
+            if code is ErrorCode.BANNED else protocol.kicked_frame(room=room, by=None)
+        if moved:
+            result = self.sender.broadcast(moved, frame)
+            if result.gone:
+                self.drop_gone(result.gone)
+            self._announce_left(room, [username])
+        log.add(evicted=len(moved))
+        return len(moved)
 
     def _spend(self, kind: str, username: str, budget: Budget, what: str) -> None:
         """Spend one of the user's `kind` budget, or refuse the request with `rate_limited`."""

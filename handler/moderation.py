@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from handler import log, protocol
 from handler.protocol import ErrorCode, Identity, ProtocolError
+from handler.chat import EVICT_RECHECK_SECONDS
 from handler.rooms import RoomActions
+from handler.store.chat import FollowUp
 from handler.store.rooms import user_key
 
 
@@ -63,7 +65,14 @@ class ModerationService(RoomActions):
     def _kick(self, standing, target, frame: dict) -> int:
         if standing.private:
             self.rooms.remove_member(standing.room, target.key)
-        return self._remove_from_room(standing.room, target.username, frame)
+        moved = self._remove_from_room(standing.room, target.username, frame)
+        # The by-user index lags its table (on AWS): a connection that joined a moment ago may be
+        # missing above. Where the user may not come back (a private room, a ban), the sweep looks
+        # again (Chat.settle_eviction).
+        if standing.private or frame.get("type") == "banned":
+            self.chat.store.schedule(FollowUp("evict", (standing.room, target.username),
+                                              self.clock() // 1000 + EVICT_RECHECK_SECONDS))
+        return moved
 
     def ban(self, connection_id: str, identity: Identity, request: protocol.RoomUser) -> None:
         conn = self._actor(connection_id, identity)

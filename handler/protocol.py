@@ -695,11 +695,12 @@ def done_frame(*, action: str, room: str, user: str | None = None, **fields) -> 
     return {"type": "done", "action": action, "room": room, "user": user, **fields}
 
 
-def kicked_frame(*, room: str, by: str) -> dict:
+def kicked_frame(*, room: str, by: str | None) -> dict:
+    """`by` is null when the sweep's second look after a kick or ban took the connection out."""
     return {"type": "kicked", "room": room, "by": by}
 
 
-def banned_frame(*, room: str, by: str, until: str | None) -> dict:
+def banned_frame(*, room: str, by: str | None, until: str | None) -> dict:
     return {"type": "banned", "room": room, "by": by, "until": until}
 
 

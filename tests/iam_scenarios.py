@@ -616,6 +616,23 @@ def sweep_takes_a_second_look_for_a_logged_out_tokens_connections(w: World):
     w.call("sweep", {})
 
 
+@scenario("sweep")
+def sweep_takes_a_second_look_after_a_kick_from_a_private_room(w: World):
+    w.start()
+    for name in ("swk-ann", "swk-bob"):
+        w.register_user(name, "password-1")
+    w.connect("swk-1", "swk-ann", room="swk-lobby")
+    _ask(w, "rooms", {"action": "createroom", "room": "swk-priv", "visibility": "private"}, "swk-1", "swk-ann")
+    _ask(w, "rooms", {"action": "invite", "room": "swk-priv", "user": "swk-bob"}, "swk-1", "swk-ann")
+    w.connect("swk-2", "swk-bob", room="swk-priv")
+    _ask(w, "moderation", {"action": "kick", "room": "swk-priv", "user": "swk-bob"}, "swk-1", "swk-ann")
+    # A connection the kick did not see (the by-user index lagging a join of the same moment).
+    w.app.chat_store.move_connection("swk-2", "swk-priv")
+    w.later(10)
+    w.call("sweep", {})
+    assert w.app.chat_store.get_connection("swk-2").room is None and w.api.frames("swk-2", "kicked")[-1]["by"] is None
+
+
 # -- running them ----------------------------------------------------------------------------------
 
 

@@ -211,3 +211,31 @@ def test_the_rooms_frame_fits_the_budget_and_pages_the_directory():
     small = protocol.rooms_frame(mine=[], mine_more=False, directory=directory[:2], directory_more=False)
     assert small["after"] is None and not small["hasMore"] and len(small["directory"]) == 2
     assert json.loads(protocol.encode(small))["type"] == "rooms"
+
+
+def test_the_sweep_takes_out_a_banned_users_connection_the_ban_did_not_see(world, api):
+    chat, rooms, moderation = world()
+    clock = world.clock
+    member("ann")
+    member("eve")
+    connect(chat, clock, "c-ann", "ann", room="open")
+    rooms.create_room("c-ann", who(clock, "ann"), parsed(protocol.parse_create_room, room="open"))
+    connect(chat, clock, "c-eve", "eve", room="lobby")
+    moderation.ban("c-ann", who(clock, "ann"), parsed(protocol.parse_ban, room="open", user="eve", minutes=30))
+    store().move_connection("c-eve", "open")  # a join the ban's index lookup did not show yet
+    chat.sweep_expired()
+    assert store().get_connection("c-eve").room == "open"  # not due yet
+    clock.advance(10)
+    chat.sweep_expired()
+    assert store().get_connection("c-eve").room is None
+    frame = api.frames("c-eve", "banned")[-1]
+    assert frame["by"] is None and frame["until"] == protocol.iso_utc(T0 + 30 * 60_000)
+    # A kick from a public room is no ban: the second look leaves a rejoined user in it.
+    chat.join("c-eve", who(clock, "eve"), Join("lobby"))
+    moderation.unban("c-ann", who(clock, "ann"), parsed(protocol.parse_room_user, room="open", user="eve"))
+    chat.join("c-eve", who(clock, "eve"), Join("open"))
+    moderation.kick("c-ann", who(clock, "ann"), parsed(protocol.parse_room_user, room="open", user="eve"))
+    chat.join("c-eve", who(clock, "eve"), Join("open"))
+    clock.advance(10)
+    chat.sweep_expired()
+    assert store().get_connection("c-eve").room == "open"
