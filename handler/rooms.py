@@ -224,9 +224,11 @@ class RoomService(RoomActions):
         now = self.clock()
         if self.rooms.record(room) is None:
             self.chat._spend("create", identity.username, self.create_budget, "too many new rooms")
+        # The other side hears of it when it is new to them (new, or they had left it).
+        new_to_them = self.rooms.role(room, target.key) is None
         created = self.rooms.open_dm(room=room, users=((identity.username, me), (target.username, target.key)),
                                      now_ms=now)
-        if created:
+        if new_to_them:
             self._notify_user(target.username, protocol.invited_frame(
                 room=room, by=identity.username, visibility="private", dm_with=identity.username))
         self.chat._reply(connection_id, protocol.room_frame(

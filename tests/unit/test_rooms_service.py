@@ -239,3 +239,20 @@ def test_the_sweep_takes_out_a_banned_users_connection_the_ban_did_not_see(world
     clock.advance(10)
     chat.sweep_expired()
     assert store().get_connection("c-eve").room == "open"
+
+
+def test_dm_tells_the_other_side_when_the_conversation_is_new_to_them(world, api):
+    chat, rooms, _ = world()
+    clock = world.clock
+    member("ann")
+    member("bob")
+    connect(chat, clock, "c-ann", "ann")
+    connect(chat, clock, "c-bob", "bob")
+    rooms.dm("c-ann", who(clock, "ann"), "bob")
+    room = api.frames("c-ann", "room")[-1]["room"]
+    assert [f["room"] for f in api.frames("c-bob", "invited")] == [room]
+    rooms.dm("c-ann", who(clock, "ann"), "BOB")  # again, in another letter case: the same room, no news
+    assert api.frames("c-ann", "room")[-1]["room"] == room and len(api.frames("c-bob", "invited")) == 1
+    rooms.leave("c-bob", who(clock, "bob"), protocol.RoomOnly(room))
+    rooms.dm("c-ann", who(clock, "ann"), "bob")
+    assert len(api.frames("c-bob", "invited")) == 2
