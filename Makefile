@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAGE ?= prod
 export SLS_TELEMETRY_DISABLED := 1
 
-.PHONY: dev test unit integration browser deps system-deps package lint deploy secret secret-deps bench soak clean
+.PHONY: dev test unit integration browser deps system-deps package lint deploy secret secret-deps bench soak clean admin
 
 # System packages `deps` checks for (scripts/system-deps.sh installs the missing ones as root with
 # apt-get, or stops with the command to run). Chromium is only for the browser tests.
@@ -86,6 +86,15 @@ secret-deps:
 	@PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/system-deps.sh python
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -c 'import boto3' 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check "$$(grep -m1 '^boto3==' requirements-dev.txt)"
+
+# Make a member a site admin of a stage (they moderate every room), or no longer one with REVOKE=1;
+# takes effect on their next connection (docs/protocol.md). Needs AWS credentials, except STAGE=local.
+#   make admin USER=alice STAGE=prod [REGION=eu-west-1] [REVOKE=1]
+# USER must be given on the command line: the shell's own $USER is never taken for it.
+admin: secret-deps
+	@test "$(origin USER)" = "command line" || { echo "make admin: name the user: make admin USER=<name> STAGE=$(STAGE)" >&2; exit 2; }
+	$(PY) -m devstack.admin --stage $(STAGE) --user "$(USER)" $(if $(REGION),--region $(REGION)) \
+		$(if $(call enabled,$(REVOKE)),--revoke)
 
 clean:
 	rm -rf .serverless .cache .pytest_cache

@@ -23,6 +23,8 @@ from handler.signing_keys import SigningKeys
 from handler.store.accounts import AccountsStore
 
 DEMO_USERS = ("alice", "bob")
+# Site admins among them: they moderate every room (`make admin` does the same on a deployed stage).
+DEMO_ADMINS = ("alice",)
 DEMO_PASSWORDS = STATE_DIR / "demo-passwords.json"
 
 
@@ -57,6 +59,8 @@ def ensure_demo_users(dynamodb, passwords: dict[str, str], settings: Settings, n
                     raise StackError(f"could not create demo user {name}: the name was taken meanwhile")
             elif not verify_password(password, user.password_hash):
                 store.set_password_hash(name, hash_password(password))
+            if name in DEMO_ADMINS:
+                store.set_admin(name, True)
             tokens[name], _ = issue_token(
                 username=user.username if user else name, guest=False,
                 ttl_seconds=settings.accounts.token_ttl_seconds,
@@ -110,7 +114,7 @@ wschat is running (stage local).
   DynamoDB      {stack.ddb_url}    (data in {STATE_DIR / 'dynamodb'})
   Logs          {stack.log_dir}
 
-Demo users:   alice / {passwords['alice']}    bob / {passwords['bob']}
+Demo users:   alice / {passwords['alice']}    bob / {passwords['bob']}    (alice is a site admin: she moderates every room)
 
 Chat as alice with wscat (npx wscat), then type: {{"action":"join"}}
   npx wscat -c '{stack.ws_url}?token={token}&room=general'

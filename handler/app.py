@@ -33,8 +33,11 @@ from handler.settings import ConfigError, Settings
 from handler.signing_keys import SigningKeys
 from handler.store.accounts import AccountsStore
 from handler.store.budgets import BudgetStore
+from handler.moderation import ModerationService
+from handler.rooms import RoomService
 from handler.store.chat import ChatStore
 from handler.store.dynamo import ReadCounter
+from handler.store.rooms import RoomsStore
 from handler.transport import Transport
 
 
@@ -133,6 +136,10 @@ class App:
         return AccountsStore(self.dynamodb, self.settings.tables, self.reads)
 
     @cached_property
+    def rooms_store(self) -> RoomsStore:
+        return RoomsStore(self.dynamodb, self.settings.tables, self.settings.retention, self.reads)
+
+    @cached_property
     def signing_keys(self) -> SigningKeys:
         return SigningKeys(self.settings.accounts, self.ssm_client)
 
@@ -159,7 +166,16 @@ class App:
         sender = self.sender(endpoint)
         broadcaster = Broadcaster(sender, self.invoker, self.settings.fanout.batch_size)
         return Chat(self.chat_store, sender, broadcaster, self.settings.limits, self.now_ms,
-                    budgets=self.budget_store, is_revoked=self.accounts_store.is_revoked)
+                    budgets=self.budget_store, is_revoked=self.accounts_store.is_revoked,
+                    rooms=self.rooms_store, is_admin=self.accounts_store.is_admin)
+
+    def room_service(self, chat: Chat) -> RoomService:
+        """Rooms (createroom, invite, leave, dm, rooms, members) over the chat service of the event."""
+        return RoomService(chat, self.rooms_store, self.accounts_store, self.settings.limits)
+
+    def moderation(self, chat: Chat) -> ModerationService:
+        """Moderation (setrole, kick, ban, unban, mute, deletemessage, modlog)."""
+        return ModerationService(chat, self.rooms_store, self.accounts_store, self.settings.limits)
 
     @cached_property
     def account_service(self) -> AccountService:

@@ -21,6 +21,7 @@ from handler.sender import Sender
 from handler.settings import Limits
 from handler.store.budgets import BudgetStore
 from handler.store.chat import ChatStore, Connection, FollowUp, Member
+from handler.store.rooms import RoomsStore, user_key
 
 
 # How long a new connection is protected from being dropped as gone (see Chat.drop_gone).
@@ -28,6 +29,8 @@ GONE_GRACE_MS = 10_000
 # A logout closes what the by-user index shows; an index lags its table (on AWS a GSI is
 # eventually consistent, usually well under a second), so the sweep looks again this much later.
 LOGOUT_RECHECK_SECONDS = 5
+# A kick or ban finds the user's connections the same way, and the sweep looks again as late.
+EVICT_RECHECK_SECONDS = 5
 
 # Runs a DynamoDB read beside a write (sendmessage's store and audience lookup).
 _side_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="side")
@@ -46,6 +49,7 @@ class Chat:
     def __init__(
         self, store: ChatStore, sender: Sender, broadcaster: Broadcaster, limits: Limits, clock: Callable[[], int],
         *, budgets: BudgetStore, is_revoked: Callable[[str], bool],
+        rooms: RoomsStore | None = None, is_admin: Callable[[str], bool] | None = None,
     ):
         self.store = store
         self.sender = sender
@@ -59,6 +63,10 @@ class Chat:
         self.join_budget = Budget(limits.join_burst, limits.join_rate)
         self.history_budget = Budget(limits.history_burst, limits.history_rate)
         self.presence_budget = Budget(limits.presence_burst, limits.presence_rate)
+        # Rooms and moderation (handler/rooms.py): who may be in a room, and the site admins
+        # (AccountsStore.is_admin, wired by the app). Without them every room is public.
+        self.rooms = rooms
+        self.is_admin = is_admin
 
     # -- connection lifecycle ------------------------------------------------------------------
 
@@ -69,6 +77,13 @@ class Chat:
         session_ends_at = self._session_deadline(identity, now)
         if session_ends_at is not None and session_ends_at <= now // 1000:
             raise Refused(401, protocol.SessionEnd.SESSION_LIMIT.text)
+        # Before the row is written: a connection refused here never appears in the room.
+        try:
+            muted_until = self.admit_to_room(room, identity.username)
+        except ProtocolError as refused:
+            raise Refused(403, refused.message, code=refused.code.value) from None
+        # A role on the account, read once per connection: revoking it takes effect on the next one.
+        admin = bool(self.is_admin and not identity.guest and self.is_admin(identity.username))
         conn = Connection(
             connection_id=connection_id,
             username=identity.username,
@@ -78,6 +93,8 @@ class Chat:
             expires_at=identity.expires_at,
             session_ends_at=session_ends_at,
             jti=identity.jti,
+            admin=admin,
+            muted_until=muted_until,
         )
         self.store.put_connection(conn)
         try:
@@ -124,11 +141,25 @@ class Chat:
         if alive >= limit:
             raise Refused(429, f"too many connections: at most {limit} per user; close one and try again")
 
+    def admit_to_room(self, room: str, username: str) -> int:
+        """Whether the user may be in `room` (checked at $connect and join, and kept on the
+        connection row): raise `forbidden` for a private room they are not a member of, `banned`
+        while a ban holds; else return until when (epoch ms, 0: not) they are muted there."""
+        if self.rooms is None:
+            return 0
+        access = self.rooms.access(room, user_key(username), self.clock())
+        private = access.record.private if access.record else protocol.is_dm_room(room)
+        if private and access.role is None:
+            raise protocol.refusal(ErrorCode.FORBIDDEN, f"{room} is a private room: members only")
+        if access.banned_until is not None:
+            raise protocol.refusal(ErrorCode.BANNED, f"you are banned from {room}", until_ms=access.banned_until)
+        return access.muted_until
+
     def disconnect(self, connection_id: str, reason: str = "client closed") -> None:
         conn = self.store.delete_connection(connection_id)
         if conn is None:
             return  # already cleaned up (a stale member found during a send, or an expiry)
-        self.store.end_session(connection_id, room=conn.room, ended_at_ms=self.clock(), reason=reason)
+        self.store.end_session(connection_id, room=conn.room or "", ended_at_ms=self.clock(), reason=reason)
         self._announce_left(conn.room, [conn.username])
         log.add(room=conn.room, reason=reason)
 
@@ -138,10 +169,14 @@ class Chat:
         self._spend("join", identity.username, self.join_budget, "too many joins")
         conn = self._live_connection(connection_id)
         room = request.room or conn.room
+        if not room:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, 'this connection is in no room: name one ("room")')
         moved = room != conn.room
         if moved:
             old_room = conn.room
-            conn = self.store.move_connection(connection_id, room)
+            # A refusal leaves the connection where it was.
+            muted_until = self.admit_to_room(room, identity.username)
+            conn = self.store.move_connection(connection_id, room, muted_until)
             if conn is None:
                 raise ProtocolError(ErrorCode.NOT_CONNECTED, "this connection is no longer known; reconnect")
             self._announce_left(old_room, [identity.username])
@@ -171,20 +206,52 @@ class Chat:
         # The budget first: a refused message costs a write or two and reads nothing.
         self._spend("message", identity.username, self.message_budget, "too many messages")
         conn = self._live_connection(connection_id)
+        self._check_may_send(conn)
         # The audience lookup runs while the message is written. Nothing is posted before the
         # write succeeded, so a posted message is always in history.
         audience = _side_pool.submit(self.store.room_members, conn.room)
-        stored, new = self._store_message(conn, identity, request)
+        # So does the room's activity and message count: one UpdateItem beside the write, not
+        # after it (a repeat or a failed write takes its count back).
+        touched = _side_pool.submit(self.rooms.touch, conn.room, self.clock()) if self.rooms else None
+        try:
+            stored, new = self._store_message(conn, identity, request)
+        except Exception:
+            self._untouch(conn.room, touched)
+            raise
         if not new:
             # A repeat (a client resending after a reconnect): only its sender hears, the original.
+            self._untouch(conn.room, touched)
             self.sender.send(connection_id, stored.frame())
             log.add(room=conn.room, messageId=stored.id, repeated=True)
             return
         members = audience.result()
         posted, gone = self.broadcaster.deliver(conn.room, members, stored.frame())
         log.add(room=conn.room, messageId=stored.id, members=len(members), postedHere=posted, gone=len(gone))
+        self._touched(touched)
         if gone:
             self.drop_gone_members(conn.room, gone)
+
+    def _check_may_send(self, conn: Connection) -> None:
+        """A kicked or banned connection is in no room; a muted user waits. Both from the row."""
+        if not conn.room:
+            raise ProtocolError(ErrorCode.FORBIDDEN, "this connection is in no room: join one first")
+        if conn.muted_until > self.clock():
+            raise protocol.refusal(ErrorCode.MUTED, f"you are muted in {conn.room}", until_ms=conn.muted_until)
+
+    def _touched(self, touched) -> bool:
+        """Wait for the room's update; a failed one is logged (the message itself is stored)."""
+        if touched is None:
+            return False
+        try:
+            touched.result()
+            return True
+        except StorageUnavailable:
+            log.warning("could not update the room's activity")
+            return False
+
+    def _untouch(self, room: str, touched) -> None:
+        if self._touched(touched):
+            quietly(self.rooms.untouch, room)
 
     def _store_message(self, conn: Connection, identity: Identity, request: protocol.SendMessage):
         """(the stored message, True), or (the original, False) when its clientMsgId is a repeat."""
@@ -197,6 +264,9 @@ class Chat:
     def history(self, connection_id: str, identity: Identity, request: protocol.HistoryQuery) -> None:
         self._spend("history", identity.username, self.history_budget, "too many history requests")
         conn = self._live_connection(connection_id)
+        if not conn.room:
+            # Only the connection's room, which join or $connect authorized, is ever read.
+            raise ProtocolError(ErrorCode.FORBIDDEN, "this connection is in no room: join one first")
         keep = protocol.Keep.NEWEST
         if request.after is not None:
             messages, has_more = self.store.messages_after(conn.room, request.after, request.limit)
@@ -256,8 +326,9 @@ class Chat:
             if conn is None:
                 continue
             dropped.append(connection_id)
-            self.store.end_session(connection_id, room=conn.room, ended_at_ms=now, reason="gone")
-            left_by_room.setdefault(conn.room, []).append(conn.username)
+            self.store.end_session(connection_id, room=conn.room or "", ended_at_ms=now, reason="gone")
+            if conn.room:
+                left_by_room.setdefault(conn.room, []).append(conn.username)
         for room, usernames in left_by_room.items():
             self._announce_left(room, usernames, cascade=False)
         return dropped
@@ -274,6 +345,10 @@ class Chat:
         log.add(dropped=len(stale))
         if cascade:
             self._announce_left(room, [m.username for m in stale], cascade=False)
+
+    def live_connection(self, connection_id: str) -> Connection:
+        """The connection's row, or `not_connected`; a session past its deadline is ended."""
+        return self._live_connection(connection_id)
 
     def _live_connection(self, connection_id: str) -> Connection:
         conn = self.store.get_connection(connection_id)
@@ -296,7 +371,7 @@ class Chat:
             pass
         deleted = self.store.delete_connection(connection_id)
         if deleted is not None:
-            self.store.end_session(connection_id, room=deleted.room, ended_at_ms=self.clock(), reason=why)
+            self.store.end_session(connection_id, room=deleted.room or "", ended_at_ms=self.clock(), reason=why)
             self._announce_left(deleted.room, [deleted.username])
         try:
             self.sender.close(connection_id)
@@ -318,6 +393,8 @@ class Chat:
                 closed += self._close_token(*follow_up.subject)
             elif follow_up.kind == "presence" and len(follow_up.subject) == 2:
                 self._settle_presence(*follow_up.subject)
+            elif follow_up.kind == "evict" and len(follow_up.subject) == 2:
+                self.settle_eviction(*follow_up.subject)
             self.store.finish(follow_up)
         log.add(followUps=len(follow_ups))
         return closed
@@ -336,6 +413,30 @@ class Chat:
                 closed += self.end_connection(connection_id, protocol.SessionEnd.LOGGED_OUT)
         return closed
 
+    def settle_eviction(self, room: str, username: str) -> int:
+        """The second look after a kick or ban (a follow-up, EVICT_RECHECK_SECONDS later): a
+        connection of the user that the by-user index did not show yet (a join at the same
+        moment) is taken out of the room too, if the user may still not be in it. Returns how
+        many were."""
+        ids = self.store.user_connections_in(username, room)
+        if not ids:
+            return 0
+        try:
+            self.admit_to_room(room, username)
+            return 0  # allowed again (a kick from a public room, an unban, a new invitation)
+        except ProtocolError as refused:
+            code, until = refused.code, refused.fields.get("until")
+        moved = [cid for cid in ids if self.store.evict(cid, room) is not None]
+        frame = protocol.banned_frame(room=room, by=None, until=until) \
+            if code is ErrorCode.BANNED else protocol.kicked_frame(room=room, by=None)
+        if moved:
+            result = self.sender.broadcast(moved, frame)
+            if result.gone:
+                self.drop_gone(result.gone)
+            self._announce_left(room, [username])
+        log.add(evicted=len(moved))
+        return len(moved)
+
     def _spend(self, kind: str, username: str, budget: Budget, what: str) -> None:
         """Spend one of the user's `kind` budget, or refuse the request with `rate_limited`."""
         wait_ms = self.budgets.spend(kind, username, budget, self.clock())
@@ -351,7 +452,9 @@ class Chat:
             return
         self._broadcast_presence(room, "joined", username, online_users(members), members, exclude=connection_id)
 
-    def _announce_left(self, room: str, usernames: list[str], *, cascade: bool = True) -> None:
+    def _announce_left(self, room: str | None, usernames: list[str], *, cascade: bool = True) -> None:
+        if not room:
+            return  # a connection in no room (kicked) leaves none
         members = self.store.room_members(room)
         online = online_users(members)
         for username in dict.fromkeys(usernames):

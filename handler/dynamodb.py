@@ -1,5 +1,6 @@
 """The lean DynamoDB client of the hot path: the calls and shapes of boto3's low-level client
-(get_item, put_item, update_item, delete_item, query, batch_write_item, transact_write_items), sent as DynamoDB's JSON
+(get_item, put_item, update_item, delete_item, query, batch_get_item, batch_write_item,
+transact_write_items), sent as DynamoDB's JSON
 protocol through the shared transport (handler/transport.py).
 
 Why: sendmessage makes four DynamoDB calls per message (its user's budget, the connection, the
@@ -58,6 +59,9 @@ class LeanDynamoDBClient:
 
     def query(self, **request):
         return self._call("Query", request)
+
+    def batch_get_item(self, **request):
+        return self._call("BatchGetItem", request)
 
     def batch_write_item(self, **request):
         return self._call("BatchWriteItem", request)

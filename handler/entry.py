@@ -16,7 +16,7 @@ import json
 from typing import Callable
 
 from authorizer.tokens import TokenError
-from handler import log
+from handler import log, protocol
 from handler.app import app
 from handler.chat import Chat
 from handler.errors import ConnectionGone, SessionExpired, StorageUnavailable
@@ -71,6 +71,23 @@ def websocket_route(route: str, work: Callable[[Chat, WebSocketEvent, str, Ident
         return OK
 
     return guard(route, open_event=WebSocketEvent.of, bind=_websocket_keys, on_failure=on_failure, fallback=OK)(run)
+
+
+def websocket_routes(function: str, table: dict, service: Callable[[Chat], object]):
+    """Several routes in one function (`rooms`, `moderation`): the frame's action picks the entry
+    of `table`, `entry(service(chat), connection_id, identity, request)`. API Gateway routes by
+    the action, so any other action here is a misrouted frame: `unknown_action`."""
+    by_name = {action.value: work for action, work in table.items()}
+
+    def work(chat: Chat, event: WebSocketEvent, connection_id: str, identity: Identity) -> None:
+        request = protocol.parse_request(event.body)
+        entry = by_name.get(request.action)
+        if entry is None:
+            raise ProtocolError(ErrorCode.UNKNOWN_ACTION, f"action {request.action[:40]!r} is not served here")
+        log.add(action=request.action)
+        entry(service(chat), connection_id, identity, request)
+
+    return websocket_route(function, work)
 
 
 def connect_route(work: Callable[[Chat, WebSocketEvent, Identity], None]):

@@ -62,6 +62,8 @@ class Tables:
     messages: str
     users: str
     limits: str
+    # Rooms, memberships, bans, mutes and the moderation log (handler/store/rooms.py).
+    rooms: str = ""
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,16 @@ class Limits:
     login_slowdown_max_seconds: int = 900
     # How long a successful login (or sign-up) makes its address "known" for that user.
     login_known_address_days: int = 30
+    # Rooms and moderation, per user: every room action (invite, kick, rooms, modlog, ...) spends
+    # one of the first budget; creating a room (createroom, or a new direct conversation) one of
+    # the second, much slower one; and a user owns at most max_owned_rooms rooms.
+    room_action_burst: float = 20
+    room_action_rate: float = 1
+    room_create_burst: float = 3
+    room_create_rate: float = 1 / 60
+    max_owned_rooms: int = 10
+    # How long a "minute" of a ban or mute is, in seconds: 60, except in tests that watch one end.
+    moderation_minute_seconds: int = 60
 
 
 @dataclass(frozen=True)
@@ -215,6 +227,7 @@ class Settings:
                 messages=env.str("WSCHAT_MESSAGES_TABLE", prefix + "MessageHistory"),
                 users=env.str("WSCHAT_USERS_TABLE", prefix + "Users"),
                 limits=env.str("WSCHAT_LIMITS_TABLE", prefix + "Limits"),
+                rooms=env.str("WSCHAT_ROOMS_TABLE", prefix + "Rooms"),
             ),
             retention=Retention(
                 message_days=message_days,
@@ -241,6 +254,12 @@ class Settings:
                 login_slowdown_base_seconds=env.int("WSCHAT_LOGIN_SLOWDOWN_BASE_SECONDS", 1, minimum=1),
                 login_slowdown_max_seconds=env.int("WSCHAT_LOGIN_SLOWDOWN_MAX_SECONDS", 900, minimum=1),
                 login_known_address_days=env.int("WSCHAT_LOGIN_KNOWN_ADDRESS_DAYS", 30, minimum=0),
+                room_action_burst=env.float("WSCHAT_ROOM_ACTION_BURST", 20, minimum=1),
+                room_action_rate=env.float("WSCHAT_ROOM_ACTION_RATE", 1, minimum=0.001),
+                room_create_burst=env.float("WSCHAT_ROOM_CREATE_BURST", 3, minimum=1),
+                room_create_rate=env.float("WSCHAT_ROOM_CREATE_RATE", 1 / 60, minimum=0.0001),
+                max_owned_rooms=env.int("WSCHAT_MAX_OWNED_ROOMS", 10, minimum=0),
+                moderation_minute_seconds=env.int("WSCHAT_MODERATION_MINUTE_SECONDS", 60, minimum=1),
             ),
             accounts=Accounts(
                 allow_registration=env.flag("WSCHAT_ALLOW_REGISTRATION", True),

@@ -23,6 +23,10 @@ from handler.settings import Tables
 from handler.store.dynamo import ConditionFailed, ReadCounter, Table, get_bool, get_n, get_s, n, s
 
 
+# The `role` of a site admin's Users row: they moderate every room (handler/rooms.py).
+ADMIN_ROLE = "admin"
+
+
 def username_key(username: str) -> str:
     """The one key of a name in any letter case or compatibility form (full-width, ligatures, ...)."""
     return unicodedata.normalize("NFKC", username).casefold()
@@ -199,3 +203,32 @@ class AccountsStore:
 
     def is_revoked(self, jti: str) -> bool:
         return self.limits.get("is_revoked", {"key": s(f"revoked#{jti}")}, consistent=True) is not None
+
+    # -- site roles (rooms and moderation) -------------------------------------------------------
+
+    def account(self, username: str) -> tuple[str, bool] | None:
+        """(the name as registered, whether a site admin) of a member or guest; None if unknown.
+        A guest whose time ran out is unknown."""
+        item = self.users.get("account", {"usernameKey": s(username_key(username))}, consistent=True)
+        if not item:
+            return None
+        return get_s(item, "username"), get_s(item, "role") == ADMIN_ROLE
+
+    def is_admin(self, username: str) -> bool:
+        found = self.account(username)
+        return bool(found and found[1])
+
+    def set_admin(self, username: str, admin: bool) -> bool:
+        """Give or take the site admin role (`make admin`); False if there is no such member."""
+        update = "SET #role = :admin" if admin else "REMOVE #role"
+        values = {":admin": s(ADMIN_ROLE)} if admin else {}
+        try:
+            self.users.update(
+                "set_role", {"usernameKey": s(username_key(username))}, UpdateExpression=update,
+                ConditionExpression="attribute_exists(usernameKey) AND guest = :false",
+                ExpressionAttributeNames={"#role": "role"},
+                ExpressionAttributeValues={":false": {"BOOL": False}, **values},
+            )
+        except ConditionFailed:
+            return False
+        return True

@@ -48,6 +48,11 @@ class Connection:
     expires_at: int  # epoch seconds: the token's exp
     session_ends_at: int | None  # epoch seconds, for session-limited users
     jti: str | None = None  # the token's id: logout revokes it
+    # Rooms and moderation: a site admin (read from the user's account at $connect), and until
+    # when (epoch ms; 0: not) the user is muted in the connection's room, which join sets and
+    # mute updates, so that sendmessage needs no read of its own for either.
+    admin: bool = False
+    muted_until: int = 0
 
     @property
     def deadline(self) -> int:
@@ -92,8 +97,14 @@ class StoredMessage:
     message: str
     sent_at: str
     client_msg_id: str | None
+    # A deleted message keeps its id, sender and time, and says when and by whom (a tombstone).
+    deleted_at: str | None = None
+    deleted_by: str | None = None
 
     def frame(self) -> dict:
+        if self.deleted_at is not None:
+            return protocol.tombstone_frame(id=self.id, room=self.room, sender=self.sender, sent_at=self.sent_at,
+                                            deleted_at=self.deleted_at, deleted_by=self.deleted_by or "")
         return protocol.message_frame(
             id=self.id, room=self.room, sender=self.sender, message=self.message,
             sent_at=self.sent_at, client_msg_id=self.client_msg_id,
@@ -130,6 +141,10 @@ class ChatStore:
             item["sessionEndsAt"] = n(conn.session_ends_at)
         if conn.jti:
             item["jti"] = s(conn.jti)
+        if conn.admin:
+            item["admin"] = {"BOOL": True}
+        if conn.muted_until:
+            item["mutedUntil"] = n(conn.muted_until)
         self.connections.put("put_connection", item)
 
     def get_connection(self, connection_id: str) -> Connection | None:
@@ -159,14 +174,14 @@ class ChatStore:
         item = response.get("Attributes")
         return _connection(item) if item else None
 
-    def move_connection(self, connection_id: str, room: str) -> Connection | None:
-        """Put the connection in another room; None if the connection's row is gone."""
+    def move_connection(self, connection_id: str, room: str, muted_until: int = 0) -> Connection | None:
+        """Put the connection in another room (with the user's mute there); None if the row is gone."""
         try:
             response = self.connections.update(
                 "move_connection", {"connectionId": s(connection_id)},
-                UpdateExpression="SET room = :room",
+                UpdateExpression="SET room = :room, mutedUntil = :muted",
                 ConditionExpression="attribute_exists(connectionId)",
-                ExpressionAttributeValues={":room": s(room)},
+                ExpressionAttributeValues={":room": s(room), ":muted": n(muted_until)},
                 ReturnValues="ALL_NEW",
             )
         except ConditionFailed:
@@ -419,6 +434,71 @@ class ChatStore:
             messages.reverse()
         return messages, has_more
 
+    # -- rooms and moderation ------------------------------------------------------------------
+
+    def user_connections_in(self, username: str, room: str) -> list[str]:
+        """The ids of the user's connections in `room` (the by-user index, which projects room)."""
+        items = self.connections.query(
+            "user_connections", IndexName=USER_INDEX,
+            KeyConditionExpression="username = :u", ExpressionAttributeValues={":u": s(username)},
+        )
+        return [get_s(i, "connectionId") for i in items if get_s(i, "room") == room]
+
+    def evict(self, connection_id: str, room: str) -> Connection | None:
+        """Take the connection out of `room` into no room (a kick, a ban, a left private room);
+        None if it is no longer there."""
+        try:
+            response = self.connections.update(
+                "evict_connection", {"connectionId": s(connection_id)},
+                UpdateExpression="REMOVE room, mutedUntil", ConditionExpression="room = :room",
+                ExpressionAttributeValues={":room": s(room)}, ReturnValues="ALL_NEW",
+            )
+        except ConditionFailed:
+            return None
+        return _connection(response["Attributes"])
+
+    def set_muted(self, connection_id: str, room: str, until_ms: int) -> bool:
+        """Mark the connection muted until then, if it is still in `room`."""
+        try:
+            self.connections.update(
+                "mute_connection", {"connectionId": s(connection_id)},
+                UpdateExpression="SET mutedUntil = :until", ConditionExpression="room = :room",
+                ExpressionAttributeValues={":room": s(room), ":until": n(until_ms)},
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    def message(self, room: str, message_id: str) -> StoredMessage | None:
+        """One message (or tombstone) by its room and id."""
+        return self._message(room, message_id)
+
+    def delete_message(self, room: str, message_id: str, *, by: str, at_ms: int) -> bool:
+        """Make the message a tombstone: its text removed, `deletedAt` and `deletedBy` set; False
+        if it is gone or deleted already."""
+        try:
+            self.messages.update(
+                "delete_message", {"room": s(room), "id": s(message_id)},
+                UpdateExpression="REMOVE #message SET deletedAt = :at, deletedBy = :by",
+                ConditionExpression="attribute_exists(id) AND attribute_not_exists(deletedAt)",
+                ExpressionAttributeNames={"#message": "message"},
+                ExpressionAttributeValues={":at": s(protocol.iso_utc(at_ms)), ":by": s(by)},
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    def count_in_room(self, room: str) -> int:
+        """How many connections are in the room: a COUNT Query on the by-room index."""
+        return self.connections.count("count_in_room", IndexName=ROOM_INDEX, KeyConditionExpression="room = :room",
+                                      ExpressionAttributeValues={":room": s(room)})
+
+    def has_messages(self, room: str) -> bool:
+        return bool(list(self.messages.query(
+            "room_has_messages", KeyConditionExpression="room = :room",
+            ExpressionAttributeValues={":room": s(room)}, limit=1,
+        )))
+
 
 def _connection(item: dict) -> Connection:
     return Connection(
@@ -430,6 +510,8 @@ def _connection(item: dict) -> Connection:
         expires_at=get_n(item, "expiresAt"),
         session_ends_at=get_n(item, "sessionEndsAt"),
         jti=get_s(item, "jti"),
+        admin=get_bool(item, "admin"),
+        muted_until=get_n(item, "mutedUntil", 0),
     )
 
 
@@ -438,7 +520,9 @@ def _message(item: dict) -> StoredMessage:
         id=get_s(item, "id"),
         room=get_s(item, "room"),
         sender=get_s(item, "sender"),
-        message=get_s(item, "message"),
+        message=get_s(item, "message", ""),
         sent_at=get_s(item, "sentAt"),
         client_msg_id=get_s(item, "clientMsgId"),
+        deleted_at=get_s(item, "deletedAt"),
+        deleted_by=get_s(item, "deletedBy"),
     )

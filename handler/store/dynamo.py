@@ -18,6 +18,8 @@ from handler.errors import StorageUnavailable, WschatError
 
 # BatchWriteItem takes at most 25 requests.
 BATCH_WRITE_MAX = 25
+# BatchGetItem takes at most 100 keys.
+BATCH_GET_MAX = 100
 
 
 class ConditionFailed(WschatError):
@@ -118,6 +120,39 @@ class Table:
             if limit is not None or not last:
                 return
             request["ExclusiveStartKey"] = last
+
+    def count(self, operation: str, **request) -> int:
+        """How many items a Query matches (Select COUNT: no items come back), every page followed."""
+        request = {"TableName": self.name, "Select": "COUNT", **request}
+        total = 0
+        while True:
+            with call(operation):
+                response = self.client.query(**request)
+            total += response.get("Count", 0)
+            if not response.get("LastEvaluatedKey"):
+                return total
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def get_many(self, operation: str, keys: list[dict], *, consistent: bool = False) -> list[dict]:
+        """BatchGetItem of at most 100 keys (in any order), retrying what DynamoDB left unprocessed."""
+        if len(keys) > BATCH_GET_MAX:
+            raise ValueError(f"{operation}: at most {BATCH_GET_MAX} keys in one BatchGetItem")
+        found: list[dict] = []
+        request = {self.name: {"Keys": keys, "ConsistentRead": consistent}}
+        for _ in range(3):
+            if not keys:
+                break
+            with call(operation):
+                response = self.client.batch_get_item(RequestItems=request)
+            items = response.get("Responses", {}).get(self.name, [])
+            self.reads.add(len(items))
+            found.extend(items)
+            request = response.get("UnprocessedKeys") or {}
+            if not request.get(self.name, {}).get("Keys"):
+                return found
+        if request.get(self.name, {}).get("Keys"):
+            raise StorageUnavailable(f"{operation}: keys left unprocessed")
+        return found
 
     def delete_many(self, operation: str, keys: list[dict]) -> None:
         """Delete in BatchWriteItem requests of 25, retrying what DynamoDB left unprocessed."""

@@ -12,6 +12,7 @@ from websockets.sync.client import connect as ws_connect
 from devstack.stack import LocalStack, Ports
 
 GUEST_SESSION_LIMIT = 4
+MODERATION_MINUTE_SECONDS = 2
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +20,9 @@ def stack():
     local = LocalStack(
         ports=Ports.free(), data_dir=None, sweep_seconds=1,
         env={"WSCHAT_GUEST_SESSION_LIMIT_SECONDS": str(GUEST_SESSION_LIMIT), "WSCHAT_MESSAGE_BURST": "10",
-             "WSCHAT_MESSAGE_RATE": "2", "WSCHAT_LOGIN_MAX_FAILURES": "3"},
+             "WSCHAT_MESSAGE_RATE": "2", "WSCHAT_LOGIN_MAX_FAILURES": "3",
+             # A ban's or mute's "minute" lasts 2 s here, so that tests see one end.
+             "WSCHAT_MODERATION_MINUTE_SECONDS": str(MODERATION_MINUTE_SECONDS)},
     )
     with local:
         yield local

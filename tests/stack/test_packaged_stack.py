@@ -42,7 +42,8 @@ NOT_CALLED_BY_THE_CODE = {
     # not spend presence budgets; tests/unit/test_chat_service.py and
     # tests/integration/test_abuse.py::test_room_switching_cannot_amplify_presence do.
     **{(function, "dynamodb:PutItem"): "a held-back presence change's follow-up row (BroadcastPolicy)"
-       for function in ("disconnect", "sendmessage", "join", "history", "heartbeat", "default", "fanout", "sweep")},
+       for function in ("disconnect", "sendmessage", "join", "history", "heartbeat", "default", "fanout", "sweep",
+                        "rooms")},
     ("sweep", "dynamodb:GetItem"): "settling a held-back presence change reads what the room was last told (Limits)",
 }
 # The log groups a function's role may write to: its own (the sign-up pair shares one role).

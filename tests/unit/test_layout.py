@@ -7,7 +7,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("handler", "authorizer")
 ENTRY_MODULES = ["handler/connect.py", "handler/disconnect.py", "handler/messages.py", "handler/http_auth.py",
-                 "handler/fanout.py", "handler/sweep.py", "authorizer/handler.py"]
+                 "handler/fanout.py", "handler/sweep.py", "authorizer/handler.py", "handler/room_routes.py"]
 
 
 def modules() -> dict[str, Path]:

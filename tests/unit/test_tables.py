@@ -15,7 +15,7 @@ def test_tables_are_read_from_serverless_yml_with_stage_names():
     tables = {props["TableName"]: props for props in table_definitions("qa").values()}
     assert set(tables) == {
         "wschat-qa-ActiveConnections", "wschat-qa-SessionHistory", "wschat-qa-MessageHistory", "wschat-qa-Users",
-        "wschat-qa-Limits",
+        "wschat-qa-Limits", "wschat-qa-Rooms",
     }
     for props in tables.values():
         assert props["BillingMode"] == "PAY_PER_REQUEST"

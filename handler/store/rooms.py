@@ -1,0 +1,394 @@
+"""RoomsStore: rooms, memberships, bans, mutes, the moderation log and owned-room counts (Rooms).
+
+One partition per room (`pk` = `room#<name>`) holds its record (`meta`), its memberships
+(`member#<userkey>`), bans (`ban#<userkey>`), mutes (`mute#<userkey>`) and moderation log
+(`log#<id>`); `user#<userkey>` / `owned` counts the rooms a user owns. Users are keyed by
+accounts.username_key (one key for every letter case of a name). Two indexes: by-member (a
+user's memberships) and by-activity (the public directory, by the minute of the last message).
+Nothing here scans.
+
+Bans and mutes carry `until` (epoch ms; a ban without it lasts until an unban) and a ttl a day
+later: an expired one is ignored by every read here, whether or not TTL removed it yet.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from handler import protocol
+from handler.settings import Retention, Tables
+from handler.store.accounts import username_key
+from handler.store.dynamo import ConditionFailed, ReadCounter, Table, get_n, get_s, n, s, transact_write
+
+MEMBER_INDEX = "by-member"
+ACTIVITY_INDEX = "by-activity"
+# The directory's sort key is the minute of a room's last message: a busy room rewrites its
+# index entry once a minute, not once a message (docs/performance.md).
+ACTIVITY_GRAIN_MS = 60_000
+# An expired ban or mute is removed by TTL this long after it ran out (reads ignore it already).
+EXPIRED_TTL_SECONDS = 86400
+
+
+@dataclass(frozen=True)
+class RoomRecord:
+    room: str
+    visibility: str
+    topic: str | None
+    owner: str | None
+    created_at_ms: int | None
+    last_activity_ms: int | None
+    message_count: int
+    dm_users: tuple[str, ...] = ()  # the two usernames of a direct conversation
+
+    @property
+    def private(self) -> bool:
+        return self.visibility == "private"
+
+
+@dataclass(frozen=True)
+class Access:
+    """What decides whether a user may be in a room, read in one BatchGetItem."""
+
+    record: RoomRecord | None  # None: a public room nobody created (any typed name)
+    role: str | None  # the user's membership role, or None
+    banned_until: int | None  # epoch ms; 0: until an unban; None: not banned
+    muted_until: int  # epoch ms; 0: not muted
+
+    @property
+    def private(self) -> bool:
+        # A direct conversation's name is private even before its record exists: nobody may
+        # claim a pair's room by joining it first.
+        return (self.record.private if self.record else False)
+
+
+@dataclass(frozen=True)
+class Membership:
+    room: str
+    role: str
+    dm_with: str | None
+
+
+@dataclass(frozen=True)
+class DirectoryEntry:
+    room: str
+    topic: str | None
+    active_at_ms: int
+
+    @property
+    def cursor(self) -> str:
+        return f"{self.active_at_ms}:{self.room}"
+
+
+def _pk(room: str) -> dict:
+    return s(f"room#{room}")
+
+
+def _meta_key(room: str) -> dict:
+    return {"pk": _pk(room), "sk": s("meta")}
+
+
+def _member_key(room: str, user_key: str) -> dict:
+    return {"pk": _pk(room), "sk": s(f"member#{user_key}")}
+
+
+def _owned_key(user_key: str) -> dict:
+    return {"pk": s(f"user#{user_key}"), "sk": s("owned")}
+
+
+class RoomsStore:
+    def __init__(self, client, tables: Tables, retention: Retention, reads: ReadCounter | None = None):
+        self.reads = reads or ReadCounter()
+        self.rooms = Table(client, tables.rooms, self.reads)
+        self.client = client
+        self.retention = retention
+
+    # -- the hot path ------------------------------------------------------------------------------
+
+    def touch(self, room: str, now_ms: int) -> None:
+        """Count a stored message: the room's last activity and messageCount, in one UpdateItem
+        (sendmessage runs it beside the message write). A room with no record yet (a public room
+        anyone typed) gets one here, so the directory lists every room that has had a message."""
+        self.rooms.update(
+            "touch_room", _meta_key(room),
+            UpdateExpression=(
+                "SET lastActivityAt = :now, activeAt = :minute, #room = :room, "
+                "#visibility = if_not_exists(#visibility, :public), createdAt = if_not_exists(createdAt, :now) "
+                "ADD messageCount :one"
+            ),
+            # Names for every attribute that may be one of DynamoDB's reserved words.
+            ExpressionAttributeNames={"#room": "room", "#visibility": "visibility"},
+            ExpressionAttributeValues={
+                ":now": n(now_ms), ":minute": n(now_ms - now_ms % ACTIVITY_GRAIN_MS), ":room": s(room),
+                ":public": s("public"), ":one": n(1),
+            },
+        )
+
+    def untouch(self, room: str) -> None:
+        """Take back a count that touch() made for a message that was not stored (a repeat, a
+        failed write)."""
+        try:
+            self.rooms.update("untouch_room", _meta_key(room), UpdateExpression="ADD messageCount :minus",
+                              ConditionExpression="attribute_exists(pk)", ExpressionAttributeValues={":minus": n(-1)})
+        except ConditionFailed:
+            pass
+
+    # -- deciding access ---------------------------------------------------------------------------
+
+    def access(self, room: str, user_key: str, now_ms: int) -> Access:
+        """The room's record and the user's membership, ban and mute in it (strongly consistent:
+        a kick or ban a moment ago must hold)."""
+        keys = [_meta_key(room), _member_key(room, user_key),
+                {"pk": _pk(room), "sk": s(f"ban#{user_key}")}, {"pk": _pk(room), "sk": s(f"mute#{user_key}")}]
+        items = {get_s(i, "sk"): i for i in self.rooms.get_many("room_access", keys, consistent=True)}
+        meta = items.get("meta")
+        member = items.get(f"member#{user_key}")
+        ban = items.get(f"ban#{user_key}")
+        mute = items.get(f"mute#{user_key}")
+        banned_until = None
+        if ban is not None:
+            until = get_n(ban, "until", 0)
+            banned_until = until if until == 0 or until > now_ms else None
+        muted_until = get_n(mute, "until", 0) if mute is not None else 0
+        return Access(
+            record=_record(meta) if meta else None,
+            role=get_s(member, "role") if member else None,
+            banned_until=banned_until,
+            muted_until=muted_until if muted_until > now_ms else 0,
+        )
+
+    def record(self, room: str) -> RoomRecord | None:
+        item = self.rooms.get("room", _meta_key(room), consistent=True)
+        return _record(item) if item else None
+
+    def role(self, room: str, user_key: str) -> str | None:
+        item = self.rooms.get("membership", _member_key(room, user_key), consistent=True)
+        return get_s(item, "role") if item else None
+
+    # -- creating rooms ----------------------------------------------------------------------------
+
+    def create_room(self, *, room: str, visibility: str, topic: str | None, owner: str, owner_key: str,
+                    now_ms: int, max_owned: int) -> str:
+        """Create the room with its owner's membership, counting it against the owner's rooms:
+        "created", "exists" (the name has a record) or "too_many" (the owner owns max_owned)."""
+        meta = {**_meta_key(room), "room": s(room), "visibility": s(visibility), "owner": s(owner),
+                "createdAt": n(now_ms), "lastActivityAt": n(now_ms), "activeAt": n(now_ms - now_ms % ACTIVITY_GRAIN_MS),
+                "messageCount": n(0)}
+        if topic:
+            meta["topic"] = s(topic)
+        try:
+            transact_write(self.client, "create_room", [
+                {"Put": {"TableName": self.rooms.name, "Item": meta, "ConditionExpression": "attribute_not_exists(pk)"}},
+                {"Put": {"TableName": self.rooms.name, "Item": self._member_item(room, owner_key, owner, "owner", now_ms)}},
+                self._count_owned(owner_key, 1, max_owned),
+            ])
+        except ConditionFailed as failed:
+            codes = [r.get("Code") for r in failed.reasons]
+            if codes and codes[0] == "ConditionalCheckFailed":
+                return "exists"
+            if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
+                return "too_many"
+            raise
+        return "created"
+
+    def _count_owned(self, user_key: str, delta: int, max_owned: int | None) -> dict:
+        update = {"TableName": self.rooms.name, "Key": _owned_key(user_key),
+                  "UpdateExpression": "ADD #count :delta", "ExpressionAttributeNames": {"#count": "count"},
+                  "ExpressionAttributeValues": {":delta": n(delta)}}
+        if max_owned is not None and delta > 0:
+            update["ConditionExpression"] = "attribute_not_exists(#count) OR #count < :max"
+            update["ExpressionAttributeValues"][":max"] = n(max_owned)
+        return {"Update": update}
+
+    def open_dm(self, *, room: str, users: tuple[tuple[str, str], tuple[str, str]], now_ms: int) -> bool:
+        """The direct conversation of two (username, key) pairs: its record if it has none (True:
+        it is new) and both memberships (again, if one of them left it)."""
+        (name_a, key_a), (name_b, key_b) = users
+        meta = {**_meta_key(room), "room": s(room), "visibility": s("private"), "createdAt": n(now_ms),
+                "lastActivityAt": n(now_ms), "messageCount": n(0), "dm": {"L": [s(name_a), s(name_b)]}}
+        created = True
+        try:
+            self.rooms.put("open_dm", meta, ConditionExpression="attribute_not_exists(pk)")
+        except ConditionFailed:
+            created = False
+        for (name, key), (other, _) in (((name_a, key_a), (name_b, key_b)), ((name_b, key_b), (name_a, key_a))):
+            self.rooms.put("dm_member", self._member_item(room, key, name, "member", now_ms, dm_with=other))
+        return created
+
+    # -- memberships -------------------------------------------------------------------------------
+
+    def _member_item(self, room: str, user_key: str, username: str, role: str, now_ms: int,
+                     dm_with: str | None = None) -> dict:
+        item = {**_member_key(room, user_key), "member": s(user_key), "room": s(room), "username": s(username),
+                "role": s(role), "since": n(now_ms)}
+        if dm_with:
+            item["with"] = s(dm_with)
+        return item
+
+    def add_member(self, room: str, user_key: str, username: str, role: str, now_ms: int) -> None:
+        """Make the user a member with `role` (a member already keeps the role, unless `role` is
+        given by setrole: see set_role)."""
+        try:
+            self.rooms.put("add_member", self._member_item(room, user_key, username, role, now_ms),
+                           ConditionExpression="attribute_not_exists(pk)")
+        except ConditionFailed:
+            pass
+
+    def set_role(self, room: str, user_key: str, username: str, role: str, now_ms: int) -> None:
+        self.rooms.put("set_role", self._member_item(room, user_key, username, role, now_ms))
+
+    def remove_member(self, room: str, user_key: str) -> bool:
+        """End a membership (never the owner's: the condition keeps it); False if there was none."""
+        try:
+            response = self.rooms.delete("remove_member", _member_key(room, user_key), ReturnValues="ALL_OLD",
+                                         ConditionExpression="attribute_not_exists(#role) OR #role <> :owner",
+                                         ExpressionAttributeNames={"#role": "role"},
+                                         ExpressionAttributeValues={":owner": s("owner")})
+        except ConditionFailed:
+            return False
+        return bool(response.get("Attributes"))
+
+    def transfer(self, *, room: str, old: tuple[str, str], new: tuple[str, str], now_ms: int, max_owned: int) -> str:
+        """Hand the room from `old` to `new` ((username, key) each): the new owner's membership
+        and count, the old owner a moderator. "done", "not_owner" (old no longer owns it) or
+        "too_many" (new owns max_owned rooms already)."""
+        (old_name, old_key), (new_name, new_key) = old, new
+        try:
+            transact_write(self.client, "transfer_room", [
+                {"Update": {"TableName": self.rooms.name, "Key": _meta_key(room), "UpdateExpression": "SET #owner = :new",
+                            "ConditionExpression": "#owner = :old", "ExpressionAttributeNames": {"#owner": "owner"},
+                            "ExpressionAttributeValues": {":new": s(new_name), ":old": s(old_name)}}},
+                {"Put": {"TableName": self.rooms.name, "Item": self._member_item(room, new_key, new_name, "owner", now_ms)}},
+                {"Put": {"TableName": self.rooms.name,
+                         "Item": self._member_item(room, old_key, old_name, "moderator", now_ms)}},
+                self._count_owned(old_key, -1, None),
+                self._count_owned(new_key, 1, max_owned),
+            ])
+        except ConditionFailed as failed:
+            codes = [r.get("Code") for r in failed.reasons]
+            if codes and codes[0] == "ConditionalCheckFailed":
+                return "not_owner"
+            if len(codes) > 4 and codes[4] == "ConditionalCheckFailed":
+                return "too_many"
+            raise
+        return "done"
+
+    def memberships(self, user_key: str, limit: int) -> tuple[list[Membership], bool]:
+        """The user's memberships (at most `limit`, by room name) and whether there are more."""
+        items = list(self.rooms.query(
+            "memberships", IndexName=MEMBER_INDEX, KeyConditionExpression="#member = :m",
+            ExpressionAttributeNames={"#member": "member"},
+            ExpressionAttributeValues={":m": s(user_key)}, limit=limit + 1,
+        ))
+        found = [Membership(get_s(i, "room", ""), get_s(i, "role", "member"), get_s(i, "with")) for i in items[:limit]]
+        return found, len(items) > limit
+
+    def records(self, rooms: list[str]) -> dict[str, RoomRecord]:
+        """The records of up to 100 rooms, by name (a room without one is left out)."""
+        if not rooms:
+            return {}
+        items = self.rooms.get_many("room_records", [_meta_key(room) for room in dict.fromkeys(rooms)])
+        return {record.room: record for record in map(_record, items)}
+
+    def members(self, room: str, after_key: str | None, limit: int) -> tuple[list[tuple[str, str, str]], bool]:
+        """(user key, username, role) of a page of the room's members, by key, after `after_key`."""
+        start = f"member#{after_key}" if after_key else "member#"
+        items = list(self.rooms.query(
+            "members", KeyConditionExpression="pk = :pk AND sk BETWEEN :start AND :end",
+            ExpressionAttributeValues={":pk": _pk(room), ":start": s(start), ":end": s("member#\uffff")},
+            limit=limit + 2,
+        ))
+        rows = [(get_s(i, "sk")[len("member#"):], get_s(i, "username", ""), get_s(i, "role", "member")) for i in items]
+        rows = [row for row in rows if row[0] != after_key][:limit + 1]
+        return rows[:limit], len(rows) > limit
+
+    # -- bans and mutes ----------------------------------------------------------------------------
+
+    def _restriction(self, kind: str, room: str, user_key: str, username: str, until_ms: int | None, by: str,
+                     now_ms: int) -> None:
+        item = {"pk": _pk(room), "sk": s(f"{kind}#{user_key}"), "username": s(username), "by": s(by),
+                "at": n(now_ms)}
+        if until_ms:
+            item["until"] = n(until_ms)
+            item["ttl"] = n(until_ms // 1000 + EXPIRED_TTL_SECONDS)
+        self.rooms.put(f"put_{kind}", item)
+
+    def ban(self, room: str, user_key: str, username: str, *, until_ms: int | None, by: str, now_ms: int) -> None:
+        self._restriction("ban", room, user_key, username, until_ms, by, now_ms)
+
+    def unban(self, room: str, user_key: str) -> bool:
+        response = self.rooms.delete("unban", {"pk": _pk(room), "sk": s(f"ban#{user_key}")}, ReturnValues="ALL_OLD")
+        return bool(response.get("Attributes"))
+
+    def mute(self, room: str, user_key: str, username: str, *, until_ms: int, by: str, now_ms: int) -> None:
+        self._restriction("mute", room, user_key, username, until_ms, by, now_ms)
+
+    # -- the moderation log ------------------------------------------------------------------------
+
+    def log(self, room: str, *, actor: str, action: str, target: str | None, now_ms: int, **details) -> str:
+        """Add an entry (who, what, to whom, when, and the action's details); kept as long as messages."""
+        entry_id = protocol.new_message_id(now_ms, secrets.token_hex(3))
+        item = {"pk": _pk(room), "sk": s(f"log#{entry_id}"), "actor": s(actor), "action": s(action), "at": n(now_ms),
+                "ttl": n(now_ms // 1000 + self.retention.message_days * 86400)}
+        if target:
+            item["target"] = s(target)
+        for name, value in details.items():
+            if value is not None:
+                item[name] = n(value) if isinstance(value, int) else s(str(value))
+        self.rooms.put("modlog_entry", item)
+        return entry_id
+
+    def modlog(self, room: str, before: str | None, limit: int) -> tuple[list[dict], bool]:
+        """A page of the log, newest first, before the entry id `before`; and whether there is more."""
+        end = f"log#{before}" if before else "log#\uffff"
+        items = list(self.rooms.query(
+            "modlog", KeyConditionExpression="pk = :pk AND sk BETWEEN :start AND :end",
+            ExpressionAttributeValues={":pk": _pk(room), ":start": s("log#"), ":end": s(end)},
+            ScanIndexForward=False, limit=limit + 2,
+        ))
+        entries = []
+        for item in items:
+            entry_id = get_s(item, "sk")[len("log#"):]
+            if entry_id == before:
+                continue
+            entry = {"id": entry_id, "at": protocol.iso_utc(get_n(item, "at", 0)), "actor": get_s(item, "actor"),
+                     "action": get_s(item, "action"), "target": get_s(item, "target")}
+            for name in ("minutes", "role", "messageId"):
+                if name in item:
+                    entry[name] = get_n(item, name) if "N" in item[name] else get_s(item, name)
+            entries.append(entry)
+        return entries[:limit], len(entries) > limit
+
+    # -- the directory -----------------------------------------------------------------------------
+
+    def directory(self, after: str | None, limit: int) -> tuple[list[DirectoryEntry], bool]:
+        """A page of public rooms, most recently active first, after the cursor of an earlier page."""
+        request = {}
+        if after:
+            minute, _, room = after.partition(":")
+            request["ExclusiveStartKey"] = {**_meta_key(room), "visibility": s("public"), "activeAt": n(int(minute))}
+        items = list(self.rooms.query(
+            "directory", IndexName=ACTIVITY_INDEX, KeyConditionExpression="#visibility = :public",
+            ExpressionAttributeNames={"#visibility": "visibility"},
+            ExpressionAttributeValues={":public": s("public")}, ScanIndexForward=False, limit=limit + 1, **request,
+        ))
+        entries = [DirectoryEntry(get_s(i, "room", ""), get_s(i, "topic"), get_n(i, "activeAt", 0)) for i in items]
+        return entries[:limit], len(entries) > limit
+
+
+def _record(item: dict) -> RoomRecord:
+    dm = tuple(value.get("S", "") for value in item.get("dm", {}).get("L", []))
+    return RoomRecord(
+        room=get_s(item, "room", get_s(item, "pk", "")[len("room#"):]),
+        visibility=get_s(item, "visibility", "public"),
+        topic=get_s(item, "topic"),
+        owner=get_s(item, "owner"),
+        created_at_ms=get_n(item, "createdAt"),
+        last_activity_ms=get_n(item, "lastActivityAt"),
+        message_count=get_n(item, "messageCount", 0),
+        dm_users=dm,
+    )
+
+
+def user_key(username: str) -> str:
+    return username_key(username)
