@@ -109,6 +109,16 @@ class Limits:
     login_slowdown_max_seconds: int = 900
     # How long a successful login (or sign-up) makes its address "known" for that user.
     login_known_address_days: int = 30
+    # Per user (issue 13): edits and reactions, a burst then a rate per second. Typing has its
+    # fixed interval per user per room (protocol.TYPING_INTERVAL_SECONDS).
+    edit_burst: float = 5
+    edit_rate: float = 0.5
+    react_burst: float = 10
+    react_rate: float = 2
+    # A user whose last connection in a room closed is announced `left` only if they are not back
+    # this many seconds later (a reload reconnects within it); the sweep sends it, so it arrives
+    # between this and this plus the sweep's period (a minute on AWS).
+    presence_grace_seconds: int = 5
 
 
 @dataclass(frozen=True)
@@ -130,6 +140,9 @@ class Accounts:
     # name that SessionHistory or MessageHistory may still show (their longest retention, plus
     # the up to two days DynamoDB takes to delete expired items).
     guest_name_hold_days: int = 92
+    # How long one sign-in can be kept alive by POST /refresh (members only; guests get no refresh
+    # token). A member session limit, when set, ends it sooner.
+    refresh_ttl_seconds: int = 30 * 86400
 
 
 @dataclass(frozen=True)
@@ -241,6 +254,11 @@ class Settings:
                 login_slowdown_base_seconds=env.int("WSCHAT_LOGIN_SLOWDOWN_BASE_SECONDS", 1, minimum=1),
                 login_slowdown_max_seconds=env.int("WSCHAT_LOGIN_SLOWDOWN_MAX_SECONDS", 900, minimum=1),
                 login_known_address_days=env.int("WSCHAT_LOGIN_KNOWN_ADDRESS_DAYS", 30, minimum=0),
+                edit_burst=env.float("WSCHAT_EDIT_BURST", 5, minimum=1),
+                edit_rate=env.float("WSCHAT_EDIT_RATE", 0.5, minimum=0.001),
+                react_burst=env.float("WSCHAT_REACT_BURST", 10, minimum=1),
+                react_rate=env.float("WSCHAT_REACT_RATE", 2, minimum=0.001),
+                presence_grace_seconds=env.int("WSCHAT_PRESENCE_GRACE_SECONDS", 5, minimum=0),
             ),
             accounts=Accounts(
                 allow_registration=env.flag("WSCHAT_ALLOW_REGISTRATION", True),
@@ -255,6 +273,7 @@ class Settings:
                 guest_name_hold_days=env.int(
                     "WSCHAT_GUEST_NAME_HOLD_DAYS", max(message_days, session_days) + 2, minimum=0
                 ),
+                refresh_ttl_seconds=env.int("WSCHAT_REFRESH_TTL_SECONDS", 30 * 86400, minimum=60),
             ),
             fanout=Fanout(
                 batch_size=env.int("WSCHAT_FANOUT_BATCH_SIZE", 250, minimum=1),
