@@ -225,17 +225,20 @@ class ChatStore:
                          family: str | None) -> bool:
         """Give an open connection a renewed token's expiry (its deadline with it, for the sweep);
         False if the row is gone."""
-        names, values = {}, {":exp": n(expires_at), ":deadline": n(deadline)}
-        update = "SET expiresAt = :exp, deadline = :deadline"
+        # Every name through a placeholder: some (deadline) are DynamoDB reserved words.
+        names = {"#exp": "expiresAt", "#deadline": "deadline", "#id": "connectionId"}
+        values = {":exp": n(expires_at), ":deadline": n(deadline)}
+        update = "SET #exp = :exp, #deadline = :deadline"
         for attribute, value in (("jti", jti), ("family", family)):
             if value:
-                update += f", {attribute} = :{attribute}"
+                update += f", #{attribute} = :{attribute}"
+                names[f"#{attribute}"] = attribute
                 values[f":{attribute}"] = s(value)
         try:
             self.connections.update(
                 "renew_connection", {"connectionId": s(connection_id)}, UpdateExpression=update,
-                ConditionExpression="attribute_exists(connectionId)", ExpressionAttributeValues=values,
-                **({"ExpressionAttributeNames": names} if names else {}),
+                ConditionExpression="attribute_exists(#id)", ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
             )
         except ConditionFailed:
             return False
