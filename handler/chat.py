@@ -333,7 +333,12 @@ class Chat(ChatFeatures):
         closed = 0
         expired, follow_ups = self.store.due(now_s)
         for conn in expired:
-            closed += self.end_connection(conn.connection_id, _expiry_reason(conn, now_s))
+            # The index may lag its table (on AWS a GSI is eventually consistent): a connection
+            # whose token was just renewed (`renew`) is looked at in its row before it is closed.
+            current = self.store.get_connection(conn.connection_id)
+            if current is not None and current.deadline > now_s:
+                continue
+            closed += self.end_connection(conn.connection_id, _expiry_reason(current or conn, now_s))
         for follow_up in follow_ups:
             if follow_up.kind == "logout" and len(follow_up.subject) == 2:
                 closed += self._close_token(*follow_up.subject)
