@@ -559,12 +559,15 @@ def _signed_in(w: World, username: str) -> dict:
 def refresh_rotates_and_a_reuse_ends_the_sign_in(w: World):
     w.start()
     first = _signed_in(w, "ref-ann")
+    w.start()  # a cold start: the refresh reads the signing secret itself
     renewed = w.call("refresh", w.http({"refreshToken": first["refreshToken"]}))
     assert status(renewed) == 200
     claims = jwt.decode(json.loads(renewed["body"])["token"], options={"verify_signature": False})
     w.connect("ref-1", "ref-ann", room="ref-room", jti=claims["jti"], family=claims["fam"])
     w.connect("ref-2", "ref-bob", room="ref-room")
+    w.connect("ref-3", "ref-cat", room="ref-room")
     w.later(20)
+    w.api.gone.add("ref-3")  # found gone by the `left` of the sign-in's closed connection
     reused = w.call("refresh", w.http({"refreshToken": first["refreshToken"]}))
     assert status(reused) == 401 and "ref-1" in w.api.closed
     assert status(w.call("refresh", w.http({"refreshToken": json.loads(renewed["body"])["refreshToken"]}))) == 401
