@@ -676,6 +676,12 @@ def client_contract() -> dict:
         "historyOnJoin": HISTORY_ON_JOIN,
         "historyMaxLimit": HISTORY_MAX_LIMIT,
         "sessionEndReasons": [reason.value for reason in SessionEnd],
+        # Message features (issue 13).
+        "reactionKindsMax": REACTION_KINDS_MAX,
+        "reactionNamesShown": REACTION_NAMES_SHOWN,
+        "emojiMaxChars": EMOJI_MAX_CHARS,
+        "replyExcerptChars": REPLY_EXCERPT_CHARS,
+        "typingIntervalSeconds": TYPING_INTERVAL_SECONDS,
     }
 
 
