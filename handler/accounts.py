@@ -199,7 +199,13 @@ class AccountService:
         An expired token has nothing left to revoke: 200 (a `refreshToken` in the body still
         ends its family)."""
         raw = event.headers.get("authorization")
-        body = _json_body(event) if event.body else {}
+        body = {}
+        if event.body:
+            try:
+                body = _json_body(event)
+            except Refused:
+                if not raw:
+                    raise  # the body was the only place a token could be
         if not raw:
             raw = body.get("token")
         try:
