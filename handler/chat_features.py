@@ -90,6 +90,11 @@ class ChatFeatures:
             log.add(room=conn.room, typingDropped=True)
             return
         members = [m for m in self.store.room_members(conn.room) if m.username != identity.username]
+        # Like presence, no typing frames in rooms too big for them (presence_max_room): each is a
+        # post to every member, every few seconds per typist.
+        if len(members) >= self.limits.presence_max_room:
+            log.add(room=conn.room, members=len(members), typingDropped=True)
+            return
         if members:
             _, gone = self.broadcaster.deliver(conn.room, members, protocol.typing_frame(room=conn.room,
                                                                                          user=identity.username))

@@ -269,3 +269,12 @@ def test_the_sweep_keeps_a_connection_renewed_after_the_index_was_read(api, chat
     monkeypatch.setattr(store(), "due", lambda now: (stale, follow_ups))  # an index that lags its table
     clock.advance(61)
     assert chat.sweep_expired() == 0 and store().get_connection("a1") is not None
+
+
+def test_no_typing_in_rooms_too_big_for_presence(api, chat_with, clock):
+    chat = chat_with(WSCHAT_PRESENCE_MAX_ROOM=2)
+    for n, user in enumerate(("alice", "bob", "carol")):
+        connect(chat, clock, f"c{n}", user)
+    api.clear()
+    chat.typing("c0", identity(clock, "alice"), Typing(None))
+    assert api.frames("c1") == [] and api.frames("c2") == []
