@@ -36,8 +36,8 @@ def site_port():
 def stack(site_port):
     local = LocalStack(ports=Ports.free(), allowed_origins=(site_origin(site_port),), env={
         "WSCHAT_GUEST_SESSION_LIMIT_SECONDS": str(GUEST_SESSION_LIMIT),
-        # The tests type faster than people: a roomier rate limit than the default.
-        "WSCHAT_MESSAGE_BURST": "100", "WSCHAT_MESSAGE_RATE": "50",
+        # The tests type and switch rooms faster than people: roomier rate limits than the defaults.
+        "WSCHAT_MESSAGE_BURST": "100", "WSCHAT_MESSAGE_RATE": "50", "WSCHAT_JOIN_BURST": "20",
     })
     with local:
         yield local
@@ -110,9 +110,33 @@ def wait_connected(page, timeout=20000):
 
 
 def switch_room(page, room):
+    open_rooms(page)
     page.fill("#room-input", room)
     page.click("#room-form button[type=submit]")
     page.wait_for_function(f"document.getElementById('room-name').textContent === {room!r}")
+
+
+def open_rooms(page):
+    """On a phone the room field is in a drawer: open it (on a wide screen it is always shown)."""
+    if page.is_visible("#rooms-toggle") and page.get_attribute("#rooms-toggle", "aria-expanded") != "true":
+        page.click("#rooms-toggle")
+    page.wait_for_selector("#room-input", state="visible")
+    wait_drawer_in(page, "#sidebar")
+
+
+def wait_drawer_in(page, selector):
+    """Waits until the drawer has slid all the way into the screen."""
+    page.wait_for_function("""(selector) => {
+        const box = document.querySelector(selector).getBoundingClientRect();
+        return box.left >= 0 && box.right <= window.innerWidth;
+    }""", arg=selector)
+
+
+def open_session_menu(page):
+    """The session details (clocks, auto-disconnect, notifications) are one click away, in a menu."""
+    if page.get_attribute("#session-toggle", "aria-expanded") != "true":
+        page.click("#session-toggle")
+    page.wait_for_selector("#session-menu", state="visible")
 
 
 def send(page, text):

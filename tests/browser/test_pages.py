@@ -7,7 +7,8 @@ import pytest
 import requests
 
 from tests.browser.conftest import (
-    GUEST_SESSION_LIMIT, log_in, message_texts, screenshot, send, short_token, switch_room, wait_connected,
+    GUEST_SESSION_LIMIT, log_in, message_texts, open_rooms, open_session_menu, screenshot, send, short_token,
+    switch_room, wait_connected, wait_drawer_in,
 )
 from tests.integration.conftest import Client, unique_name
 
@@ -157,6 +158,7 @@ def test_timer_and_countdowns_tick(site, new_page, account):
     name, password = account()
     page = new_page()
     log_in(page, site, name, password)
+    open_session_menu(page)
     assert page.inner_text("#connected-at") != "–"
     timer_before = page.inner_text("#session-timer")
     countdown_before = page.inner_text("#token-countdown")
@@ -174,11 +176,16 @@ def test_guest_sees_the_limit_and_is_disconnected_when_it_ends(site, new_page):
     page.wait_for_url("**/chat.html")
     wait_connected(page)
     assert page.is_visible("#me-guest")
+    open_session_menu(page)
     page.wait_for_selector("#limit-row", state="visible")
+    assert page.inner_text("#limit-row dt") == "Guest session ends in"
+    assert page.is_hidden("#token-row")  # one countdown for a guest, in a guest's words
     minutes, seconds = page.inner_text("#limit-countdown").split(":")
     assert int(minutes) == 0 and 0 < int(seconds) <= GUEST_SESSION_LIMIT
-    page.wait_for_url("**/index.html?reason=limit", timeout=(GUEST_SESSION_LIMIT + 10) * 1000)
-    assert "session limit" in page.inner_text("#notice")
+    page.wait_for_url("**/index.html?reason=guest-ended", timeout=(GUEST_SESSION_LIMIT + 10) * 1000)
+    # A guest has no account: told what a guest can do, never to "log in again".
+    notice = page.inner_text("#notice")
+    assert "guest session has ended" in notice and "log in again" not in notice.lower()
     assert page.evaluate("localStorage.getItem('wschat.token')") is None
 
 
@@ -198,6 +205,7 @@ def test_auto_disconnect_after_n_minutes_and_reconnect(site, new_page, account):
     name, password = account()
     page = new_page()
     log_in(page, site, name, password)
+    open_session_menu(page)
     page.fill("#auto-minutes", "0.05")  # 3 seconds
     page.check("#auto-enabled")
     page.wait_for_selector("#conn-state[data-state=closed]", timeout=10000)
@@ -221,9 +229,23 @@ def test_phone_width_layout_keeps_everything_reachable(site, new_page, account):
     name, password = account()
     page = new_page(width=375, height=740)
     log_in(page, site, name, password)
-    for selector in ("#message-input", "#send", "#logout", "#room-input", "#online"):
+
+    def within_the_screen(selector):
         box = page.locator(selector).bounding_box()
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= 375 + 1, selector
+        assert box["y"] >= 0 and box["y"] + box["height"] <= 740 + 1, selector
+
+    for selector in ("#message-input", "#send", "#logout", "#conn-state", "#rooms-toggle", "#presence-toggle"):
+        within_the_screen(selector)
+    # The room field and the online list are one tap away, in drawers.
+    open_rooms(page)
+    within_the_screen("#room-input")
+    page.keyboard.press("Escape")
+    page.click("#presence-toggle")
+    page.wait_for_selector("#online", state="visible")
+    wait_drawer_in(page, "#presence")
+    within_the_screen("#online")
+    assert page.locator("#presence").bounding_box()["width"] >= 200  # a drawer, not a strip
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     screenshot(page, "chat-phone")
 
@@ -265,6 +287,8 @@ def test_html_in_room_names_is_refused_and_never_rendered(site, stack, new_page,
     page.wait_for_selector("#banner:not([hidden])")
     assert "Room names are" in page.inner_text("#banner")
     assert page.inner_text("#room-name") == "general"
+    # The field goes back to the room shown: the field and the heading agree.
+    assert page.input_value("#room-input") == "general"
     # A tampered stored room falls back to the default instead of breaking the connection.
     page.evaluate(f"sessionStorage.setItem('wschat.room', {json.dumps(evil)})")
     page.reload()

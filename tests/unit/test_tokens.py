@@ -15,9 +15,15 @@ from tests.unit.conftest import SECRET, load_event
 AUDIENCE = "wschat-test"
 
 
+# Forged tokens are made when this module is imported, which under `make test` is many minutes
+# before its tests run (the browser and integration suites come first): they live a day, so that
+# each is refused for the flaw it was made with, never merely because it has expired meanwhile.
+LIFETIME = 86_400
+
+
 def make_token(**overrides):
     now = int(time.time())
-    claims = {"sub": "alice", "iat": now, "nbf": now, "exp": now + 600, "iss": "wschat", "aud": AUDIENCE, "guest": False}
+    claims = {"sub": "alice", "iat": now, "nbf": now, "exp": now + LIFETIME, "iss": "wschat", "aud": AUDIENCE, "guest": False}
     claims.update(overrides)
     claims = {key: value for key, value in claims.items() if value is not None}
     return jwt.encode(claims, SECRET, algorithm="HS256")
@@ -60,7 +66,7 @@ def _unsigned(claims, header):
 def _rs256_token():
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     now = int(time.time())
-    return jwt.encode({"sub": "alice", "iat": now, "exp": now + 600, "iss": "wschat", "aud": AUDIENCE}, key, algorithm="RS256")
+    return jwt.encode({"sub": "alice", "iat": now, "exp": now + LIFETIME, "iss": "wschat", "aud": AUDIENCE}, key, algorithm="RS256")
 
 
 NOW = int(time.time())
@@ -70,13 +76,13 @@ FORGED = {
     "bearer only": "Bearer ",
     "garbage": "not.a.jwt",
     "truncated": make_token()[:-10],
-    "wrong key": jwt.encode({"sub": "alice", "iat": NOW, "exp": NOW + 600, "iss": "wschat", "aud": AUDIENCE},
+    "wrong key": jwt.encode({"sub": "alice", "iat": NOW, "exp": NOW + LIFETIME, "iss": "wschat", "aud": AUDIENCE},
                             "another-secret-another-secret-another-secret", algorithm="HS256"),
-    "alg none": _unsigned({"sub": "alice", "iat": NOW, "exp": NOW + 600, "iss": "wschat", "aud": AUDIENCE},
+    "alg none": _unsigned({"sub": "alice", "iat": NOW, "exp": NOW + LIFETIME, "iss": "wschat", "aud": AUDIENCE},
                           {"alg": "none", "typ": "JWT"}),
     "RS256": _rs256_token(),
     "expired": make_token(iat=NOW - 7200, nbf=NOW - 7200, exp=NOW - 3600),
-    "not yet valid": make_token(nbf=NOW + 3600),
+    "not yet valid": make_token(nbf=NOW + LIFETIME // 2),
     "wrong audience": make_token(aud="wschat-prod"),
     "wrong issuer": make_token(iss="evil"),
     "no exp": make_token(exp=None),

@@ -1,11 +1,16 @@
 // The chat page's wiring: the socket's frames and the page's controls, each handed to the module
-// that does the job (messages.js the list, outbox.js sending, clock.js the clocks, render.js the DOM).
+// that does the job (messages.js the list, outbox.js sending, clock.js the clocks, render.js the DOM,
+// panels.js the menu and drawers, attention.js the title and notifications, drafts.js the composer's
+// unsent text, session.js the sign-in and its renewal).
 import { postJson, refreshTokens } from "./api.js";
+import { Attention } from "./attention.js";
 import { SessionClock, formatClock, formatDuration } from "./clock.js";
 import { config } from "./config.js";
+import { clearDrafts, loadDraft, saveDraft } from "./drafts.js";
 import { MessageList, cursorBefore } from "./messages.js";
 import { Outbox } from "./outbox.js";
-import { renderOnline, renderState } from "./render.js";
+import { Panels } from "./panels.js";
+import { mentions, renderOnline, renderState } from "./render.js";
 import {
   SessionKeeper, clearLogin, currentLogin, isExpired, loginUrl, renewStored, saveRoom, savedRoom, sessionEndUrl,
 } from "./session.js";
@@ -37,19 +42,33 @@ let login = currentLogin();
 if (isExpired(login) && login?.refreshToken) login = (await renewStored(refreshTokens)).login ?? login;
 if (isExpired(login)) {
   location.replace(login ? sessionEndUrl("token_expired") : loginUrl("signin"));
-  throw new Error("not signed in");
+  // Stop here while the page goes away: a promise that never settles halts the module quietly,
+  // where a throw would be an uncaught error (the Back button after a logout lands here).
+  await new Promise(() => {});
 }
+
+// Back (or forward) to a page kept in the browser's page cache after a logout in it: its login is
+// gone, so go to the login page rather than show a chat that cannot connect.
+window.addEventListener("pageshow", (event) => {
+  if (event.persisted && isExpired(currentLogin())) location.replace(loginUrl("signin"));
+});
 
 const me = login.username;
 const state = createState(savedRoom());
 const clock = new SessionClock(login);
 const messages = new MessageList({ list: $("messages"), jump: $("jump"), me });
 const outbox = new Outbox({ send: (frame) => socket.send(frame), onChange: showOutbox });
+const attention = new Attention({ baseTitle: () => `#${state.shownRoom ?? state.room} · wschat`, onChange: showNotify });
+const panels = new Panels();
 
 $("me-name").textContent = me;
 $("me-guest").hidden = !login.guest;
-$("room-input").value = state.room;
-$("room-name").textContent = state.room;
+// A guest's sign-in lasts as long as the guest session: one countdown ("Guest session ends in")
+// says it.
+$("token-row").hidden = login.guest;
+showRoom(state.room);
+$("message-input").value = loadDraft(me, state.room);
+showNotify();
 
 // -- the connection ------------------------------------------------------------------------------
 
@@ -64,6 +83,8 @@ const socket = new ChatSocket({
   canReconnect: () => !state.ended && !isExpired(login),
   onState: (name, detail) => {
     renderState($("conn-state"), name, detail);
+    // While not connected, who is online is not known: the list says so instead of looking live.
+    if (name !== "open") $("presence").dataset.live = "false";
     if (name !== "open") outbox.disconnected();
     if (name === "closed" && !state.ended && isExpired(login)) endSession("token_expired");
   },
@@ -101,7 +122,7 @@ const handlers = {
     // Nothing queued goes out until the history is in: it may hold one of ours, stored before a
     // drop that lost its echo.
     outbox.pause();
-    frame.history.forEach(showMessage);
+    messages.batch(() => frame.history.forEach(showMessage));
     showPresence(frame.online, frame.onlineCount);
     messages.scrollToBottom();
     // Back from a drop in the same room: the welcome holds only the last page of history, so ask
@@ -113,7 +134,9 @@ const handlers = {
   message(frame) {
     // An echo confirms our message even from the room just left: the outbox must not wait for it.
     outbox.seen(frame);
-    if (frame.room === state.shownRoom) messages.insert(frame);
+    if (frame.room !== state.shownRoom) return;
+    messages.insert(frame);
+    if (frame.sender !== me) attention.received(frame, mentions(frame.message, me));
   },
   presence(frame) {
     if (frame.room !== state.shownRoom) return;
@@ -128,7 +151,7 @@ const handlers = {
       $("load-older").hidden = !frame.hasMore;
       return;
     }
-    frame.messages.forEach(showMessage);
+    messages.batch(() => frame.messages.forEach(showMessage));
     // A catch-up of more than one page goes on exactly where this page stopped (live messages
     // shown meanwhile may be newer: going on after them would skip what lies between).
     const last = frame.messages.at(-1);
@@ -155,6 +178,9 @@ const handlers = {
     } else if (frame.code === "rate_limited" && outbox.holdFor(rateLimitWaitMs(frame))) {
       // Neither stored nor sent: it stays first in the outbox and goes again after the wait.
       showBanner("Too many messages at once: yours wait and go out in order.", { kind: RATE_LIMITED_BANNER });
+    } else if (state.shownRoom !== null && state.room !== state.shownRoom && !outbox.inFlight) {
+      // Nothing else was asked: the error answers the room switch (too many joins, ...).
+      joinRefused(frame);
     } else {
       giveBack(outbox.refuse());
       showBanner(frame.message);
@@ -162,13 +188,21 @@ const handlers = {
   },
 };
 
+// The page stays in the room it shows, and the room field says so again (it held the refused name).
+function joinRefused(frame) {
+  const wanted = state.room;
+  state.room = state.shownRoom;
+  $("room-input").value = state.shownRoom;
+  showBanner(`Could not switch to #${wanted}: ${frame.message}. You are still in #${state.shownRoom}.`);
+}
+
 // A message the server refused for good goes back into the composer, after anything typed since:
 // nothing typed is lost.
 function giveBack(text) {
   if (text === null) return;
   const input = $("message-input");
   input.value = input.value ? `${input.value}\n${text}` : text;
-  updateCharCount();
+  composerChanged();
 }
 
 function rateLimitWaitMs(frame) {
@@ -195,9 +229,19 @@ function enterRoom(room, hasOlder) {
   stopCatchUp();
   messages.clear();
   saveRoom(room);
+  showRoom(room);
+  $("load-older").hidden = !hasOlder;
+  // The draft of the room left is saved as it is typed; this room's own comes back.
+  $("message-input").value = loadDraft(me, room);
+  updateCharCount();
+}
+
+// The room's name everywhere it shows: the heading, the room field, the sidebar and the title.
+function showRoom(room) {
   $("room-name").textContent = room;
   $("room-input").value = room;
-  $("load-older").hidden = !hasOlder;
+  $("current-room").textContent = room;
+  attention.showTitle();
 }
 
 // -- catching up after a reconnect: page by page, each page retried a few times ----------------------
@@ -256,6 +300,16 @@ function showOutbox() {
 function showPresence(users, count = users.length) {
   renderOnline($("online"), users, me, count);
   $("online-count").textContent = `(${count})`;
+  $("presence-toggle-count").textContent = `(${count})`;
+  $("presence").dataset.live = "true";
+}
+
+function showNotify() {
+  const button = $("notify-toggle");
+  // A toggle button: its name stays, aria-pressed (and the status line) says whether it is on.
+  button.setAttribute("aria-pressed", String(attention.notifying));
+  button.disabled = !attention.supported || attention.permission === "denied";
+  $("notify-status").textContent = attention.describe();
 }
 
 // `kind` names a banner that something hides again by itself (hideBanner(kind)).
@@ -270,6 +324,12 @@ function showBanner(text, { offerReconnect = false, kind = "" } = {}) {
 function hideBanner(kind) {
   if (kind && $("banner").dataset.kind !== kind) return;
   $("banner").hidden = true;
+}
+
+// The composer's text changed: the count of what is left, and the draft kept for a reload.
+function composerChanged() {
+  updateCharCount();
+  saveDraft(me, state.shownRoom ?? state.room, $("message-input").value);
 }
 
 function updateCharCount() {
@@ -311,7 +371,8 @@ function endSession(code) {
   state.ended = true;
   socket.close();
   clearLogin();
-  location.assign(sessionEndUrl(code));
+  // A guest has no account to log back into: the login page tells them so in a guest's words.
+  location.assign(login.guest && code !== "logged_out" ? loginUrl("guest-ended") : sessionEndUrl(code));
 }
 
 function autoDisconnect() {
@@ -320,6 +381,8 @@ function autoDisconnect() {
   $("auto-countdown").textContent = "";
   $("auto-enabled").checked = false;
   socket.close();
+  // Out of the way (the menu may be open, over the banner): what happened and Reconnect come first.
+  panels.closeAll();
   showBanner(`Disconnected automatically after ${minutes} min.`, { offerReconnect: true });
 }
 
@@ -342,7 +405,7 @@ $("composer").addEventListener("submit", (event) => {
     return;
   }
   input.value = "";
-  updateCharCount();
+  composerChanged();
   outbox.add(text);
 });
 
@@ -352,15 +415,20 @@ $("message-input").addEventListener("keydown", (event) => {
     $("composer").requestSubmit();
   }
 });
-$("message-input").addEventListener("input", updateCharCount);
+$("message-input").addEventListener("input", composerChanged);
 
 $("room-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const room = $("room-input").value.trim();
   if (!isRoomName(room)) {
-    showBanner(`Room names are 1-${config.roomMaxChars} characters of letters, digits, _ and -.`);
+    // The field goes back to the room shown, so that the field and the heading agree; the banner
+    // quotes what was refused (as text).
+    showBanner(`Room names are 1-${config.roomMaxChars} characters of letters, digits, _ and -: `
+      + `"${room}" is not one. You are still in #${state.shownRoom ?? state.room}.`);
+    $("room-input").value = state.shownRoom ?? state.room;
     return;
   }
+  panels.closeAll();
   if (room === state.shownRoom) return;
   state.room = room;
   socket.send({ action: "join", room });
@@ -384,6 +452,7 @@ $("logout").addEventListener("click", async () => {
     { timeoutMs: LOGOUT_TIMEOUT_MS });
   socket.close();
   clearLogin();
+  clearDrafts();
   location.assign(sessionEndUrl(ok ? "logged_out" : "logout_unconfirmed"));
 });
 
@@ -395,6 +464,7 @@ $("reconnect").addEventListener("click", () => {
 $("auto-enabled").addEventListener("change", updateAutoDisconnect);
 $("auto-minutes").addEventListener("change", updateAutoDisconnect);
 $("auto-form").addEventListener("submit", (event) => event.preventDefault());
+$("notify-toggle").addEventListener("click", () => attention.toggle());
 
 socket.open();
 tick();

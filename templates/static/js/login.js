@@ -13,6 +13,9 @@ const buttons = document.querySelectorAll("button");
 const REASONS = {
   expired: "Your session expired. Please log in again.",
   limit: "Your session limit was reached. Please log in again.",
+  // A guest has no account to log back into: say what a guest can do (chat.js sends this).
+  "guest-ended": "Your guest session has ended: guests can chat for a limited time. "
+    + "Continue as a guest again for a new session, or register an account to chat without a time limit.",
   signin: "Please log in to chat.",
   logout: "You are logged out.",
   "logout-unconfirmed": "You are logged out on this device, but the server did not confirm the logout: "
@@ -34,6 +37,32 @@ function showError(message) {
   formError.hidden = !message;
 }
 
+// An empty field is marked where it is (aria-invalid and a message tied to it by
+// aria-describedby), rather than sent to the server to come back as "invalid username or password".
+const FIELDS = [
+  { input: username, error: document.getElementById("username-error"), empty: "Enter your username." },
+  { input: password, error: document.getElementById("password-error"), empty: "Enter your password." },
+];
+
+function markField(field, message) {
+  field.error.textContent = message;
+  field.error.hidden = !message;
+  if (message) field.input.setAttribute("aria-invalid", "true");
+  else field.input.removeAttribute("aria-invalid");
+}
+
+// True when every field has something in it; otherwise marks the empty ones and focuses the first.
+function fieldsFilled() {
+  const empty = FIELDS.filter((field) => !field.input.value.trim());
+  FIELDS.forEach((field) => markField(field, empty.includes(field) ? field.empty : ""));
+  if (empty.length) empty[0].input.focus();
+  return !empty.length;
+}
+
+FIELDS.forEach((field) => field.input.addEventListener("input", () => {
+  if (field.input.value.trim()) markField(field, "");
+}));
+
 async function submit(path, body) {
   showError("");
   buttons.forEach((button) => { button.disabled = true; });
@@ -53,7 +82,11 @@ function credentials() {
 
 form.addEventListener("submit", (event) => {
   event.preventDefault();
-  submit("/login", credentials());
+  showError("");
+  if (fieldsFilled()) submit("/login", credentials());
 });
-document.getElementById("register").addEventListener("click", () => submit("/register", credentials()));
+document.getElementById("register").addEventListener("click", () => {
+  showError("");
+  if (fieldsFilled()) submit("/register", credentials());
+});
 document.getElementById("guest").addEventListener("click", () => submit("/guest"));

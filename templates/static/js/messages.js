@@ -1,7 +1,9 @@
 // The message list: each message once, in id order (ids sort in storing order) whatever order the
 // frames arrive in, with notices between them; a reader scrolled back is never pulled down.
+// Messages of one sender within one minute form a group (only the first shows the sender and
+// time), and a line with the date opens each day.
 import { config, fullMatch } from "./config.js";
-import { messageItem, noticeItem } from "./render.js";
+import { daySeparator, messageItem, noticeItem } from "./render.js";
 
 // Within this many pixels of the bottom, the reader is following the newest messages.
 const NEAR_BOTTOM_PX = 60;
@@ -14,6 +16,18 @@ export class MessageList {
     this.ids = new Set();
     this.lastId = null; // the newest id shown: a reconnect fetches what came after it
     this.oldestId = null; // "load older" pages back from here
+    this.batching = 0; // inside batch(): grouping waits until the batch ends
+  }
+
+  // Runs add(), which inserts many messages, and groups them once at the end.
+  batch(add) {
+    this.batching += 1;
+    try {
+      add();
+    } finally {
+      this.batching -= 1;
+    }
+    this.decorate();
   }
 
   clear() {
@@ -39,6 +53,7 @@ export class MessageList {
       else this.list.prepend(item);
     }
     if (this.oldestId === null || frame.id < this.oldestId) this.oldestId = frame.id;
+    this.decorate();
     if (follow) this.scrollToBottom();
     else if (newest) this.jump.hidden = false;
   }
@@ -46,14 +61,52 @@ export class MessageList {
   notice(text) {
     const follow = this.nearBottom();
     this.list.append(noticeItem(text));
+    this.decorate();
     if (follow) this.scrollToBottom();
   }
 
   // Runs add() (which puts messages above the reader) and keeps what the reader sees in place.
   keepingPlace(add) {
     const fromBottom = this.list.scrollHeight - this.list.scrollTop;
-    add();
+    this.batch(add);
     this.list.scrollTop = this.list.scrollHeight - fromBottom;
+  }
+
+  // One pass over the list: each message starts a group or continues the one above (same sender,
+  // same minute, nothing between them), and each day's first message has its date line above it.
+  // Separators already in the right place are kept, so that the log does not announce them again.
+  decorate() {
+    if (this.batching) return;
+    let previous = null; // the last message seen
+    let separator = null; // a date line seen since that message
+    let interrupted = false; // a notice stands between `previous` and the next message
+    for (const node of [...this.list.children]) {
+      if (node.classList.contains("day")) {
+        separator?.remove();
+        separator = node;
+        continue;
+      }
+      if (!node.classList.contains("message")) {
+        interrupted = true;
+        continue;
+      }
+      const sent = new Date(node.dataset.sentAt);
+      const day = dayKey(sent);
+      const newDay = !previous || dayKey(new Date(previous.dataset.sentAt)) !== day;
+      if (newDay && separator?.dataset.day !== day) {
+        separator?.remove();
+        node.before(daySeparator(day, sent));
+      } else if (!newDay) {
+        separator?.remove();
+      }
+      separator = null;
+      const continues = !newDay && !interrupted && previous.dataset.sender === node.dataset.sender
+        && minuteOf(previous.dataset.sentAt) === minuteOf(node.dataset.sentAt);
+      node.dataset.group = continues ? "continued" : "start";
+      previous = node;
+      interrupted = false;
+    }
+    separator?.remove(); // a date line with no message after it
   }
 
   nearBottom() {
@@ -69,6 +122,15 @@ export class MessageList {
   scrolled() {
     if (this.nearBottom()) this.jump.hidden = true;
   }
+}
+
+// The local calendar day, as the reader's clock sees it.
+function dayKey(date) {
+  return `${date.getFullYear()}-${date.getMonth() + 1}-${date.getDate()}`;
+}
+
+function minuteOf(sentAt) {
+  return Math.floor(Date.parse(sentAt) / 60_000);
 }
 
 const isMessageId = fullMatch(config.messageIdPattern);
