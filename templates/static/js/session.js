@@ -89,7 +89,11 @@ export function renewStored(refresh, seenToken = currentLogin()?.token) {
       saveLogin(data);
       return { login: currentLogin() };
     }
-    if (status === 401 || status === 400) return { ended: "token_expired" };
+    if (status === 401 || status === 400) {
+      // The sign-in is over (used, revoked or out of time): nothing stored can sign in any more.
+      clearLogin();
+      return { ended: "token_expired" };
+    }
     return { failed: true };
   });
 }
