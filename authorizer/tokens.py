@@ -46,9 +46,9 @@ class TokenInvalid(TokenError):
 
 def issue_token(
     *, username: str, guest: bool, ttl_seconds: int, session_limit_seconds: int, secret: bytes,
-    audience: str, now: int,
+    audience: str, now: int, family: str | None = None, jti: str | None = None,
 ) -> tuple[str, int]:
-    """Return (token, expires_at)."""
+    """Return (token, expires_at). `family`: the refresh family it belongs to (claim `fam`)."""
     expires_at = now + ttl_seconds
     claims = {
         "sub": username,
@@ -57,11 +57,13 @@ def issue_token(
         "exp": expires_at,
         "iss": TOKEN_ISSUER,
         "aud": audience,
-        "jti": secrets.token_urlsafe(12),
+        "jti": jti or secrets.token_urlsafe(12),
         "guest": guest,
     }
     if session_limit_seconds > 0:
         claims["sessionLimitSeconds"] = session_limit_seconds
+    if family:
+        claims["fam"] = family
     return jwt.encode(claims, secret, algorithm=ALGORITHM), expires_at
 
 
@@ -113,7 +115,11 @@ def verify_token(token: object, *, keys: list[bytes], audience: str) -> Identity
     jti = claims.get("jti")
     if jti is not None and (not isinstance(jti, str) or not 0 < len(jti) <= 64):
         raise TokenInvalid("bad jti")
-    return Identity(username=username, guest=guest, expires_at=exp, session_limit_seconds=limit, jti=jti)
+    family = claims.get("fam")
+    if family is not None and (not isinstance(family, str) or not 0 < len(family) <= 64 or "#" in family):
+        raise TokenInvalid("bad fam")
+    return Identity(username=username, guest=guest, expires_at=exp, session_limit_seconds=limit, jti=jti,
+                    family=family)
 
 
 def _is_count(value: object) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 import unicodedata
 from typing import Callable
@@ -31,6 +32,12 @@ from handler.protocol import Identity
 from handler.settings import Accounts, Limits
 from handler.signing_keys import SigningKeys
 from handler.store.accounts import AccountsStore, Taken, username_key
+from handler.store.refresh import RefreshStore
+
+# A refresh token is `<family>.<secret>`: 96 random bits name the sign-in, 256 are the secret.
+REFRESH_FAMILY_BYTES = 12
+REFRESH_SECRET_BYTES = 32
+REFRESH_TOKEN_MAX_CHARS = 200
 
 BODY_MAX_BYTES = 4096
 INVALID_LOGIN = "invalid username or password"
@@ -57,6 +64,7 @@ class AccountService:
     def __init__(
         self, store: AccountsStore, accounts: Accounts, limits: Limits, keys: SigningKeys, *, audience: str,
         clock: Callable[[], int], close_connections: Callable[[Identity], int],
+        refresh_store: RefreshStore | None = None,
     ):
         self.store = store
         self.accounts = accounts
@@ -66,6 +74,7 @@ class AccountService:
         self.clock = clock  # epoch milliseconds
         # Closes the connections opened with a revoked token (Chat.log_out, wired by the app).
         self.close_connections = close_connections
+        self.refresh_store = refresh_store
         self.policy = LoginPolicy(
             pair_max_failures=limits.login_max_failures, address_max_failures=limits.login_address_max_failures,
             window_seconds=limits.login_window_seconds, slowdown_after=limits.login_slowdown_after,
@@ -98,7 +107,7 @@ class AccountService:
         # The address an account was made from is its owner's: guessers elsewhere never hold it up.
         quietly(self._remember_address, username, event, now // 1000)
         log.add(username=username)
-        return 201, self._token(username=username, guest=False)
+        return 201, self._signed_in(username)
 
     def login(self, event: HttpEvent) -> tuple[int, dict]:
         raw, password = _credentials(event)
@@ -122,7 +131,7 @@ class AccountService:
         if checked.rehashed:
             quietly(lambda: self.store.set_password_hash(user.username, checked.rehashed, replacing=user.password_hash))
         log.add(username=user.username, known=known, rehashed=bool(checked.rehashed) or None)
-        return 200, self._token(username=user.username, guest=False)
+        return 200, self._signed_in(user.username)
 
     def _reserve(self, key: str, address: str, known: bool, now: int) -> list[tuple[str, Taken]]:
         """Reserve this attempt's failure in each counter that applies, before any password is
@@ -185,25 +194,113 @@ class AccountService:
         raise Refused(503, "no guest name is free right now; try again")
 
     def logout(self, event: HttpEvent) -> tuple[int, dict]:
-        """Revoke the token (Authorization: Bearer <jwt>, or {"token"} in the body) and close the
-        connections opened with it. An expired token has nothing left to revoke: 200."""
+        """Revoke the token (Authorization: Bearer <jwt>, or {"token"} in the body), and its refresh
+        family with every access token issued in it, and close the connections opened with them.
+        An expired token has nothing left to revoke: 200 (a `refreshToken` in the body still
+        ends its family)."""
         raw = event.headers.get("authorization")
-        if not raw and event.body:
-            raw = _json_body(event).get("token")
+        body = {}
+        if event.body:
+            try:
+                body = _json_body(event)
+            except Refused:
+                if not raw:
+                    raise  # the body was the only place a token could be
+        if not raw:
+            raw = body.get("token")
         try:
             identity = verify_token(raw, keys=self.keys.accepted(), audience=self.audience)
         except TokenExpired:
+            family = self._family_of(body.get("refreshToken"))
+            if family:
+                self._end_family(family[0], reason="logout")
             return 200, {"loggedOut": True, "closed": 0}
         except TokenError:
             raise Refused(401, "invalid token") from None
         if not identity.jti:
             raise Refused(400, "this token cannot be revoked")
         self.store.revoke_token(identity.jti, identity.expires_at)
-        closed = self.close_connections(identity)
+        if identity.family:
+            closed = self._end_family(identity.family, reason="logout")  # its connections, this token's too
+        else:
+            closed = self.close_connections(identity)
         log.add(username=identity.username, closed=closed)
         return 200, {"loggedOut": True, "closed": closed}
 
-    def _token(self, *, username: str, guest: bool) -> dict:
+    # -- refresh tokens (issue 13) -------------------------------------------------------------
+
+    def refresh(self, event: HttpEvent) -> tuple[int, dict]:
+        """POST /refresh {"refreshToken"}: a new access token and a new refresh token; the one
+        presented is used up. A refresh token used a second time (a stolen copy, or a client that
+        did not keep the new one) ends its whole sign-in: every tab must log in again."""
+        parsed = self._family_of(_json_body(event).get("refreshToken"))
+        if parsed is None:
+            raise Refused(401, "invalid refresh token")
+        family, secret = parsed
+        now = self.clock() // 1000
+        new_secret = _random_part(REFRESH_SECRET_BYTES)
+        # The new access token's id goes into the family with the rotation (the family's latest).
+        jti_hint = _random_part(12)
+        rotation = self.refresh_store.rotate(family=family, secret=secret, new_secret=new_secret, jti=jti_hint,
+                                             now_s=now)
+        found = rotation.family
+        if found is None:
+            log.add(failure="unknown")
+            raise Refused(401, "invalid refresh token")
+        if not rotation.rotated:
+            if found.revoked:
+                log.add(username=found.username, failure="revoked")
+                raise Refused(401, "this sign-in has ended; log in again")
+            if found.ends_at <= now:
+                log.add(username=found.username, failure="over")
+                raise Refused(401, "this sign-in has run its time; log in again")
+            # The family is live but this was not its current token: a used one, shown again.
+            closed = self._end_family(family, reason="reuse")
+            log.warning("refresh token reused: sign-in ended", username=found.username, closed=closed)
+            raise Refused(401, "this refresh token was already used; the sign-in has ended everywhere, log in again")
+        body = self._token(username=found.username, guest=False, family=family, jti=jti_hint, ends_at=found.ends_at)
+        body["refreshToken"] = f"{family}.{new_secret}"
+        body["refreshExpiresAt"] = protocol.iso_utc(found.ends_at * 1000)
+        log.add(username=found.username)
+        return 200, body
+
+    def _signed_in(self, username: str) -> dict:
+        """A member's sign-in: an access token and the first refresh token of a new family."""
+        now = self.clock() // 1000
+        family, secret = _random_part(REFRESH_FAMILY_BYTES), _random_part(REFRESH_SECRET_BYTES)
+        ends_at = now + self.accounts.refresh_ttl_seconds
+        if self.accounts.member_session_limit_seconds:
+            ends_at = min(ends_at, now + self.accounts.member_session_limit_seconds)
+        jti = _random_part(12)
+        body = self._token(username=username, guest=False, family=family, jti=jti, ends_at=ends_at)
+        self.refresh_store.create(family=family, username=username, secret=secret, ends_at=ends_at, jti=jti)
+        body["refreshToken"] = f"{family}.{secret}"
+        body["refreshExpiresAt"] = protocol.iso_utc(ends_at * 1000)
+        return body
+
+    def _end_family(self, family: str, *, reason: str) -> int:
+        """Revoke a sign-in: no more refresh, its access tokens refused, its connections closed."""
+        ended = self.refresh_store.revoke(family, self.clock() // 1000 + self.accounts.token_ttl_seconds)
+        if ended is None:
+            return 0
+        closed = self.close_connections(Identity(username=ended.username, guest=False, expires_at=0,
+                                                 session_limit_seconds=0, family=family))
+        log.add(familyEnded=reason)
+        return closed
+
+    @staticmethod
+    def _family_of(token: object) -> tuple[str, str] | None:
+        """(family, secret) of a well-formed refresh token, else None."""
+        if not isinstance(token, str) or not 0 < len(token) <= REFRESH_TOKEN_MAX_CHARS:
+            return None
+        family, dot, secret = token.partition(".")
+        if not dot or not _URLSAFE.fullmatch(family) or not _URLSAFE.fullmatch(secret):
+            return None
+        return family, secret
+
+    def _token(self, *, username: str, guest: bool, family: str | None = None, jti: str | None = None,
+               ends_at: int | None = None) -> dict:
+        now = self.clock() // 1000
         if guest:
             ttl = self.accounts.guest_token_ttl_seconds
             # Guests are always session-limited; a limit of 0 would mean unlimited, so fall back to the token's life.
@@ -211,9 +308,15 @@ class AccountService:
         else:
             ttl = self.accounts.token_ttl_seconds
             limit = self.accounts.member_session_limit_seconds
+        if ends_at is not None:
+            # A token of a sign-in never outlives it, and a member session limit counts from the
+            # sign-in, not from each renewal.
+            ttl = max(1, min(ttl, ends_at - now))
+            if limit:
+                limit = max(1, ends_at - now)
         token, expires_at = issue_token(
             username=username, guest=guest, ttl_seconds=ttl, session_limit_seconds=limit,
-            secret=self.keys.current(), audience=self.audience, now=self.clock() // 1000,
+            secret=self.keys.current(), audience=self.audience, now=now, family=family, jti=jti,
         )
         return {
             "token": token,
@@ -228,6 +331,13 @@ class AccountService:
         if not counted.granted:
             raise Refused(429, "too many new accounts from this address; try again later",
                           retry_after=max(1, counted.ends_at - now))
+
+
+_URLSAFE = re.compile(r"[A-Za-z0-9_\-]{8,64}")
+
+
+def _random_part(size: int) -> str:
+    return secrets.token_urlsafe(size)
 
 
 def _known_key(key: str, address: str) -> str:

@@ -38,6 +38,7 @@ from handler.rooms import RoomService
 from handler.store.chat import ChatStore
 from handler.store.dynamo import ReadCounter
 from handler.store.rooms import RoomsStore
+from handler.store.refresh import RefreshStore
 from handler.transport import Transport
 
 
@@ -140,6 +141,27 @@ class App:
         return RoomsStore(self.dynamodb, self.settings.tables, self.settings.retention, self.reads)
 
     @cached_property
+    def refresh_store(self) -> RefreshStore:
+        return RefreshStore(self.dynamodb, self.settings.tables, self.reads)
+
+    def is_revoked(self, identity: Identity) -> bool:
+        """Whether a token was logged out, or the refresh family it belongs to has ended."""
+        if identity.jti and self.accounts_store.is_revoked(identity.jti):
+            return True
+        return bool(identity.family) and self.refresh_store.is_revoked(identity.family)
+
+    def verified(self, token: object) -> Identity:
+        """The identity in a token, checked as the $connect authorizer checks one: signature,
+        claims, expiry, and revocation (TokenRevoked). Raises a TokenError otherwise."""
+        from authorizer.tokens import TokenRevoked, verify_token
+
+        identity = verify_token(token, keys=self.signing_keys.accepted(), audience=self.settings.audience)
+        # A token that was logged out stays refused until it would have expired.
+        if self.is_revoked(identity):
+            raise TokenRevoked("revoked")
+        return identity
+
+    @cached_property
     def signing_keys(self) -> SigningKeys:
         return SigningKeys(self.settings.accounts, self.ssm_client)
 
@@ -166,7 +188,7 @@ class App:
         sender = self.sender(endpoint)
         broadcaster = Broadcaster(sender, self.invoker, self.settings.fanout.batch_size)
         return Chat(self.chat_store, sender, broadcaster, self.settings.limits, self.now_ms,
-                    budgets=self.budget_store, is_revoked=self.accounts_store.is_revoked,
+                    budgets=self.budget_store, is_revoked=self.is_revoked, verify=self.verified,
                     rooms=self.rooms_store, is_admin=self.accounts_store.is_admin)
 
     def room_service(self, chat: Chat) -> RoomService:
@@ -182,10 +204,11 @@ class App:
         return AccountService(
             self.accounts_store, self.settings.accounts, self.settings.limits, self.signing_keys,
             audience=self.settings.audience, clock=self.now_ms, close_connections=self._close_token_connections,
+            refresh_store=self.refresh_store,
         )
 
     def _close_token_connections(self, identity: Identity) -> int:
-        return self.chat().log_out(identity.username, identity.jti)
+        return self.chat().log_out(identity.username, identity.jti, identity.family)
 
 
 def _boto3_client(service: str, region: str, endpoint_url: str | None):

@@ -13,6 +13,7 @@ from typing import Callable
 
 from handler import log, protocol
 from handler.broadcast import Broadcaster
+from handler.chat_features import ChatFeatures
 from handler.errors import ConnectionGone, FrameTooLarge, SendFailed, SessionExpired, StorageUnavailable
 from handler.guard import Refused, quietly
 from handler.limits import Budget
@@ -31,6 +32,8 @@ GONE_GRACE_MS = 10_000
 LOGOUT_RECHECK_SECONDS = 5
 # A kick or ban finds the user's connections the same way, and the sweep looks again as late.
 EVICT_RECHECK_SECONDS = 5
+# A logout follow-up names a token id, or this and a refresh family (a jti never holds a colon).
+FAMILY_PREFIX = "fam:"
 
 # Runs a DynamoDB read beside a write (sendmessage's store and audience lookup).
 _side_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="side")
@@ -45,10 +48,11 @@ def online_users(members: list[Member]) -> list[str]:
     return sorted({member.username for member in members if member.username})
 
 
-class Chat:
+class Chat(ChatFeatures):
     def __init__(
         self, store: ChatStore, sender: Sender, broadcaster: Broadcaster, limits: Limits, clock: Callable[[], int],
-        *, budgets: BudgetStore, is_revoked: Callable[[str], bool],
+        *, budgets: BudgetStore, is_revoked: Callable[[Identity], bool],
+        verify: Callable[[str], Identity] | None = None,
         rooms: RoomsStore | None = None, is_admin: Callable[[str], bool] | None = None,
     ):
         self.store = store
@@ -57,8 +61,10 @@ class Chat:
         self.limits = limits
         self.clock = clock
         self.budgets = budgets
-        # Whether a token id was revoked by a logout (AccountsStore.is_revoked, wired by the app).
+        # Whether a token was revoked by a logout, or its refresh family ended (wired by the app).
         self.is_revoked = is_revoked
+        # A token checked exactly as the $connect authorizer checks one (App.verified): `renew`.
+        self.verify = verify
         self.message_budget = Budget(limits.message_burst, limits.message_rate)
         self.join_budget = Budget(limits.join_burst, limits.join_rate)
         self.history_budget = Budget(limits.history_burst, limits.history_rate)
@@ -67,6 +73,7 @@ class Chat:
         # (AccountsStore.is_admin, wired by the app). Without them every room is public.
         self.rooms = rooms
         self.is_admin = is_admin
+        self._feature_budgets()
 
     # -- connection lifecycle ------------------------------------------------------------------
 
@@ -95,6 +102,7 @@ class Chat:
             jti=identity.jti,
             admin=admin,
             muted_until=muted_until,
+            family=identity.family,
         )
         self.store.put_connection(conn)
         try:
@@ -126,7 +134,7 @@ class Chat:
         # Checked again now that the row is written: a logout that revoked the token after the
         # authorizer looked either sees this row (it reads the by-user index after revoking) or
         # is seen here. The sweep covers the index's lag (see log_out).
-        if identity.jti and self.is_revoked(identity.jti):
+        if self.is_revoked(identity):
             raise Refused(403, "token revoked")
         limit = self.limits.max_connections_per_user
         others = [cid for cid, _ in self.store.user_connections(identity.username) if cid != conn.connection_id]
@@ -160,7 +168,7 @@ class Chat:
         if conn is None:
             return  # already cleaned up (a stale member found during a send, or an expiry)
         self.store.end_session(connection_id, room=conn.room or "", ended_at_ms=self.clock(), reason=reason)
-        self._announce_left(conn.room, [conn.username])
+        self._announce_left(conn.room, [conn.username], deferred=True)
         log.add(room=conn.room, reason=reason)
 
     # -- routes --------------------------------------------------------------------------------
@@ -192,7 +200,7 @@ class Chat:
             expires_at=protocol.iso_utc(conn.expires_at * 1000),
             session_ends_at=session_ends_at,
             online=online,
-            history=[message.frame() for message in history],
+            history=[message.frame(identity.username) for message in history],
             has_more=older,
         )
         self._reply(connection_id, welcome)
@@ -207,6 +215,8 @@ class Chat:
         self._spend("message", identity.username, self.message_budget, "too many messages")
         conn = self._live_connection(connection_id)
         self._check_may_send(conn)
+        # Only a reply reads more (the quoted message); a plain message costs what it always did.
+        reply_to = self._quoted(conn.room, request.reply_to) if request.reply_to else None
         # The audience lookup runs while the message is written. Nothing is posted before the
         # write succeeded, so a posted message is always in history.
         audience = _side_pool.submit(self.store.room_members, conn.room)
@@ -214,7 +224,7 @@ class Chat:
         # after it (a repeat or a failed write takes its count back).
         touched = _side_pool.submit(self.rooms.touch, conn.room, self.clock()) if self.rooms else None
         try:
-            stored, new = self._store_message(conn, identity, request)
+            stored, new = self._store_message(conn, identity, request, reply_to)
         except Exception:
             self._untouch(conn.room, touched)
             raise
@@ -253,10 +263,20 @@ class Chat:
         if self._touched(touched):
             quietly(self.rooms.untouch, room)
 
-    def _store_message(self, conn: Connection, identity: Identity, request: protocol.SendMessage):
+    def _quoted(self, room: str, message_id: str) -> dict:
+        """What a reply's frame says of the message it answers, which must be in the same room."""
+        quoted = self.store.message(room, message_id)
+        if quoted is None:
+            raise ProtocolError(ErrorCode.NOT_FOUND, "replyTo: no message with that id in this room")
+        if quoted.deleted_at:
+            raise ProtocolError(ErrorCode.NOT_FOUND, "replyTo: that message was deleted")
+        return protocol.reply_ref(id=quoted.id, sender=quoted.sender, message=quoted.message)
+
+    def _store_message(self, conn: Connection, identity: Identity, request: protocol.SendMessage,
+                       reply_to: dict | None = None):
         """(the stored message, True), or (the original, False) when its clientMsgId is a repeat."""
         fields = dict(room=conn.room, sender=identity.username, message=request.message,
-                      client_msg_id=request.client_msg_id, sent_at_ms=self.clock())
+                      client_msg_id=request.client_msg_id, sent_at_ms=self.clock(), reply_to=reply_to)
         if request.client_msg_id is None:
             return self.store.append_message(**fields), True
         return self.store.append_message_once(**fields, window_seconds=self.limits.client_msg_id_seconds)
@@ -275,7 +295,8 @@ class Chat:
             messages, has_more = self.store.messages_before(conn.room, request.before, request.limit)
         else:
             messages, has_more = self.store.recent_messages(conn.room, request.limit)
-        page = protocol.history_frame(room=conn.room, messages=[m.frame() for m in messages], has_more=has_more,
+        page = protocol.history_frame(room=conn.room, messages=[m.frame(identity.username) for m in messages],
+                                      has_more=has_more,
                                       keep=keep)
         self._reply(connection_id, page)
         log.add(room=conn.room, messages=len(page["messages"]), hasMore=page["hasMore"])
@@ -387,7 +408,12 @@ class Chat:
         closed = 0
         expired, follow_ups = self.store.due(now_s)
         for conn in expired:
-            closed += self.end_connection(conn.connection_id, _expiry_reason(conn, now_s))
+            # The index may lag its table (on AWS a GSI is eventually consistent): a connection
+            # whose token was just renewed (`renew`) is looked at in its row before it is closed.
+            current = self.store.get_connection(conn.connection_id)
+            if current is not None and current.deadline > now_s:
+                continue
+            closed += self.end_connection(conn.connection_id, _expiry_reason(current or conn, now_s))
         for follow_up in follow_ups:
             if follow_up.kind == "logout" and len(follow_up.subject) == 2:
                 closed += self._close_token(*follow_up.subject)
@@ -399,17 +425,29 @@ class Chat:
         log.add(followUps=len(follow_ups))
         return closed
 
-    def log_out(self, username: str, jti: str) -> int:
-        """Close the connections opened with a revoked token (POST /logout), now and once more
-        when the sweep runs LOGOUT_RECHECK_SECONDS later."""
-        closed = self._close_token(username, jti)
-        self.store.schedule(FollowUp("logout", (username, jti), self.clock() // 1000 + LOGOUT_RECHECK_SECONDS))
+    def log_out(self, username: str, jti: str | None, family: str | None = None) -> int:
+        """Close the connections opened with a revoked token (POST /logout), or with any token of a
+        revoked refresh family, now and once more when the sweep runs LOGOUT_RECHECK_SECONDS later."""
+        token = FAMILY_PREFIX + family if family else jti
+        if not token:
+            return 0
+        closed = self._close_token(username, token)
+        self.store.schedule(FollowUp("logout", (username, token), self.clock() // 1000 + LOGOUT_RECHECK_SECONDS))
         return closed
 
-    def _close_token(self, username: str, jti: str) -> int:
+    def _close_token(self, username: str, token: str) -> int:
+        """`token`: a jti, or FAMILY_PREFIX and a refresh family (every connection of that sign-in)."""
+        family = token[len(FAMILY_PREFIX):] if token.startswith(FAMILY_PREFIX) else None
         closed = 0
         for connection_id, connection_jti in self.store.user_connections(username):
-            if connection_jti == jti:
+            if family:
+                # The by-user index does not hold the family: the row itself (a user has at most
+                # max_connections_per_user of them).
+                conn = self.store.get_connection(connection_id)
+                matches = conn is not None and conn.family == family
+            else:
+                matches = connection_jti == token
+            if matches:
                 closed += self.end_connection(connection_id, protocol.SessionEnd.LOGGED_OUT)
         return closed
 
@@ -450,9 +488,17 @@ class Chat:
         # Another tab of the same user is in the room already: they have not just joined.
         if any(m.username == username and m.connection_id != connection_id for m in members):
             return
+        # Their last tab closed moments ago and its `left` is still held for the grace (a reload):
+        # the sweep settles it, telling the room only what changed (nothing, if they are back).
+        if self.limits.presence_grace_seconds > 0 and self.store.pending(self._presence_follow_up(room, username)):
+            log.add(presenceSettledLater=True)
+            return
         self._broadcast_presence(room, "joined", username, online_users(members), members, exclude=connection_id)
 
-    def _announce_left(self, room: str | None, usernames: list[str], *, cascade: bool = True) -> None:
+    def _announce_left(self, room: str | None, usernames: list[str], *, cascade: bool = True,
+                       deferred: bool = False) -> None:
+        """Tell the room who left. `deferred` (a closed connection): not now, but after the presence
+        grace, through a follow-up the sweep settles, so that a reload says nothing."""
         if not room:
             return  # a connection in no room (kicked) leaves none
         members = self.store.room_members(room)
@@ -461,7 +507,16 @@ class Chat:
             # Another tab of the same user is still in the room: they have not left.
             if username in online:
                 continue
+            if deferred and self.limits.presence_grace_seconds > 0:
+                if len(members) <= self.limits.presence_max_room:
+                    self.store.schedule(self._presence_follow_up(
+                        room, username, self.clock() // 1000 + self.limits.presence_grace_seconds))
+                continue
             self._broadcast_presence(room, "left", username, online, members, exclude=None, cascade=cascade)
+
+    @staticmethod
+    def _presence_follow_up(room: str, username: str, due: int = 0) -> FollowUp:
+        return FollowUp("presence", (room, username), due)
 
     def _broadcast_presence(
         self, room, event, username, online, members, *, exclude: str | None, cascade: bool = True
@@ -495,7 +550,10 @@ class Chat:
         members = self.store.room_members(room)
         online = online_users(members)
         event = "joined" if username in online else "left"
-        if len(members) > self.limits.presence_max_room or self.budgets.note("presence", f"{room}#{username}") == event:
+        note = self.budgets.note("presence", f"{room}#{username}")
+        # No note (its item expired, long after the last frame about them): the room was last told
+        # "joined" when they came; a `left` held for a reload that came back says nothing.
+        if len(members) > self.limits.presence_max_room or note == event or (note is None and event == "joined"):
             return
         targets = [member for member in members if member.username != username]
         if not targets or not self._presence_allowed(room, username, event):

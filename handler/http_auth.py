@@ -1,5 +1,5 @@
 """HTTP API entry points: POST /register, /login, /guest (each answers a token for the WebSocket)
-and POST /logout. The work is AccountService's (handler/accounts.py).
+POST /logout, and POST /refresh (a new access token for a refresh token). The work is AccountService's (handler/accounts.py).
 
 Every failure is a JSON `{"error": "..."}` with a 4xx status (5xx only when the store or the
 configuration fails); nothing a client sends can make these raise.
@@ -12,3 +12,4 @@ register = http_route("register", lambda event: app().account_service.register(e
 login = http_route("login", lambda event: app().account_service.login(event))
 guest = http_route("guest", lambda event: app().account_service.guest(event))
 logout = http_route("logout", lambda event: app().account_service.logout(event))
+refresh = http_route("refresh", lambda event: app().account_service.refresh(event))

@@ -1,4 +1,4 @@
-"""Entry points of the WebSocket message routes: sendmessage, join, history, heartbeat, $default."""
+"""Entry points of the WebSocket message routes: sendmessage, join, history, heartbeat, renew, $default."""
 
 from handler import protocol
 from handler.entry import websocket_route
@@ -21,6 +21,10 @@ def _heartbeat(chat, event, connection_id, identity):
     chat.heartbeat(connection_id)
 
 
+def _renew(chat, event, connection_id, identity):
+    chat.renew(connection_id, identity, protocol.parse_renew(protocol.parse_request(event.body)))
+
+
 def _default(chat, event, connection_id, identity):
     """Frames that no route matched: not JSON, no action, or an unknown action.
 
@@ -37,3 +41,4 @@ join = websocket_route("join", _join)
 history = websocket_route("history", _history)
 heartbeat = websocket_route("heartbeat", _heartbeat)
 default = websocket_route("$default", _default)
+renew = websocket_route("renew", _renew)

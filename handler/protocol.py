@@ -84,6 +84,11 @@ class Action(str, enum.Enum):
     MUTE = "mute"
     DELETE_MESSAGE = "deletemessage"
     MODLOG = "modlog"
+    # Message features (issue 13): served by the `interact` function, and `renew` by its own.
+    EDIT_MESSAGE = "editmessage"
+    REACT = "react"
+    TYPING = "typing"
+    RENEW = "renew"
 
 
 class ErrorCode(str, enum.Enum):
@@ -107,16 +112,20 @@ class ErrorCode(str, enum.Enum):
     RATE_LIMITED = "rate_limited"
     # The connection is not known to the server (its row is gone); reconnect.
     NOT_CONNECTED = "not_connected"
+    # `renew`: the token presented is not valid, expired or revoked; the connection is unchanged.
+    INVALID_TOKEN = "invalid_token"
     # A dependency (the database) failed; the request was not carried out and may be retried.
     UNAVAILABLE = "unavailable"
     # A bug on the server; the request was not carried out.
     INTERNAL = "internal"
-    # Rooms and moderation. The room is private and the user not a member, or the user's role
-    # in the room does not allow the action; nothing was done.
+    # The user may not do this, and nothing was done: the room is private and the user not a
+    # member, the user's role in the room does not allow the action, or the message is someone
+    # else's (an edit), or the room is not the connection's.
     FORBIDDEN = "forbidden"
     # `createroom` of a name that already has a room record or messages.
     ROOM_EXISTS = "room_exists"
-    # The user (or message, or membership) named does not exist.
+    # What the request names does not exist: a user, a membership, or a message of this room
+    # (an edit, a reaction or a reply to an unknown or deleted message).
     NOT_FOUND = "not_found"
     # The sender is muted in this room; `until` says until when.
     MUTED = "muted"
@@ -171,6 +180,7 @@ class Request:
 class SendMessage:
     message: str
     client_msg_id: str | None
+    reply_to: str | None = None  # the id of the quoted message, in the same room
 
 
 @dataclass(frozen=True)
@@ -199,6 +209,9 @@ class Identity:
     expires_at: int  # epoch seconds: the token's exp
     session_limit_seconds: int  # 0: no limit
     jti: str | None = None  # the token's id, for revocation
+    # The refresh family the token was issued in (login and each POST /refresh of one sign-in);
+    # a logout or a reused refresh token revokes the whole family. None: a guest's token.
+    family: str | None = None
 
     def authorizer_context(self, **extra: str) -> dict:
         # API Gateway passes only strings, numbers and booleans in an authorizer's context.
@@ -208,6 +221,7 @@ class Identity:
             "expiresAt": self.expires_at,
             "sessionLimitSeconds": self.session_limit_seconds,
             "jti": self.jti or "",
+            "family": self.family or "",
             **extra,
         }
 
@@ -227,8 +241,10 @@ class Identity:
         # Context values arrive as strings on AWS and as they were sent under serverless-offline.
         guest = str(context.get("guest", "false")).lower() == "true"
         jti = context.get("jti")
+        family = context.get("family")
         return cls(username=username, guest=guest, expires_at=expires_at, session_limit_seconds=limit,
-                   jti=jti if isinstance(jti, str) and jti else None)
+                   jti=jti if isinstance(jti, str) and jti else None,
+                   family=family if isinstance(family, str) and family else None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -275,7 +291,25 @@ def known_action(action: str) -> Action:
 
 
 def parse_send_message(request: Request) -> SendMessage:
-    message = request.fields.get("message")
+    message = _message_text(request.fields)
+    client_msg_id = request.fields.get("clientMsgId")
+    if client_msg_id is not None:
+        if not isinstance(client_msg_id, str) or not 0 < len(client_msg_id) <= CLIENT_MSG_ID_MAX_CHARS:
+            raise ProtocolError(
+                ErrorCode.BAD_REQUEST, f'"clientMsgId" must be a string of 1-{CLIENT_MSG_ID_MAX_CHARS} characters'
+            )
+        _check_text(client_msg_id, '"clientMsgId"', line_breaks=False)
+        if text.is_blank(client_msg_id):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, '"clientMsgId" has no visible characters')
+    reply_to = request.fields.get("replyTo")
+    if reply_to is not None and not is_message_id(reply_to):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, '"replyTo" must be a message id')
+    return SendMessage(message=message, client_msg_id=client_msg_id, reply_to=reply_to)
+
+
+def _message_text(fields: dict) -> str:
+    """The `message` of a sendmessage or editmessage, trimmed and checked against every limit."""
+    message = fields.get("message")
     if not isinstance(message, str):
         raise ProtocolError(ErrorCode.BAD_REQUEST, '"message" must be a string')
     message = text.normalize_line_breaks(message).strip()
@@ -291,16 +325,7 @@ def parse_send_message(request: Request) -> SendMessage:
         raise ProtocolError(
             ErrorCode.TOO_LARGE, f"message is larger than {MESSAGE_MAX_BYTES} bytes in UTF-8 ({size} bytes)"
         )
-    client_msg_id = request.fields.get("clientMsgId")
-    if client_msg_id is not None:
-        if not isinstance(client_msg_id, str) or not 0 < len(client_msg_id) <= CLIENT_MSG_ID_MAX_CHARS:
-            raise ProtocolError(
-                ErrorCode.BAD_REQUEST, f'"clientMsgId" must be a string of 1-{CLIENT_MSG_ID_MAX_CHARS} characters'
-            )
-        _check_text(client_msg_id, '"clientMsgId"', line_breaks=False)
-        if text.is_blank(client_msg_id):
-            raise ProtocolError(ErrorCode.BAD_REQUEST, '"clientMsgId" has no visible characters')
-    return SendMessage(message=message, client_msg_id=client_msg_id)
+    return message
 
 
 def _check_text(value: str, name: str, *, line_breaks: bool) -> None:
@@ -355,6 +380,176 @@ def message_id_at(epoch_ms: int) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# Message features (issue 13): edits, reactions, replies, typing, renewing a connection's token
+
+
+# A message shows at most this many distinct emoji; a new one past it is refused (too_large).
+REACTION_KINDS_MAX = 8
+# At most this many users are kept per emoji (each can take theirs back); one more is refused
+# (too_large). A frame names at most REACTION_NAMES_SHOWN of them, with the count of all.
+REACTION_USERS_MAX = 100
+REACTION_NAMES_SHOWN = 10
+# One emoji: a single pictograph or a sequence (skin tone, ZWJ family, flag, keycap, tag flag),
+# at most this many code points and UTF-8 bytes (the longest RGI sequences are 10 code points
+# and 35 bytes: tag flags such as England's; 40 leaves room).
+EMOJI_MAX_CHARS = 12
+EMOJI_MAX_BYTES = 40
+# A reply quotes the start of the message it answers: at most this many characters, one line.
+REPLY_EXCERPT_CHARS = 100
+# The server passes on at most one `typing` per user per room this often; more are dropped
+# without an answer (a client sends one as the user types, there is nothing to tell it).
+TYPING_INTERVAL_SECONDS = 3
+
+# What an emoji may be made of: pictographs and symbols, and the joiners and modifiers of
+# sequences. Letters, digits (except before a keycap mark), spaces and controls are not emoji.
+_EMOJI_RANGES = (
+    (0x00A9, 0x00A9), (0x00AE, 0x00AE), (0x203C, 0x203C), (0x2049, 0x2049), (0x2122, 0x2122),
+    (0x2139, 0x2139), (0x2194, 0x21AA), (0x231A, 0x23FF), (0x24C2, 0x24C2), (0x25AA, 0x25FE),
+    (0x2600, 0x27BF), (0x2934, 0x2935), (0x2B05, 0x2B55), (0x3030, 0x3030), (0x303D, 0x303D),
+    (0x3297, 0x3297), (0x3299, 0x3299), (0x1F000, 0x1FAFF),
+)
+_EMOJI_JOINERS = {0x200D, 0xFE0F, 0x20E3} | set(range(0x1F3FB, 0x1F400)) | set(range(0xE0020, 0xE0080))
+_KEYCAP_BASES = set("0123456789#*")
+
+
+@dataclass(frozen=True)
+class EditMessage:
+    room: str | None  # None: the connection's room
+    id: str
+    message: str
+
+
+@dataclass(frozen=True)
+class React:
+    room: str | None
+    id: str
+    emoji: str
+
+
+@dataclass(frozen=True)
+class Typing:
+    room: str | None
+
+
+@dataclass(frozen=True)
+class Renew:
+    token: str
+
+
+def _optional_room(fields: dict) -> str | None:
+    room = fields.get("room")
+    return None if room is None else validate_room(room)
+
+
+def _message_id(fields: dict) -> str:
+    message_id = fields.get("id")
+    if not is_message_id(message_id):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, '"id" must be a message id')
+    return message_id
+
+
+def parse_edit_message(request: Request) -> EditMessage:
+    return EditMessage(room=_optional_room(request.fields), id=_message_id(request.fields),
+                       message=_message_text(request.fields))
+
+
+def parse_react(request: Request) -> React:
+    emoji = request.fields.get("emoji")
+    if not is_emoji(emoji):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, '"emoji" must be one emoji')
+    return React(room=_optional_room(request.fields), id=_message_id(request.fields), emoji=emoji)
+
+
+def parse_typing(request: Request) -> Typing:
+    return Typing(room=_optional_room(request.fields))
+
+
+def parse_renew(request: Request) -> Renew:
+    token = request.fields.get("token")
+    if not isinstance(token, str) or not token:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, '"token" must be the new access token')
+    return Renew(token=token)
+
+
+def is_emoji(value: object) -> bool:
+    """One emoji (see _EMOJI_RANGES): no text, no two emoji side by side beyond a ZWJ sequence."""
+    if not isinstance(value, str) or not value or len(value) > EMOJI_MAX_CHARS:
+        return False
+    try:
+        if len(value.encode("utf-8")) > EMOJI_MAX_BYTES:
+            return False
+    except UnicodeEncodeError:
+        return False
+    points = [ord(c) for c in value]
+    pictographs = 0
+    regional = 0
+    for index, point in enumerate(points):
+        if 0x1F1E6 <= point <= 0x1F1FF:
+            regional += 1
+        elif chr(point) in _KEYCAP_BASES:
+            # A keycap: the base, an optional VS16, then U+20E3.
+            rest = points[index + 1:index + 3]
+            if 0x20E3 not in rest:
+                return False
+            pictographs += 1
+        elif point in _EMOJI_JOINERS:
+            continue
+        elif any(low <= point <= high for low, high in _EMOJI_RANGES):
+            pictographs += 1
+        else:
+            return False
+    if regional:
+        return regional == 2 and pictographs == 0  # a flag is exactly two regional indicators
+    if pictographs == 0:
+        return False
+    # Several pictographs are one emoji only when joined (ZWJ sequences).
+    return pictographs == 1 or points.count(0x200D) >= pictographs - 1
+
+
+def reply_excerpt(message: str) -> str:
+    """The start of a quoted message: one line, at most REPLY_EXCERPT_CHARS characters."""
+    line = " ".join(message.split())
+    if len(line) <= REPLY_EXCERPT_CHARS:
+        return line
+    return line[:REPLY_EXCERPT_CHARS - 1] + "…"
+
+
+def reply_ref(*, id: str, sender: str, message: str) -> dict:
+    return {"id": id, "sender": sender, "excerpt": reply_excerpt(message)}
+
+
+def reactions_list(reactions: dict[str, list[str]], viewer: str | None = None) -> list[dict]:
+    """A message's reactions as frames carry them: per emoji (in the order first used) its count,
+    at most REACTION_NAMES_SHOWN names, and for a reply to one user whether they are among them."""
+    listed = []
+    for emoji, users in list(reactions.items())[:REACTION_KINDS_MAX]:
+        if not users:
+            continue
+        entry = {"emoji": emoji, "count": len(users), "users": users[:REACTION_NAMES_SHOWN]}
+        if viewer is not None:
+            entry["me"] = viewer in users
+        listed.append(entry)
+    return listed
+
+
+def edited_frame(*, room: str, id: str, message: str, edited_at: str) -> dict:
+    return {"type": "edited", "room": room, "id": id, "message": message, "editedAt": edited_at}
+
+
+def reaction_frame(*, room: str, id: str, emoji: str, user: str, added: bool, count: int) -> dict:
+    return {"type": "reaction", "room": room, "id": id, "emoji": emoji, "user": user, "added": added,
+            "count": count}
+
+
+def typing_frame(*, room: str, user: str) -> dict:
+    return {"type": "typing", "room": room, "user": user}
+
+
+def renewed_frame(*, expires_at: str, session_ends_at: str | None) -> dict:
+    return {"type": "renewed", "expiresAt": expires_at, "sessionEndsAt": session_ends_at}
+
+
+# ---------------------------------------------------------------------------------------------
 # Building server frames
 
 
@@ -364,8 +559,13 @@ def iso_utc(epoch_ms: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
 
 
-def message_frame(*, id: str, room: str, sender: str, message: str, sent_at: str, client_msg_id: str | None) -> dict:
-    return {
+def message_frame(
+    *, id: str, room: str, sender: str, message: str, sent_at: str, client_msg_id: str | None,
+    reply_to: dict | None = None, edited_at: str | None = None, reactions: list[dict] | None = None,
+) -> dict:
+    """A message. `replyTo`, `editedAt` and `reactions` are there only when the message has them
+    (a plain new message's frame is what it always was); each is bounded, see message features."""
+    frame = {
         "type": "message",
         "id": id,
         "room": room,
@@ -374,6 +574,13 @@ def message_frame(*, id: str, room: str, sender: str, message: str, sent_at: str
         "sentAt": sent_at,
         "clientMsgId": client_msg_id,
     }
+    if reply_to is not None:
+        frame["replyTo"] = reply_to
+    if edited_at is not None:
+        frame["editedAt"] = edited_at
+    if reactions:
+        frame["reactions"] = reactions
+    return frame
 
 
 class Keep(enum.Enum):
@@ -499,6 +706,12 @@ def client_contract() -> dict:
         "topicMaxChars": TOPIC_MAX_CHARS,
         "dmPrefix": DM_PREFIX,
         "moderationMaxMinutes": MODERATION_MAX_MINUTES,
+        # Message features (issue 13).
+        "reactionKindsMax": REACTION_KINDS_MAX,
+        "reactionNamesShown": REACTION_NAMES_SHOWN,
+        "emojiMaxChars": EMOJI_MAX_CHARS,
+        "replyExcerptChars": REPLY_EXCERPT_CHARS,
+        "typingIntervalSeconds": TYPING_INTERVAL_SECONDS,
     }
 
 

@@ -121,6 +121,16 @@ class Limits:
     max_owned_rooms: int = 10
     # How long a "minute" of a ban or mute is, in seconds: 60, except in tests that watch one end.
     moderation_minute_seconds: int = 60
+    # Per user (issue 13): edits and reactions, a burst then a rate per second. Typing has its
+    # fixed interval per user per room (protocol.TYPING_INTERVAL_SECONDS).
+    edit_burst: float = 5
+    edit_rate: float = 0.5
+    react_burst: float = 10
+    react_rate: float = 2
+    # A user whose last connection in a room closed is announced `left` only if they are not back
+    # this many seconds later (a reload reconnects within it); the sweep sends it, so it arrives
+    # between this and this plus the sweep's period (a minute on AWS).
+    presence_grace_seconds: int = 5
 
 
 @dataclass(frozen=True)
@@ -142,6 +152,9 @@ class Accounts:
     # name that SessionHistory or MessageHistory may still show (their longest retention, plus
     # the up to two days DynamoDB takes to delete expired items).
     guest_name_hold_days: int = 92
+    # How long one sign-in can be kept alive by POST /refresh (members only; guests get no refresh
+    # token). A member session limit, when set, ends it sooner.
+    refresh_ttl_seconds: int = 30 * 86400
 
 
 @dataclass(frozen=True)
@@ -260,6 +273,11 @@ class Settings:
                 room_create_rate=env.float("WSCHAT_ROOM_CREATE_RATE", 1 / 60, minimum=0.0001),
                 max_owned_rooms=env.int("WSCHAT_MAX_OWNED_ROOMS", 10, minimum=0),
                 moderation_minute_seconds=env.int("WSCHAT_MODERATION_MINUTE_SECONDS", 60, minimum=1),
+                edit_burst=env.float("WSCHAT_EDIT_BURST", 5, minimum=1),
+                edit_rate=env.float("WSCHAT_EDIT_RATE", 0.5, minimum=0.001),
+                react_burst=env.float("WSCHAT_REACT_BURST", 10, minimum=1),
+                react_rate=env.float("WSCHAT_REACT_RATE", 2, minimum=0.001),
+                presence_grace_seconds=env.int("WSCHAT_PRESENCE_GRACE_SECONDS", 5, minimum=0),
             ),
             accounts=Accounts(
                 allow_registration=env.flag("WSCHAT_ALLOW_REGISTRATION", True),
@@ -274,6 +292,7 @@ class Settings:
                 guest_name_hold_days=env.int(
                     "WSCHAT_GUEST_NAME_HOLD_DAYS", max(message_days, session_days) + 2, minimum=0
                 ),
+                refresh_ttl_seconds=env.int("WSCHAT_REFRESH_TTL_SECONDS", 30 * 86400, minimum=60),
             ),
             fanout=Fanout(
                 batch_size=env.int("WSCHAT_FANOUT_BATCH_SIZE", 250, minimum=1),

@@ -151,14 +151,15 @@ class World:
         return event
 
     def ws(self, route: str, body=None, *, connection_id: str, username: str = "alice", guest: bool = False,
-           expires_in: int = 3600, session_limit: int = 0, jti: str = "", room: str | None = None) -> dict:
+           expires_in: int = 3600, session_limit: int = 0, jti: str = "", room: str | None = None,
+           family: str = "") -> dict:
         event = self._event("connect" if route == "$connect" else "message")
         context = event["requestContext"]
         context.update(routeKey=route, connectionId=connection_id,
                        eventType={"$connect": "CONNECT", "$disconnect": "DISCONNECT"}.get(route, "MESSAGE"))
         context["authorizer"] = {"principalId": username, "username": username, "guest": str(guest).lower(),
                                  "expiresAt": self.now_ms // 1000 + expires_in, "sessionLimitSeconds": session_limit,
-                                 "jti": jti}
+                                 "jti": jti, "family": family}
         if route == "$connect":
             event["queryStringParameters"] = {"token": "Bearer x"} | ({"room": room} if room else {})
         else:
@@ -341,7 +342,7 @@ def connect_refuses_a_connection_over_the_users_cap_and_forgets_its_row(w: World
 
 @scenario("disconnect")
 def disconnect_ends_the_session_and_tells_the_room(w: World):
-    w.start()
+    w.start(WSCHAT_PRESENCE_GRACE_SECONDS="0")  # `left` at once (the grace's path: below)
     w.connect("dis-1", "dis-ann", room="dis-room")
     w.connect("dis-2", "dis-bob", room="dis-room")
     w.connect("dis-3", "dis-cat", room="dis-room")
@@ -410,18 +411,19 @@ def join_moves_to_another_room_with_its_history(w: World):
     assert w.api.frames("joi-1", "welcome")[-1]["room"] == "joi-b"
 
 
-def _expired_and_gone(w: World, function: str, body: dict, prefix: str) -> None:
+def _expired_and_gone(w: World, function: str, body: dict, prefix: str, route: str | None = None) -> None:
     """The function's two housekeeping paths: a session past its limit is closed; a sender found
-    gone is forgotten and its room told."""
+    gone is forgotten and its room told. `route`: the function's route to call, if not its name."""
+    route = route or function
     w.start()
     w.connect(f"{prefix}-1", f"{prefix}-ann", room=f"{prefix}-room", session_limit=30)
     w.connect(f"{prefix}-2", f"{prefix}-bob", room=f"{prefix}-room")
     w.connect(f"{prefix}-3", f"{prefix}-cat", room=f"{prefix}-room")
     w.later(60)
-    w.call(function, w.ws(function, body, connection_id=f"{prefix}-1", username=f"{prefix}-ann", session_limit=30))
+    w.call(function, w.ws(route, body, connection_id=f"{prefix}-1", username=f"{prefix}-ann", session_limit=30))
     assert f"{prefix}-1" in w.api.closed
     w.api.gone.update({f"{prefix}-2", f"{prefix}-3"})  # the sender and another member gone
-    w.call(function, w.ws(function, body, connection_id=f"{prefix}-2", username=f"{prefix}-bob"))
+    w.call(function, w.ws(route, body, connection_id=f"{prefix}-2", username=f"{prefix}-bob"))
     assert w.app.chat_store.get_connection(f"{prefix}-2") is None
 
 
@@ -571,6 +573,135 @@ def moderation_roles_kick_ban_mute_delete_and_the_log(w: World):
 @scenario("moderation")
 def moderation_after_the_session_or_from_a_gone_connection(w: World):
     _expired_and_gone(w, "moderation", {"action": "modlog", "room": "modx-room"}, "modx")
+# -- issue 13: message features, renewal, refresh tokens, presence grace --------------------------
+
+
+@scenario("disconnect")
+def disconnect_holds_the_left_for_the_presence_grace(w: World):
+    w.start()
+    w.connect("gra-1", "gra-ann", room="gra-room")
+    w.connect("gra-2", "gra-bob", room="gra-room")
+    assert status(w.call("disconnect", w.ws("$disconnect", connection_id="gra-1", username="gra-ann"))) == 200
+    assert not [f for f in w.api.frames("gra-2", "presence") if f["event"] == "left"]
+
+
+@scenario("sweep")
+def sweep_tells_the_room_who_left_after_the_grace(w: World):
+    w.start()
+    w.connect("gra-3", "gra-cat", room="gra-late")
+    w.connect("gra-4", "gra-dan", room="gra-late")
+    w.call("disconnect", w.ws("$disconnect", connection_id="gra-3", username="gra-cat"))
+    w.later(10)
+    w.call("sweep", {})
+    assert w.api.frames("gra-4", "presence")[-1]["event"] == "left"
+
+
+@scenario("connect")
+def connect_within_the_grace_says_nothing(w: World):
+    w.start()
+    w.connect("gra-5", "gra-eve", room="gra-back")
+    w.connect("gra-6", "gra-fay", room="gra-back")
+    w.call("disconnect", w.ws("$disconnect", connection_id="gra-5", username="gra-eve"))
+    w.connect("gra-7", "gra-eve", room="gra-back")
+    assert w.api.frames("gra-6", "presence") == []  # neither `left` nor `joined` for the reload
+
+
+def _message_in(w: World, connection_id: str, username: str, text: str = "hello") -> str:
+    w.call("sendmessage", w.ws("sendmessage", {"action": "sendmessage", "message": text},
+                               connection_id=connection_id, username=username))
+    return w.api.frames(connection_id, "message")[-1]["id"]
+
+
+@scenario("interact")
+def interact_edits_reacts_and_types(w: World):
+    w.start()
+    w.connect("int-1", "int-ann", room="int-room")
+    w.connect("int-2", "int-bob", room="int-room")
+    w.connect("int-3", "int-cat", room="int-room")
+    mid = _message_in(w, "int-1", "int-ann")
+    w.later(20)
+    w.api.gone.add("int-3")  # found gone by the edit's broadcast
+    w.call("interact", w.ws("editmessage", {"action": "editmessage", "id": mid, "message": "hello!"},
+                            connection_id="int-1", username="int-ann"))
+    assert w.api.frames("int-2", "edited")[-1]["message"] == "hello!"
+    assert w.app.chat_store.get_connection("int-3") is None
+    w.call("interact", w.ws("react", {"action": "react", "id": mid, "emoji": "👍"}, connection_id="int-2",
+                            username="int-bob"))
+    assert w.api.frames("int-1", "reaction")[-1]["count"] == 1
+    w.call("interact", w.ws("typing", {"action": "typing"}, connection_id="int-2", username="int-bob"))
+    assert w.api.frames("int-1", "typing")
+    w.call("interact", w.ws("editmessage", {"action": "editmessage", "id": mid, "message": "mine now"},
+                            connection_id="int-2", username="int-bob"))
+    assert w.api.frames("int-2", "error")[-1]["code"] == "forbidden"
+
+
+@scenario("interact")
+def interact_after_the_session_or_from_a_gone_connection(w: World):
+    # An edit of a message that is not there: its error reply finds the sender gone.
+    _expired_and_gone(w, "interact", {"action": "editmessage", "id": protocol.new_message_id(w.now_ms, "abcdef"),
+                                      "message": "x"}, "itp", route="editmessage")
+
+
+@scenario("sendmessage")
+def sendmessage_quotes_the_message_it_replies_to(w: World):
+    w.start()
+    w.connect("rep-1", "rep-ann", room="rep-room")
+    mid = _message_in(w, "rep-1", "rep-ann", "the question")
+    w.call("sendmessage", w.ws("sendmessage", {"action": "sendmessage", "message": "the answer", "replyTo": mid},
+                               connection_id="rep-1", username="rep-ann"))
+    assert w.api.frames("rep-1", "message")[-1]["replyTo"]["excerpt"] == "the question"
+
+
+def _signed_in(w: World, username: str) -> dict:
+    w.register_user(username, "password-1")
+    return json.loads(w.call("login", w.http({"username": username, "password": "password-1"}))["body"])
+
+
+@scenario("refresh")
+def refresh_rotates_and_a_reuse_ends_the_sign_in(w: World):
+    w.start()
+    first = _signed_in(w, "ref-ann")
+    w.start()  # a cold start: the refresh reads the signing secret itself
+    renewed = w.call("refresh", w.http({"refreshToken": first["refreshToken"]}))
+    assert status(renewed) == 200
+    claims = jwt.decode(json.loads(renewed["body"])["token"], options={"verify_signature": False})
+    w.connect("ref-1", "ref-ann", room="ref-room", jti=claims["jti"], family=claims["fam"])
+    w.connect("ref-2", "ref-bob", room="ref-room")
+    w.connect("ref-3", "ref-cat", room="ref-room")
+    w.later(20)
+    w.api.gone.add("ref-3")  # found gone by the `left` of the sign-in's closed connection
+    reused = w.call("refresh", w.http({"refreshToken": first["refreshToken"]}))
+    assert status(reused) == 401 and "ref-1" in w.api.closed
+    assert status(w.call("refresh", w.http({"refreshToken": json.loads(renewed["body"])["refreshToken"]}))) == 401
+
+
+@scenario("logout")
+def logout_ends_the_refresh_family(w: World):
+    w.start()
+    signed = _signed_in(w, "out-dan")
+    claims = jwt.decode(signed["token"], options={"verify_signature": False})
+    w.connect("out-4", "out-dan", room="out-fam", jti=claims["jti"], family=claims["fam"])
+    assert status(w.call("logout", w.http(headers={"authorization": f"Bearer {signed['token']}"}))) == 200
+    assert "out-4" in w.api.closed
+    assert status(w.call("refresh", w.http({"refreshToken": signed["refreshToken"]}))) == 401
+
+
+@scenario("renew")
+def renew_extends_an_open_connection(w: World):
+    w.start()
+    signed = _signed_in(w, "ren-ann")
+    w.connect("ren-1", "ren-ann", room="ren-room", expires_in=60)
+    # (The world's clock stays on the real one here: PyJWT checks `nbf` against the real time.)
+    fresh = json.loads(w.call("refresh", w.http({"refreshToken": signed["refreshToken"]}))["body"])
+    w.call("renew", w.ws("renew", {"action": "renew", "token": fresh["token"]}, connection_id="ren-1",
+                         username="ren-ann"))
+    assert w.api.frames("ren-1", "renewed")
+    assert w.app.chat_store.get_connection("ren-1").expires_at > w.now_ms // 1000 + 60
+
+
+@scenario("renew")
+def renew_after_the_session_or_from_a_gone_connection(w: World):
+    _expired_and_gone(w, "renew", {"action": "renew", "token": "x"}, "rnw")
 
 
 # -- background functions --------------------------------------------------------------------------

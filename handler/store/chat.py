@@ -53,6 +53,7 @@ class Connection:
     # mute updates, so that sendmessage needs no read of its own for either.
     admin: bool = False
     muted_until: int = 0
+    family: str | None = None  # the token's refresh family: a logout or a reuse ends them all
 
     @property
     def deadline(self) -> int:
@@ -77,7 +78,8 @@ class FollowUp:
 
     Kinds: "logout" (username, jti): close that token's connections again, for those the by-user
     index did not show yet when the logout ran; "presence" (room, username): tell the room the
-    user's presence as it is now, if frames about it were held back.
+    user's presence as it is now, if frames about it were held back, or once the grace after their
+    last connection closed is over (a `left` a reload must not send).
     """
 
     kind: str
@@ -97,18 +99,44 @@ class StoredMessage:
     message: str
     sent_at: str
     client_msg_id: str | None
+    # Message features (issue 13): the quoted message ({id, sender, excerpt}), when it was last
+    # edited, and its reactions (emoji -> users, in the order first used).
+    reply_to: dict | None = None
+    edited_at: str | None = None
+    reactions: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # A deleted message keeps its id, sender and time, and says when and by whom (a tombstone).
     deleted_at: str | None = None
     deleted_by: str | None = None
 
-    def frame(self) -> dict:
+    def frame(self, viewer: str | None = None) -> dict:
+        """The message frame; `viewer`: the user a welcome or history page is for (each reaction
+        then says whether they are among its users)."""
         if self.deleted_at is not None:
             return protocol.tombstone_frame(id=self.id, room=self.room, sender=self.sender, sent_at=self.sent_at,
                                             deleted_at=self.deleted_at, deleted_by=self.deleted_by or "")
         return protocol.message_frame(
             id=self.id, room=self.room, sender=self.sender, message=self.message,
-            sent_at=self.sent_at, client_msg_id=self.client_msg_id,
+            sent_at=self.sent_at, client_msg_id=self.client_msg_id, reply_to=self.reply_to,
+            edited_at=self.edited_at,
+            reactions=protocol.reactions_list({e: list(u) for e, u in self.reactions}, viewer),
         )
+
+
+class EditRefused(Exception):
+    """Raised when an edit or a reaction finds no message to change: `reason` is "missing"
+    (no such id in the room), "deleted" or "not_author"."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ReactionRefused(Exception):
+    """Raised when a reaction would pass a bound: `reason` is "kinds" or "users"."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
 
 
 class ChatStore:
@@ -145,6 +173,8 @@ class ChatStore:
             item["admin"] = {"BOOL": True}
         if conn.muted_until:
             item["mutedUntil"] = n(conn.muted_until)
+        if conn.family:
+            item["family"] = s(conn.family)
         self.connections.put("put_connection", item)
 
     def get_connection(self, connection_id: str) -> Connection | None:
@@ -204,6 +234,29 @@ class ChatStore:
         )
         return [(get_s(i, "connectionId"), get_s(i, "jti")) for i in items]
 
+    def renew_connection(self, connection_id: str, *, expires_at: int, deadline: int, jti: str | None,
+                         family: str | None) -> bool:
+        """Give an open connection a renewed token's expiry (its deadline with it, for the sweep);
+        False if the row is gone."""
+        # Every name through a placeholder: some (deadline) are DynamoDB reserved words.
+        names = {"#exp": "expiresAt", "#deadline": "deadline", "#id": "connectionId"}
+        values = {":exp": n(expires_at), ":deadline": n(deadline)}
+        update = "SET #exp = :exp, #deadline = :deadline"
+        for attribute, value in (("jti", jti), ("family", family)):
+            if value:
+                update += f", #{attribute} = :{attribute}"
+                names[f"#{attribute}"] = attribute
+                values[f":{attribute}"] = s(value)
+        try:
+            self.connections.update(
+                "renew_connection", {"connectionId": s(connection_id)}, UpdateExpression=update,
+                ConditionExpression="attribute_exists(#id)", ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ConditionFailed:
+            return False
+        return True
+
     def due(self, now_s: int) -> tuple[list[Connection], list[FollowUp]]:
         """What the sweep must do by now: connections whose deadline has passed, and follow-ups
         due. One Query per shard of the by-deadline index."""
@@ -243,6 +296,10 @@ class ChatStore:
             "sweepShard": s(str(secrets.randbelow(SWEEP_SHARDS))),
             "ttl": n(follow_up.due + FOLLOW_UP_TTL_SECONDS),
         })
+
+    def pending(self, follow_up: FollowUp) -> bool:
+        """Whether a follow-up for the same work (its kind and subject; `due` aside) is waiting."""
+        return self.connections.get("pending_follow_up", {"connectionId": s(follow_up.key)}, consistent=True) is not None
 
     def finish(self, follow_up: FollowUp) -> None:
         """Remove a follow-up that was done, unless it was scheduled again (for later) meanwhile."""
@@ -317,7 +374,8 @@ class ChatStore:
     # -- messages ------------------------------------------------------------------------------
 
     def append_message(
-        self, *, room: str, sender: str, message: str, client_msg_id: str | None, sent_at_ms: int
+        self, *, room: str, sender: str, message: str, client_msg_id: str | None, sent_at_ms: int,
+        reply_to: dict | None = None,
     ) -> StoredMessage:
         """Store a message under a new time-ordered id and return it: one write, no counter.
 
@@ -326,7 +384,7 @@ class ChatStore:
         """
         id_ms = self._next_id_ms(sent_at_ms)
         for _ in range(APPEND_ATTEMPTS):
-            stored, item = self._new_message(id_ms, room, sender, message, client_msg_id, sent_at_ms)
+            stored, item = self._new_message(id_ms, room, sender, message, client_msg_id, sent_at_ms, reply_to)
             try:
                 self.messages.put("append_message", item, ConditionExpression="attribute_not_exists(id)")
                 return stored
@@ -335,7 +393,8 @@ class ChatStore:
         raise StorageUnavailable("append_message: no free id")
 
     def append_message_once(
-        self, *, room: str, sender: str, message: str, client_msg_id: str, sent_at_ms: int, window_seconds: int
+        self, *, room: str, sender: str, message: str, client_msg_id: str, sent_at_ms: int, window_seconds: int,
+        reply_to: dict | None = None,
     ) -> tuple[StoredMessage, bool]:
         """Store a message unless its sender stored one with the same client_msg_id in the last
         `window_seconds`: (the new message, True), or (the one stored then, False).
@@ -349,7 +408,7 @@ class ChatStore:
         claim_key = {"key": s(f"sent#{sender}#{client_msg_id}")}
         id_ms = self._next_id_ms(sent_at_ms)
         for _ in range(APPEND_ATTEMPTS):
-            stored, item = self._new_message(id_ms, room, sender, message, client_msg_id, sent_at_ms)
+            stored, item = self._new_message(id_ms, room, sender, message, client_msg_id, sent_at_ms, reply_to)
             claim = {**claim_key, "room": s(room), "id": s(stored.id), "ttl": n(now_s + window_seconds)}
             try:
                 transact_write(self.client, "append_message_once", [
@@ -383,10 +442,11 @@ class ChatStore:
             self._last_id_ms = max(sent_at_ms, self._last_id_ms + 1)
             return self._last_id_ms
 
-    def _new_message(self, id_ms, room, sender, message, client_msg_id, sent_at_ms) -> tuple[StoredMessage, dict]:
+    def _new_message(self, id_ms, room, sender, message, client_msg_id, sent_at_ms,
+                     reply_to=None) -> tuple[StoredMessage, dict]:
         stored = StoredMessage(
             id=protocol.new_message_id(id_ms, secrets.token_hex(3)), room=room, sender=sender, message=message,
-            sent_at=protocol.iso_utc(sent_at_ms), client_msg_id=client_msg_id,
+            sent_at=protocol.iso_utc(sent_at_ms), client_msg_id=client_msg_id, reply_to=reply_to,
         )
         item = {
             "room": s(room),
@@ -398,7 +458,78 @@ class ChatStore:
         }
         if client_msg_id is not None:
             item["clientMsgId"] = s(client_msg_id)
+        if reply_to is not None:
+            item["replyTo"] = {"M": {key: s(value) for key, value in reply_to.items()}}
         return stored, item
+
+    def message(self, room: str, message_id: str) -> StoredMessage | None:
+        """One message of the room (a tombstone too: see deleted_at), or None."""
+        return self._message(room, message_id)
+
+    # -- message features (issue 13) ---------------------------------------------------------------
+
+    def edit_message(self, *, room: str, message_id: str, sender: str, message: str, edited_at_ms: int) -> StoredMessage:
+        """Replace the text of `sender`'s message; raise EditRefused if there is none to change.
+
+        One conditional update: the message exists, is not deleted (a tombstone has `deletedAt`)
+        and is the sender's. What failed is read from the item the refusal returns.
+        """
+        try:
+            response = self.messages.update(
+                "edit_message", {"room": s(room), "id": s(message_id)},
+                UpdateExpression="SET message = :m, editedAt = :at",
+                ConditionExpression="attribute_exists(id) AND attribute_not_exists(deletedAt) AND sender = :me",
+                ExpressionAttributeValues={":m": s(message), ":at": s(protocol.iso_utc(edited_at_ms)), ":me": s(sender)},
+                ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ConditionFailed as refused:
+            raise EditRefused(_refusal(refused.item)) from None
+        return _message(response["Attributes"])
+
+    def toggle_reaction(
+        self, *, room: str, message_id: str, user: str, emoji: str, kinds_max: int, users_max: int
+    ) -> tuple[bool, int]:
+        """Add the user's `emoji` to the message, or take it back if it is there: (added, count).
+
+        Read, then a write conditioned on the version read (`reactionsVersion`), tried again if
+        another reaction came in between: the list stays bounded and no toggle is lost.
+        """
+        key = {"room": s(room), "id": s(message_id)}
+        for _ in range(5):
+            item = self.messages.get("reaction_read", key, consistent=True)
+            if not item or "deletedAt" in item:
+                raise EditRefused("deleted" if item else "missing")
+            reactions = _reactions(item)
+            users = list(reactions.get(emoji, ()))
+            added = user not in users
+            if added:
+                if emoji not in reactions and len(reactions) >= kinds_max:
+                    raise ReactionRefused("kinds")
+                if len(users) >= users_max:
+                    raise ReactionRefused("users")
+                users.append(user)
+            else:
+                users.remove(user)
+            if users:
+                reactions[emoji] = tuple(users)
+            else:
+                reactions.pop(emoji, None)
+            version = get_n(item, "reactionsVersion", 0)
+            stored = {"L": [{"M": {"e": s(e), "u": {"L": [s(u) for u in us]}}} for e, us in reactions.items()]}
+            try:
+                self.messages.update(
+                    "toggle_reaction", key,
+                    UpdateExpression="SET reactions = :r, reactionsVersion = :next",
+                    ConditionExpression=(
+                        "attribute_exists(id) AND attribute_not_exists(deletedAt) AND "
+                        "(attribute_not_exists(reactionsVersion) OR reactionsVersion = :version)"
+                    ),
+                    ExpressionAttributeValues={":r": stored, ":next": n(version + 1), ":version": n(version)},
+                )
+            except ConditionFailed:
+                continue  # another reaction (or a delete) came in between: read again
+            return added, len(users)
+        raise StorageUnavailable("toggle_reaction: contention")
 
     def _message(self, room: str, message_id: str) -> StoredMessage | None:
         if not room or not message_id:
@@ -469,17 +600,13 @@ class ChatStore:
             return False
         return True
 
-    def message(self, room: str, message_id: str) -> StoredMessage | None:
-        """One message (or tombstone) by its room and id."""
-        return self._message(room, message_id)
-
     def delete_message(self, room: str, message_id: str, *, by: str, at_ms: int) -> bool:
-        """Make the message a tombstone: its text removed, `deletedAt` and `deletedBy` set; False
-        if it is gone or deleted already."""
+        """Make the message a tombstone: its text, quote, reactions and edit mark removed,
+        `deletedAt` and `deletedBy` set; False if it is gone or deleted already."""
         try:
             self.messages.update(
                 "delete_message", {"room": s(room), "id": s(message_id)},
-                UpdateExpression="REMOVE #message SET deletedAt = :at, deletedBy = :by",
+                UpdateExpression="REMOVE #message, replyTo, reactions, editedAt SET deletedAt = :at, deletedBy = :by",
                 ConditionExpression="attribute_exists(id) AND attribute_not_exists(deletedAt)",
                 ExpressionAttributeNames={"#message": "message"},
                 ExpressionAttributeValues={":at": s(protocol.iso_utc(at_ms)), ":by": s(by)},
@@ -512,10 +639,12 @@ def _connection(item: dict) -> Connection:
         jti=get_s(item, "jti"),
         admin=get_bool(item, "admin"),
         muted_until=get_n(item, "mutedUntil", 0),
+        family=get_s(item, "family"),
     )
 
 
 def _message(item: dict) -> StoredMessage:
+    reply = item.get("replyTo", {}).get("M")
     return StoredMessage(
         id=get_s(item, "id"),
         room=get_s(item, "room"),
@@ -523,6 +652,29 @@ def _message(item: dict) -> StoredMessage:
         message=get_s(item, "message", ""),
         sent_at=get_s(item, "sentAt"),
         client_msg_id=get_s(item, "clientMsgId"),
+        reply_to={k: get_s(reply, k, "") for k in ("id", "sender", "excerpt")} if reply else None,
+        edited_at=get_s(item, "editedAt"),
+        reactions=tuple(_reactions(item).items()),
         deleted_at=get_s(item, "deletedAt"),
         deleted_by=get_s(item, "deletedBy"),
     )
+
+
+def _reactions(item: dict) -> dict[str, tuple[str, ...]]:
+    reactions = {}
+    for entry in item.get("reactions", {}).get("L", []):
+        fields = entry.get("M", {})
+        emoji = get_s(fields, "e")
+        users = tuple(u["S"] for u in fields.get("u", {}).get("L", []) if "S" in u)
+        if emoji and users:
+            reactions[emoji] = users
+    return reactions
+
+
+def _refusal(item: dict | None) -> str:
+    """Why an edit's condition failed, from the item as it was."""
+    if not item:
+        return "missing"
+    if "deletedAt" in item:
+        return "deleted"
+    return "not_author"

@@ -148,7 +148,7 @@ def test_a_reload_keeps_the_draft_of_each_room(site, new_page, account, width, h
     # A logout takes the drafts with it (the next person on this tab must not see them).
     page.click("#logout")
     page.wait_for_url("**/index.html?reason=logout")
-    assert page.evaluate("sessionStorage.length") == 0
+    assert page.evaluate("sessionStorage.length + localStorage.length") == 0
 
 
 def message_id(ms, n):

@@ -27,7 +27,7 @@ def test_a_page_from_another_origin_cannot_use_the_http_api(site, foreign_site, 
     page.click("#login")
     page.wait_for_selector("#form-error:not([hidden])")
     assert "cannot reach the server" in page.inner_text("#form-error")
-    assert page.evaluate("sessionStorage.getItem('wschat.token')") is None
+    assert page.evaluate("localStorage.getItem('wschat.token')") is None
     # The same login from the site's own origin works.
     log_in(new_page(), site, name, password)
 
@@ -47,7 +47,7 @@ def test_a_logout_the_server_did_not_confirm_says_so_and_still_clears_the_sessio
     name, password = account()
     page = new_page()
     log_in(page, site, name, password)
-    token = page.evaluate("sessionStorage.getItem('wschat.token')")
+    token = page.evaluate("localStorage.getItem('wschat.token')")
 
     def fail(route):
         if failure == "unreachable":
@@ -61,7 +61,7 @@ def test_a_logout_the_server_did_not_confirm_says_so_and_still_clears_the_sessio
     page.wait_for_url("**/index.html?reason=logout-unconfirmed")
     notice = page.inner_text("#notice")
     assert "logged out on this device" in notice and "did not confirm" in notice
-    assert page.evaluate("sessionStorage.length") == 0
+    assert page.evaluate("sessionStorage.length + localStorage.length") == 0
     assert page.errors == []
     page.goto(f"{site.url}/chat.html")
     page.wait_for_url("**/index.html?reason=signin")

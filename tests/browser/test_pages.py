@@ -186,7 +186,7 @@ def test_guest_sees_the_limit_and_is_disconnected_when_it_ends(site, new_page):
     # A guest has no account: told what a guest can do, never to "log in again".
     notice = page.inner_text("#notice")
     assert "guest session has ended" in notice and "log in again" not in notice.lower()
-    assert page.evaluate("sessionStorage.getItem('wschat.token')") is None
+    assert page.evaluate("localStorage.getItem('wschat.token')") is None
 
 
 def test_expired_token_closes_the_socket_and_asks_to_log_in(site, new_page, account):
@@ -194,7 +194,7 @@ def test_expired_token_closes_the_socket_and_asks_to_log_in(site, new_page, acco
     page = new_page()
     page.goto(f"{site.url}/index.html?reason=signin")
     token = short_token(name, 5)
-    page.evaluate(f"sessionStorage.setItem('wschat.token', {json.dumps(token)})")
+    page.evaluate(f"localStorage.setItem('wschat.token', {json.dumps(token)})")
     page.goto(f"{site.url}/chat.html")
     wait_connected(page)
     page.wait_for_url("**/index.html?reason=expired", timeout=15000)
@@ -220,7 +220,7 @@ def test_logout_clears_the_token_and_returns_to_login(site, new_page, account):
     log_in(page, site, name, password)
     page.click("#logout")
     page.wait_for_url("**/index.html?reason=logout")
-    assert page.evaluate("sessionStorage.length") == 0
+    assert page.evaluate("sessionStorage.length + localStorage.length") == 0
     page.goto(f"{site.url}/chat.html")
     page.wait_for_url("**/index.html?reason=signin")
 
@@ -304,7 +304,7 @@ def test_logout_revokes_the_token_on_the_server(site, stack, new_page, account):
     name, password = account()
     page = new_page()
     log_in(page, site, name, password)
-    token = page.evaluate("sessionStorage.getItem('wschat.token')")
+    token = page.evaluate("localStorage.getItem('wschat.token')")
     page.click("#logout")
     page.wait_for_url("**/index.html?reason=logout")
     with pytest.raises(Exception):
@@ -315,7 +315,7 @@ def test_a_logout_elsewhere_sends_the_page_to_login_saying_so(site, stack, new_p
     name, password = account()
     page = new_page()
     log_in(page, site, name, password)
-    token = page.evaluate("sessionStorage.getItem('wschat.token')")
+    token = page.evaluate("localStorage.getItem('wschat.token')")
     requests.post(f"{stack.http_url}/logout", headers={"Authorization": f"Bearer {token}"}, timeout=30)
     page.wait_for_url("**/index.html?reason=logout", timeout=15000)
     assert "logged out" in page.inner_text("#notice")
@@ -342,7 +342,7 @@ def test_session_end_follows_the_reason_code_not_the_text(site, new_page, accoun
             frame["reason"] = reason
         sockets[-1].send(json.dumps(frame))
         page.wait_for_url(f"**/index.html?reason={shown}")
-        assert page.evaluate("sessionStorage.getItem('wschat.token')") is None
+        assert page.evaluate("localStorage.getItem('wschat.token')") is None
         assert page.errors == []
 
 

@@ -145,11 +145,12 @@ def test_logout_revokes_the_token_and_closes_its_connections(api, monkeypatch):
     reinstall_app()
     _, body = http(http_auth.register, {"username": "leaver", "password": "password1"})
     token = body["token"]
-    jti = jwt.decode(token, SECRET, algorithms=["HS256"], audience="wschat-test")["jti"]
+    claims = jwt.decode(token, SECRET, algorithms=["HS256"], audience="wschat-test")
     connect.handler(ws_event("$connect", connection_id="l1", username="leaver") | {})
-    # The authorizer passes the jti; the saved event carries it for this connection.
+    # The authorizer passes the jti and the refresh family; the saved event carries them for this connection.
     event = ws_event("$connect", connection_id="l2", username="leaver")
-    event["requestContext"]["authorizer"]["jti"] = jti
+    event["requestContext"]["authorizer"]["jti"] = claims["jti"]
+    event["requestContext"]["authorizer"]["family"] = claims["fam"]
     connect.handler(event)
     status, answer = http(http_auth.logout, headers={"Authorization": f"Bearer {token}"})
     assert (status, answer) == (200, {"loggedOut": True, "closed": 1})

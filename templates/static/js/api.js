@@ -1,4 +1,4 @@
-// The HTTP API: register, login, guest, logout. Answers {ok, status, data}; never throws.
+// The HTTP API: register, login, guest, logout, refresh. Answers {ok, status, data}; never throws.
 import { config } from "./config.js";
 
 // timeoutMs: give up after this long (status 0, as when the server cannot be reached).
@@ -16,4 +16,9 @@ export async function postJson(path, body, headers = {}, { timeoutMs } = {}) {
   } catch {
     return { ok: false, status: 0, data: { error: "cannot reach the server; check your connection" } };
   }
+}
+
+// POST /refresh: new tokens for the stored refresh token (session.js renewStored uses it).
+export function refreshTokens(refreshToken) {
+  return postJson("/refresh", { refreshToken }, {}, { timeoutMs: 15_000 });
 }

@@ -1,8 +1,8 @@
 // The chat page's wiring: the socket's frames and the page's controls, each handed to the module
 // that does the job (messages.js the list, outbox.js sending, clock.js the clocks, render.js the DOM,
 // panels.js the menu and drawers, attention.js the title and notifications, drafts.js the composer's
-// unsent text).
-import { postJson } from "./api.js";
+// unsent text, session.js the sign-in and its renewal).
+import { postJson, refreshTokens } from "./api.js";
 import { Attention } from "./attention.js";
 import { SessionClock, formatClock, formatDuration } from "./clock.js";
 import { config } from "./config.js";
@@ -11,7 +11,9 @@ import { MessageList, cursorBefore } from "./messages.js";
 import { Outbox } from "./outbox.js";
 import { Panels } from "./panels.js";
 import { mentions, renderOnline, renderState } from "./render.js";
-import { clearLogin, currentLogin, isExpired, loginUrl, saveRoom, savedRoom, sessionEndUrl } from "./session.js";
+import {
+  SessionKeeper, clearLogin, currentLogin, isExpired, loginUrl, renewStored, saveRoom, savedRoom, sessionEndUrl,
+} from "./session.js";
 import { ChatSocket } from "./socket.js";
 import { createState, isRoomName } from "./state.js";
 
@@ -35,7 +37,9 @@ const LOGOUT_TIMEOUT_MS = 10_000;
 // The banner's kind while it says that messages are being held back (hideBanner takes it).
 const RATE_LIMITED_BANNER = "rate-limited";
 
-const login = currentLogin();
+let login = currentLogin();
+// A new tab after the token ran out (tabs share the sign-in): renewed if the sign-in still holds.
+if (isExpired(login) && login?.refreshToken) login = (await renewStored(refreshTokens)).login ?? login;
 if (isExpired(login)) {
   location.replace(login ? sessionEndUrl("token_expired") : loginUrl("signin"));
   // Stop here while the page goes away: a promise that never settles halts the module quietly,
@@ -93,7 +97,21 @@ const socket = new ChatSocket({
   onFrame: (frame) => (handlers[frame.type] || (() => {}))(frame),
 });
 
+// Renewed before it expires (session.js); the open connection is given the new token (`renew`), so
+// that the server keeps it past the old one's expiry. A sign-in ended in another tab ends here too.
+const keeper = new SessionKeeper({
+  refresh: refreshTokens,
+  onRenewed: (fresh) => {
+    login = fresh;
+    clock.tokenExpiresAtMs = fresh.expiresAtMs;
+    socket.send({ action: "renew", token: fresh.token });
+  },
+  onEnded: (code) => endSession(code),
+});
+keeper.start();
+
 const handlers = {
+  renewed() {},
   welcome(frame) {
     hideBanner();
     clock.connected(frame);
@@ -142,7 +160,14 @@ const handlers = {
   },
   heartbeat() {},
   error(frame) {
-    if (frame.code === "session_expired") {
+    if (frame.code === "session_expired" && frame.reason === "token_expired" && !isExpired(currentLogin())) {
+      // The connection's token ran out but a renewed one is stored (its `renew` did not get
+      // through): the server closes this connection, and the socket reconnects with the new one.
+      login = currentLogin();
+      clock.tokenExpiresAtMs = login.expiresAtMs;
+    } else if (frame.code === "invalid_token") {
+      // A `renew` refused: the fallback above applies when the old token runs out.
+    } else if (frame.code === "session_expired") {
       // The server says why as a code (frame.reason); its message is for people, not for branching.
       endSession(frame.reason);
     } else if (frame.code === "not_connected") {

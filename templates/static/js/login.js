@@ -26,7 +26,9 @@ const reason = new URLSearchParams(location.search).get("reason");
 if (reason && Object.hasOwn(REASONS, reason)) {
   notice.textContent = REASONS[reason];
   notice.hidden = false;
-} else if (!isExpired(currentLogin())) {
+} else if (!isExpired(currentLogin()) || currentLogin()?.refreshToken) {
+  // Signed in already, in this tab or another (tabs share the sign-in; chat.js renews a token
+  // that ran out while its refresh token holds).
   location.replace("chat.html");
 }
 

@@ -1,0 +1,99 @@
+"""RefreshStore: refresh-token families (issue 13), one item per sign-in in the Limits table.
+
+    refresh#<family>   username, hash (SHA-256 of the current refresh token's secret), endsAt
+                       (no refresh after it; also the ttl), jti of the latest access token, and
+                       `revoked` once a logout or a reused token ended the family
+
+A refresh token is `<family>.<secret>`; only the secret's hash is stored. Each use rotates it: one
+conditional update replaces the hash if the presented one is the current one, so of two uses of
+the same token only one can win, and a token that was already rotated away (a copy someone kept)
+is seen as reuse. Access tokens name their family (claim `fam`); a revoked family's tokens are
+refused wherever a revoked token is (`revoked#fam#<family>` beside `revoked#<jti>`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from handler.settings import Tables
+from handler.store.dynamo import ConditionFailed, ReadCounter, Table, get_bool, get_n, get_s, n, s
+
+
+def secret_hash(secret: str) -> str:
+    # A refresh secret is 256 random bits, so a plain hash is enough (no guessing to slow down).
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Family:
+    family: str
+    username: str
+    ends_at: int
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """What rotate() found: `family` (None: no such family), and whether the token was current."""
+
+    rotated: bool
+    family: Family | None
+
+
+class RefreshStore:
+    def __init__(self, client, tables: Tables, reads: ReadCounter | None = None):
+        self.reads = reads or ReadCounter()
+        self.limits = Table(client, tables.limits, self.reads)
+
+    def create(self, *, family: str, username: str, secret: str, ends_at: int, jti: str) -> None:
+        """A new family (a login): an UpdateItem, so that roles which may only update Limits can."""
+        self.limits.update(
+            "refresh_create", {"key": s(f"refresh#{family}")},
+            UpdateExpression="SET username = :u, #hash = :h, endsAt = :end, #ttl = :end, jti = :jti",
+            ConditionExpression="attribute_not_exists(#key)",
+            ExpressionAttributeNames={"#hash": "hash", "#ttl": "ttl", "#key": "key"},
+            ExpressionAttributeValues={":u": s(username), ":h": s(secret_hash(secret)), ":end": n(ends_at),
+                                       ":jti": s(jti)},
+        )
+
+    def rotate(self, *, family: str, secret: str, new_secret: str, jti: str, now_s: int) -> Rotation:
+        """Replace the family's token by `new_secret` if `secret` is its current one and the family
+        is neither revoked nor over; else say what is there (the caller tells reuse from the rest)."""
+        try:
+            response = self.limits.update(
+                "refresh_rotate", {"key": s(f"refresh#{family}")},
+                UpdateExpression="SET #hash = :new, jti = :jti",
+                ConditionExpression="#hash = :old AND attribute_not_exists(revoked) AND endsAt > :now",
+                ExpressionAttributeNames={"#hash": "hash"},
+                ExpressionAttributeValues={":new": s(secret_hash(new_secret)), ":old": s(secret_hash(secret)),
+                                           ":jti": s(jti), ":now": n(now_s)},
+                ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ConditionFailed as refused:
+            return Rotation(False, _family(family, refused.item))
+        return Rotation(True, _family(family, response["Attributes"]))
+
+    def revoke(self, family: str, until_s: int) -> Family | None:
+        """End the family: no refresh, and its access tokens refused (until `until_s`, when the
+        last of them has expired). None if there is no such family."""
+        self.limits.put("refresh_revoke_tokens", {"key": s(f"revoked#fam#{family}"), "ttl": n(until_s)})
+        try:
+            response = self.limits.update(
+                "refresh_revoke", {"key": s(f"refresh#{family}")}, UpdateExpression="SET revoked = :yes",
+                ConditionExpression="attribute_exists(#key)", ExpressionAttributeNames={"#key": "key"},
+                ExpressionAttributeValues={":yes": {"BOOL": True}}, ReturnValues="ALL_NEW",
+            )
+        except ConditionFailed:
+            return None
+        return _family(family, response["Attributes"])
+
+    def is_revoked(self, family: str) -> bool:
+        return self.limits.get("is_family_revoked", {"key": s(f"revoked#fam#{family}")}, consistent=True) is not None
+
+
+def _family(family: str, item: dict | None) -> Family | None:
+    if not item or "username" not in item:
+        return None
+    return Family(family=family, username=get_s(item, "username"), ends_at=get_n(item, "endsAt", 0),
+                  revoked=get_bool(item, "revoked"))

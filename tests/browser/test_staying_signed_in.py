@@ -1,0 +1,82 @@
+"""Issue 13, staying signed in, in Chromium: tabs share the sign-in, and every open tab keeps its
+socket past the access token's expiry without a reload (one tab renews, the others adopt it).
+
+The renewal test runs its own stack and site, whose access tokens live TOKEN_TTL seconds."""
+
+import pytest
+import requests
+
+from devstack.site import SiteServer, build_local_site
+from devstack.stack import LocalStack, Ports, free_port
+from tests.browser.conftest import log_in, site_origin, wait_connected
+from tests.integration.conftest import unique_name
+
+TOKEN_TTL = 20
+
+
+def test_a_new_tab_is_signed_in_already(site, new_page, account):
+    name, password = account()
+    page = new_page()
+    log_in(page, site, name, password)
+    tab = page.context.new_page()
+    tab.goto(f"{site.url}/index.html")  # the login page sends a signed-in visitor on to the chat
+    tab.wait_for_url("**/chat.html")
+    wait_connected(tab)
+    assert tab.inner_text("#me-name") == name
+
+
+def test_a_logout_in_one_tab_ends_the_others(site, new_page, account):
+    name, password = account()
+    page = new_page()
+    log_in(page, site, name, password)
+    tab = page.context.new_page()
+    tab.goto(f"{site.url}/chat.html")
+    wait_connected(tab)
+    page.click("#logout")
+    tab.wait_for_url("**/index.html?reason=logout", timeout=15000)
+
+
+@pytest.fixture(scope="module")
+def short_site(tmp_path_factory):
+    port = free_port()
+    local = LocalStack(ports=Ports.free(), allowed_origins=(site_origin(port),), sweep_seconds=1,
+                       env={"WSCHAT_TOKEN_TTL_SECONDS": str(TOKEN_TTL)})
+    with local:
+        out = build_local_site(local, tmp_path_factory.mktemp("short-site"), heartbeatSeconds=20)
+        server = SiteServer(out, port).start()
+        server.stack = local
+        yield server
+        server.stop()
+
+
+def test_every_tab_stays_connected_past_the_tokens_expiry(short_site, new_page):
+    name, password = unique_name("keep"), "browser-pass-1"
+    created = requests.post(f"{short_site.stack.http_url}/register", json={"username": name, "password": password},
+                            timeout=30)
+    assert created.status_code == 201
+    first = new_page()
+    log_in(first, short_site, name, password)
+    second = first.context.new_page()
+    errors = []
+    second.on("pageerror", lambda error: errors.append(str(error)))
+    second.goto(f"{short_site.url}/chat.html")
+    wait_connected(second)
+    tabs = (first, second)
+    for tab in tabs:
+        # Marks that a reload would wipe, and the connection's start that a reconnect would change.
+        tab.evaluate("window.__notReloaded = true")
+    started = [tab.inner_text("#connected-at") for tab in tabs]
+    token = first.evaluate("localStorage.getItem('wschat.token')")
+    # Past the first token's expiry, and the sweep's second after it.
+    first.wait_for_timeout((TOKEN_TTL + 4) * 1000)
+    assert first.evaluate("localStorage.getItem('wschat.token')") != token
+    for tab, connected_at in zip(tabs, started):
+        assert tab.url.endswith("/chat.html")
+        assert tab.evaluate("window.__notReloaded === true")
+        assert tab.get_attribute("#conn-state", "data-state") == "open"
+        assert tab.inner_text("#connected-at") == connected_at
+    # Still signed in, on the server too: a message goes out and comes back.
+    first.fill("#message-input", "still here")
+    first.press("#message-input", "Enter")
+    second.wait_for_selector("text=still here", timeout=10000)
+    assert errors == [] and first.errors == []

@@ -1,0 +1,98 @@
+"""POST /refresh and the refresh family (handler/accounts.py, handler/store/refresh.py) against
+moto's DynamoDB: rotation, reuse detection, logout, guests, the member session limit."""
+
+import json
+import time
+
+import jwt
+import pytest
+
+from authorizer.tokens import TokenRevoked
+from handler import app, http_auth
+from tests.unit.conftest import SECRET, load_event, reinstall_app, set_clock
+
+
+def call(function, body=None, headers=None):
+    event = load_event("http_login")
+    event["body"] = None if body is None else json.dumps(body)
+    event["headers"] = {"content-type": "application/json", **(headers or {})}
+    response = function(event, None)
+    return response["statusCode"], json.loads(response["body"])
+
+
+def claims(token):
+    return jwt.decode(token, SECRET, algorithms=["HS256"], audience="wschat-test", options={"verify_nbf": False,
+                                                                                          "verify_iat": False})
+
+
+@pytest.fixture
+def member(dynamodb):
+    status, body = call(http_auth.register, {"username": "keeper", "password": "password-1"})
+    assert status == 201
+    return body
+
+
+def test_a_sign_in_gets_a_refresh_token_a_guest_none(member):
+    assert member["refreshToken"].count(".") == 1 and member["refreshExpiresAt"].endswith("Z")
+    assert claims(member["token"])["fam"] == member["refreshToken"].split(".")[0]
+    status, body = call(http_auth.login, {"username": "keeper", "password": "password-1"})
+    assert status == 200 and body["refreshToken"] != member["refreshToken"]  # a sign-in of its own
+    status, guest = call(http_auth.guest)
+    assert status == 201 and "refreshToken" not in guest and "fam" not in claims(guest["token"])
+
+
+def test_only_the_hash_is_stored(member):
+    family, secret = member["refreshToken"].split(".")
+    item = app.app().refresh_store.limits.get("t", {"key": {"S": f"refresh#{family}"}})
+    assert secret not in json.dumps(item) and item["username"]["S"] == "keeper" and int(item["ttl"]["N"]) > time.time()
+
+
+def test_each_use_rotates_and_a_reused_token_ends_the_sign_in(member):
+    status, second = call(http_auth.refresh, {"refreshToken": member["refreshToken"]})
+    assert status == 200 and second["refreshToken"] != member["refreshToken"]
+    assert second["user"] == member["user"] and claims(second["token"])["jti"] != claims(member["token"])["jti"]
+    status, third = call(http_auth.refresh, {"refreshToken": second["refreshToken"]})
+    assert status == 200
+    status, answer = call(http_auth.refresh, {"refreshToken": member["refreshToken"]})  # a used one again
+    assert status == 401 and "already used" in answer["error"]
+    assert call(http_auth.refresh, {"refreshToken": third["refreshToken"]})[0] == 401
+    for token in (member["token"], second["token"], third["token"]):
+        with pytest.raises(TokenRevoked):
+            app.app().verified(token)
+
+
+def test_logout_ends_the_sign_in(member):
+    status, second = call(http_auth.refresh, {"refreshToken": member["refreshToken"]})
+    assert call(http_auth.logout, headers={"authorization": f"Bearer {member['token']}"})[0] == 200
+    assert call(http_auth.refresh, {"refreshToken": second["refreshToken"]})[0] == 401
+    with pytest.raises(TokenRevoked):
+        app.app().verified(second["token"])
+
+
+def test_logout_with_an_expired_token_still_ends_the_sign_in_given_the_refresh_token(member, monkeypatch):
+    expired = jwt.encode({**claims(member["token"]), "exp": int(time.time()) - 10}, SECRET, algorithm="HS256")
+    status, _ = call(http_auth.logout, {"token": expired, "refreshToken": member["refreshToken"]})
+    assert status == 200
+    assert call(http_auth.refresh, {"refreshToken": member["refreshToken"]})[0] == 401
+
+
+@pytest.mark.parametrize("body", [{}, {"refreshToken": 5}, {"refreshToken": "nodot"}, {"refreshToken": "a.b"},
+                                  {"refreshToken": "a" * 16 + "." + "b" * 43}, {"refreshToken": "x" * 300}])
+def test_a_malformed_or_unknown_refresh_token_is_401(member, body):
+    status, answer = call(http_auth.refresh, body)
+    assert (status, answer["error"]) == (401, "invalid refresh token")
+
+
+def test_a_sign_in_ends_with_the_member_session_limit(dynamodb, monkeypatch):
+    monkeypatch.setenv("WSCHAT_MEMBER_SESSION_LIMIT_SECONDS", "600")
+    reinstall_app()
+    now = int(time.time())
+    set_clock(now * 1000)
+    _, first = call(http_auth.register, {"username": "limited", "password": "password-1"})
+    set_clock((now + 500) * 1000)
+    status, second = call(http_auth.refresh, {"refreshToken": first["refreshToken"]})
+    renewed = claims(second["token"])
+    assert status == 200 and renewed["exp"] <= now + 600 and renewed["sessionLimitSeconds"] == 100
+    set_clock((now + 601) * 1000)
+    status, answer = call(http_auth.refresh, {"refreshToken": second["refreshToken"]})
+    assert status == 401 and "run its time" in answer["error"]
