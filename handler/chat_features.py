@@ -47,6 +47,9 @@ class ChatFeatures:
         conn = self._live_connection(connection_id)
         if room is not None and room != conn.room:
             raise ProtocolError(ErrorCode.FORBIDDEN, f"this connection is not in room {room!r}; join it first")
+        # Whoever may not send (a kicked or banned connection, in no room; a muted user) may not
+        # edit, react or type either.
+        self._check_may_send(conn)
         return conn
 
     def edit_message(self, connection_id: str, identity: Identity, request: protocol.EditMessage) -> None:
