@@ -194,6 +194,7 @@ class Chat:
             online=online,
             history=[message.frame() for message in history],
             has_more=older,
+            admin=conn.admin,
         )
         self._reply(connection_id, welcome)
         if moved:
