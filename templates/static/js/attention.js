@@ -1,6 +1,8 @@
-// Getting the reader's attention while the tab is hidden: the count of messages received since it
-// was hidden goes in the tab's title, and a message that @mentions the reader raises a desktop
-// notification if they asked for them (a click on the session menu's button, never on load).
+// Getting the reader's attention: the count of messages received in the room shown while the tab is
+// hidden, plus the unread messages of the reader's other rooms (the server's rooms frame), goes in
+// the tab's title; a message that @mentions the reader, a direct message, or a new direct
+// conversation raises a desktop notification while the tab is hidden, if they asked for them (a
+// click on the session menu's button, never on load).
 
 // The notification opt-in is a preference of this browser, not of the tab.
 const OPT_IN_KEY = "wschat.notify";
@@ -12,6 +14,7 @@ export class Attention {
     this.baseTitle = baseTitle;
     this.onChange = onChange;
     this.unread = 0;
+    this.otherRooms = 0; // unread in the reader's other rooms, as the last rooms frame counted them
     document.addEventListener("visibilitychange", () => {
       if (!document.hidden) this.unread = 0;
       this.showTitle();
@@ -19,15 +22,29 @@ export class Attention {
   }
 
   showTitle() {
-    document.title = this.unread ? `(${this.unread}) ${this.baseTitle()}` : this.baseTitle();
+    const count = this.unread + this.otherRooms;
+    document.title = count ? `(${count}) ${this.baseTitle()}` : this.baseTitle();
   }
 
-  // A live message from someone else: counted while the tab is hidden; notified if it mentions me.
-  received({ sender, room, message }, mentionsMe) {
+  setOtherRooms(count) {
+    this.otherRooms = count;
+    this.showTitle();
+  }
+
+  // A live message from someone else: counted while the tab is hidden; notified if it mentions me
+  // or is a direct message (`direct`: the other person's name, for a direct conversation).
+  received({ sender, room, message }, mentionsMe, direct = null) {
     if (!document.hidden) return;
     this.unread += 1;
     this.showTitle();
-    if (mentionsMe && this.notifying) this.notify(sender, room, message);
+    if (!this.notifying) return;
+    if (direct) this.notify(`${sender} sent you a message`, message, room);
+    else if (mentionsMe) this.notify(`${sender} mentioned you in #${room}`, message, room);
+  }
+
+  // Someone opened a direct conversation with the reader.
+  invitedToDm(user, room) {
+    if (document.hidden && this.notifying) this.notify(`${user} started a direct conversation with you`, "", room);
   }
 
   get supported() {
@@ -57,13 +74,14 @@ export class Attention {
   describe() {
     if (!this.supported) return "This browser cannot show notifications.";
     if (this.permission === "denied") return "Notifications are blocked in this browser's site settings.";
-    return this.notifying ? "You are notified of @mentions while this tab is in the background." : "";
+    return this.notifying
+      ? "You are notified of @mentions and direct messages while this tab is in the background." : "";
   }
 
-  notify(sender, room, message) {
+  notify(title, message, room) {
     const body = message.length > EXCERPT_CHARS ? `${message.slice(0, EXCERPT_CHARS)}…` : message;
     try {
-      const notification = new Notification(`${sender} mentioned you in #${room}`, { body, tag: `wschat-${room}` });
+      const notification = new Notification(title, { body, tag: `wschat-${room}` });
       notification.addEventListener("click", () => {
         window.focus();
         notification.close();

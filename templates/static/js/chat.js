@@ -2,12 +2,14 @@
 // that does the job (messages.js the list, outbox.js sending, clock.js the clocks, render.js the DOM,
 // panels.js the menu and drawers, attention.js the title and notifications, drafts.js the composer's
 // unsent text, session.js the sign-in and its renewal, rooms.js the rooms, dialogs and moderation,
-// message_menu.js each message's menu).
+// message_menu.js each message's menu, message_features.js edits, reactions, replies, typing and the
+// read marker).
 import { postJson, refreshTokens } from "./api.js";
 import { Attention } from "./attention.js";
 import { SessionClock, formatClock, formatDuration } from "./clock.js";
 import { config } from "./config.js";
 import { clearDrafts, loadDraft, saveDraft } from "./drafts.js";
+import { MessageFeatures } from "./message_features.js";
 import { attachMessageMenu, refreshMessageMenus, registerMessageAction } from "./message_menu.js";
 import { MessageList, cursorBefore } from "./messages.js";
 import { Outbox } from "./outbox.js";
@@ -38,6 +40,8 @@ const RATE_LIMIT_WAIT_FALLBACK_MS = 1_000;
 const RATE_LIMIT_WAIT_FLOOR_MS = 250;
 // How long a logout waits for the server to confirm the revocation before it gives up and says so.
 const LOGOUT_TIMEOUT_MS = 10_000;
+// A tab shown again asks for the rooms' unread counts, at most this often.
+const ROOMS_REFRESH_MS = 10_000;
 // The banner's kind while it says that messages are being held back (hideBanner takes it).
 const RATE_LIMITED_BANNER = "rate-limited";
 
@@ -60,7 +64,13 @@ window.addEventListener("pageshow", (event) => {
 const me = login.username;
 const state = createState(savedRoom());
 const clock = new SessionClock(login);
-const messages = new MessageList({ list: $("messages"), jump: $("jump"), me, decorateItem: attachMessageMenu });
+const messages = new MessageList({
+  list: $("messages"), jump: $("jump"), me,
+  decorateItem: (item, frame) => {
+    attachMessageMenu(item, frame);
+    features.decorate(item, frame);
+  },
+});
 const outbox = new Outbox({ send: (frame) => socket.send(frame), onChange: showOutbox });
 const attention = new Attention({ baseTitle: () => `${roomTitle(state.shownRoom ?? state.room)} · wschat`, onChange: showNotify });
 const panels = new Panels();
@@ -86,6 +96,15 @@ registerMessageAction({
   label: "Delete",
   visible: (message) => rooms.mayDelete(message),
   run: (message) => rooms.act({ action: "deletemessage", room: message.room, id: message.id }),
+});
+// Edit, Reply and React (after Delete in the menu), the typing line and the read marker.
+const features = new MessageFeatures({
+  me,
+  send: (frame) => socket.send(frame),
+  room: () => state.shownRoom,
+  messages,
+  banner: (text) => showBanner(text),
+  composer: $("message-input"),
 });
 
 $("me-name").textContent = me;
@@ -156,13 +175,17 @@ const handlers = {
     $("connected-at").textContent = formatClock(clock.connectedAt);
     $("connected-at").title = clock.connectedAt.toISOString();
     const missedSince = frame.room === state.shownRoom ? messages.lastId : null;
-    if (frame.room !== state.shownRoom) enterRoom(frame.room, frame.hasMore);
+    const entering = frame.room !== state.shownRoom;
+    if (entering) enterRoom(frame.room, frame.hasMore);
+    else features.roomChanged({ same: true });
     // Nothing queued goes out until the history is in: it may hold one of ours, stored before a
     // drop that lost its echo.
     outbox.pause();
     messages.batch(() => frame.history.forEach(showMessage));
     showPresence(frame.online, frame.onlineCount);
     messages.scrollToBottom();
+    // The "New messages" line at the read marker, when the page enters the room.
+    if (entering) features.entered(frame.lastRead);
     // Back from a drop in the same room: the welcome holds only the last page of history, so ask
     // for everything since the last message seen.
     if (missedSince) startCatchUp(cursorBefore(missedSince, CATCH_UP_LOOKBACK_MS));
@@ -178,7 +201,19 @@ const handlers = {
     outbox.seen(frame);
     if (frame.room !== state.shownRoom) return;
     messages.insert(frame);
-    if (frame.sender !== me) attention.received(frame, mentions(frame.message, me));
+    features.messageFrom(frame.sender);
+    features.maybeRead();
+    if (frame.sender !== me && !frame.deleted) {
+      attention.received(frame, mentions(frame.message, me), rooms.isDm(frame.room) ? frame.sender : null);
+    }
+  },
+  edited: (frame) => features.edited(frame),
+  reaction: (frame) => features.reaction(frame),
+  typing: (frame) => features.typing(frame),
+  read: (frame) => {
+    features.read(frame);
+    rooms.markRead(frame.room);
+    showUnread();
   },
   presence(frame) {
     if (frame.room !== state.shownRoom) return;
@@ -202,9 +237,15 @@ const handlers = {
     else finishCatchUp();
   },
   heartbeat() {},
-  rooms: (frame) => rooms.onRooms(frame),
+  rooms(frame) {
+    rooms.onRooms(frame);
+    showUnread();
+  },
   room: (frame) => rooms.onRoom(frame),
-  invited: (frame) => rooms.onInvited(frame),
+  invited(frame) {
+    rooms.onInvited(frame);
+    if (frame.dm) attention.invitedToDm(frame.with ?? frame.by, frame.room);
+  },
   done: (frame) => rooms.onDone(frame),
   members: (frame) => rooms.onMembers(frame),
   deleted(frame) {
@@ -230,6 +271,8 @@ const handlers = {
       // Only a message is ever refused as muted: it goes back into the box.
       giveBack(outbox.refuse());
       showBanner(mutedWords(rooms.label(state.shownRoom), frame.until));
+    } else if (!outbox.inFlight && features.failed(frame)) {
+      // It answered an edit, a reaction or a read marker: said (or not) where it belongs.
     } else if (state.historyRequests.length && !outbox.inFlight) {
       // No message is in flight, so the error answers the oldest history request.
       historyFailed(state.historyRequests.shift(), frame);
@@ -350,6 +393,8 @@ function rateLimitWaitMs(frame) {
 
 function showMessage(frame) {
   outbox.seen(frame);
+  // Shown already (a catch-up after a reconnect): its latest text and reactions.
+  if (messages.ids.has(frame.id)) features.refresh(frame);
   messages.insert(frame);
 }
 
@@ -365,8 +410,12 @@ function enterRoom(room, hasOlder) {
   state.historyRequests = [];
   stopCatchUp();
   messages.clear();
+  features.roomChanged();
+  // The room entered is being read: its badge goes, and it leaves the title's count.
+  rooms.markRead(room);
   saveRoom(room);
   showRoom(room);
+  showUnread();
   $("load-older").hidden = !hasOlder;
   // The draft of the room left is saved as it is typed; this room's own comes back.
   $("message-input").value = loadDraft(me, room);
@@ -444,6 +493,11 @@ function showPresence(users, count = users.length) {
   $("online-count").textContent = `(${count})`;
   $("presence-toggle-count").textContent = `(${count})`;
   $("presence").dataset.live = "true";
+}
+
+// The tab's title counts the unread messages of the user's other rooms (the server's counts).
+function showUnread() {
+  attention.setOtherRooms(rooms.unreadElsewhere(state.shownRoom));
 }
 
 function showNotify() {
@@ -548,16 +602,24 @@ $("composer").addEventListener("submit", (event) => {
   }
   input.value = "";
   composerChanged();
-  outbox.add(text);
+  outbox.add(text, features.takeReply());
 });
 
 $("message-input").addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
     $("composer").requestSubmit();
+  } else if (event.key === "Escape" && features.replyTarget) {
+    // Escape drops the reply first (a second one closes whatever panel is open).
+    event.preventDefault();
+    event.stopPropagation();
+    features.cancelReply();
   }
 });
-$("message-input").addEventListener("input", composerChanged);
+$("message-input").addEventListener("input", () => {
+  composerChanged();
+  features.typed($("message-input").value);
+});
 
 $("room-form").addEventListener("submit", (event) => {
   event.preventDefault();
@@ -605,6 +667,14 @@ $("auto-enabled").addEventListener("change", updateAutoDisconnect);
 $("auto-minutes").addEventListener("change", updateAutoDisconnect);
 $("auto-form").addEventListener("submit", (event) => event.preventDefault());
 $("notify-toggle").addEventListener("click", () => attention.toggle());
+
+// Back to the tab: the other rooms' unread counts may have moved (the server sends them on request).
+let roomsAskedAt = 0;
+document.addEventListener("visibilitychange", () => {
+  if (document.hidden || !socket.isOpen || Date.now() - roomsAskedAt < ROOMS_REFRESH_MS) return;
+  roomsAskedAt = Date.now();
+  rooms.requestRooms();
+});
 
 socket.open();
 tick();

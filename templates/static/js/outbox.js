@@ -26,8 +26,9 @@ export class Outbox {
     return this.holdTimer !== null;
   }
 
-  add(message) {
-    this.queue.push({ message, clientMsgId: crypto.randomUUID() });
+  // extra: more fields of the sendmessage frame ({replyTo}).
+  add(message, extra = {}) {
+    this.queue.push({ message, ...extra, clientMsgId: crypto.randomUUID() });
     this.pump();
   }
 

@@ -85,6 +85,20 @@ export class Rooms {
     return { sigil: "#", name: room };
   }
 
+  // The unread messages of the user's rooms other than `room` (the rooms frame's counts).
+  unreadElsewhere(room) {
+    return this.mine.reduce((sum, entry) => sum + (entry.room !== room && Number.isInteger(entry.unread) ? entry.unread : 0), 0);
+  }
+
+  // The room was read (here, or in another tab of the user's): its badge goes.
+  markRead(room) {
+    const entry = this.entry(room);
+    if (!entry || (!entry.unread && !entry.mention)) return;
+    entry.unread = 0;
+    entry.mention = false;
+    this.renderSidebar();
+  }
+
   isPrivate(room) {
     return !this.isDm(room) && this.entry(room)?.visibility === "private";
   }

@@ -26,6 +26,13 @@ export function renderRoomList(list, entries, current, onOpen) {
     link.append(name);
     if (!entry.dm && entry.visibility === "private") link.append(" ", element("span", "tag", "private"));
     if (entry.notMember) link.append(" ", element("span", "tag", "visiting"));
+    // Unread messages (the server's count), marked when one mentions the user; none for the room shown.
+    if (entry.room !== current && entry.unread > 0) {
+      const badge = element("span", entry.mention ? "unread-badge mention" : "unread-badge", String(entry.unread));
+      badge.append(element("span", "visually-hidden", entry.mention ? " unread, with a mention of you" : " unread"));
+      link.append(" ", badge);
+      item.classList.add("unread");
+    }
     link.addEventListener("click", () => onOpen(entry.room));
     item.append(link);
     return item;
