@@ -50,16 +50,17 @@ def wait_text(page, selector, text, timeout=20000):
                            arg=[selector, text], timeout=timeout)
 
 
-def reaction_state(page, text):
-    return page.eval_on_selector_all(
-        f"{message_item(page, text)} .reactions .reaction",
-        "ns => ns.map(n => [n.dataset.emoji, n.querySelector('.reaction-count').textContent, n.getAttribute('aria-pressed')])")
-
-
 def wait_reactions(page, text, expected):
-    page.wait_for_function("""([selector, expected]) => JSON.stringify([...document.querySelectorAll(selector)].map(
-        n => [n.dataset.emoji, n.querySelector('.reaction-count').textContent, n.getAttribute('aria-pressed')]))
-        === JSON.stringify(expected)""", arg=[f"{message_item(page, text)} .reactions .reaction", expected], timeout=20000)
+    """Waits until the reactions bar of the message whose text is `text` shows `expected`:
+    [[emoji, count, aria-pressed], ...]."""
+    page.wait_for_function("""([text, expected]) => {
+        const item = [...document.querySelectorAll('#messages li.message')]
+            .find(n => n.querySelector('.body > .text')?.textContent === text);
+        if (!item) return false;
+        const shown = [...item.querySelectorAll('.reactions .reaction')].map(
+            n => [n.dataset.emoji, n.querySelector('.reaction-count').textContent, n.getAttribute('aria-pressed')]);
+        return JSON.stringify(shown) === JSON.stringify(expected);
+    }""", arg=[text, expected], timeout=20000)
 
 
 @pytest.mark.parametrize("width,height", SIZES)
@@ -173,7 +174,7 @@ def test_a_reply_carries_its_quote_to_both_sides(site, new_page, account, width,
     a.click(f"{message_item(a, 'I will')} .quote")
     a.wait_for_function("document.activeElement.matches('li.message') && "
                         "document.activeElement.textContent.includes('who brings the projector')")
-    box = a.locator(message_item(a, "who brings the projector tomorrow?")).bounding_box()
+    box = a.locator(message_item(a, "who brings the projector tomorrow?")).first.bounding_box()
     assert 0 <= box["y"] < height
     assert a.errors == [] and b.errors == []
 

@@ -77,7 +77,8 @@ export class MessageFeatures {
     if (frame.replyTo) renderQuote(item.querySelector(".quote-slot"), frame.replyTo, (id) => this.showOriginal(id));
     if (frame.editedAt) this.markEdited(item, frame.editedAt);
     this.reactions.set(frame.id, frame.reactions ? frame.reactions.map((r) => ({ ...r })) : []);
-    this.drawReactions(frame.id);
+    // The item is not in the list yet: drawn on it directly.
+    this.drawReactions(frame.id, item);
   }
 
   // History brought a message already shown (a catch-up after a reconnect): its latest text and
@@ -164,8 +165,8 @@ export class MessageFeatures {
 
   // -- reactions ---------------------------------------------------------------------------------
 
-  drawReactions(id) {
-    const slot = this.item(id)?.querySelector(".reactions");
+  drawReactions(id, item = this.item(id)) {
+    const slot = item?.querySelector(".reactions");
     if (slot) renderReactions(slot, this.reactions.get(id) ?? [], (emoji) => this.react(id, emoji));
   }
 
