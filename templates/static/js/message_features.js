@@ -14,6 +14,8 @@ const $ = (id) => document.getElementById(id);
 // Someone is shown typing this long after their last `typing` frame: the server passes one on at
 // most every typingIntervalSeconds while they type, plus room for the network.
 const TYPING_SHOWN_MS = config.typingIntervalSeconds * 1000 + 3000;
+// A typing frame this soon after the same user's message is about that message (see typing()).
+const TYPING_AFTER_MESSAGE_MS = 1500;
 // The read marker goes to the server at most this often.
 const READ_INTERVAL_MS = 2000;
 // An edit or a reaction whose answer has not come in this long no longer explains an error frame.
@@ -28,6 +30,7 @@ export class MessageFeatures {
     this.replyTarget = null; // {id, sender, excerpt} while a reply is being written
     this.typists = new Map(); // user -> when their "typing" stops showing (ms)
     this.typingTimer = null;
+    this.lastMessageAt = new Map(); // user -> when their last message arrived (ms)
     this.lastTypingSent = 0;
     this.readSent = null; // the newest id sent as read (or heard from another tab) in this room
     this.readAt = 0;
@@ -285,12 +288,16 @@ export class MessageFeatures {
 
   typing(frame) {
     if (frame.room !== this.room() || frame.user === this.me) return;
+    // Typing and sending are handled by different functions: the typing frame sent as a message
+    // was begun may arrive after the message itself, and would say they are typing it still.
+    if (Date.now() - (this.lastMessageAt.get(frame.user) ?? 0) < TYPING_AFTER_MESSAGE_MS) return;
     this.typists.set(frame.user, Date.now() + TYPING_SHOWN_MS);
     this.drawTyping();
   }
 
   // Their message came: they are no longer typing it.
   messageFrom(user) {
+    this.lastMessageAt.set(user, Date.now());
     if (this.typists.delete(user)) this.drawTyping();
   }
 
