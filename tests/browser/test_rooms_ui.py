@@ -286,6 +286,17 @@ def test_a_moderator_mutes_kicks_and_bans_and_each_person_is_told(site, new_page
         f"Could not open #{room}. You are banned from #{room} until a moderator lifts the ban. "
         "You are still in #general.")
     screenshot(b, f"rooms-banned-{width}x{height}")
+    # The ban is lifted from the room's menu, and bob may come back.
+    close_drawer(a)
+    a.click("#room-menu .menu-button")
+    a.click("#room-menu [role=menuitem][data-action=unban]")
+    a.wait_for_selector("#invite-dialog[open]")
+    assert a.inner_text("#invite-title") == f"Lift a ban in #{room}"
+    a.fill("#invite-user", bob)
+    a.press("#invite-user", "Enter")
+    wait_closed(a, "invite-dialog")
+    a.wait_for_selector(f"#messages li.notice:has-text('{bob} may come back')")
+    switch_room(b, room)
     for page in (a, b, c):
         assert page.errors == []
 

@@ -67,7 +67,25 @@ export class MenuButton {
     }));
     this.list.hidden = false;
     this.button.setAttribute("aria-expanded", "true");
+    this.place();
     this.focusAt(index);
+  }
+
+  // Below the button, or above it when what clips it (a scrolling list, the window) ends first
+  // and there is more room above.
+  place() {
+    this.list.classList.remove("up");
+    let bottom = window.innerHeight;
+    let top = 0;
+    for (let node = this.root.parentElement; node; node = node.parentElement) {
+      if (getComputedStyle(node).overflowY === "visible") continue;
+      const box = node.getBoundingClientRect();
+      bottom = Math.min(bottom, box.bottom);
+      top = Math.max(top, box.top);
+    }
+    const list = this.list.getBoundingClientRect();
+    const button = this.button.getBoundingClientRect();
+    if (list.bottom > bottom && button.top - top > bottom - button.bottom) this.list.classList.add("up");
   }
 
   close({ refocus = false } = {}) {

@@ -397,7 +397,8 @@ export class Rooms {
     if (!room) return [];
     const items = [];
     if (!this.isDm(room) && this.myRank() >= MODERATOR) {
-      items.push({ id: "invite", label: "Invite someone…", run: () => this.openInvite() });
+      items.push({ id: "invite", label: "Invite someone…", run: () => this.openInvite("invite") });
+      items.push({ id: "unban", label: "Lift a ban…", run: () => this.openInvite("unban") });
     }
     const role = this.entry(room)?.role;
     if (role && role !== "owner") {
@@ -436,8 +437,12 @@ export class Rooms {
     this.act(frame, this.createDialog);
   }
 
-  openInvite() {
-    $("invite-room").textContent = this.label(this.current);
+  // `action`: "invite", or "unban" (the same dialog: a username for the room shown).
+  openInvite(action = "invite") {
+    const label = this.label(this.current);
+    $("invite-title").textContent = action === "unban" ? `Lift a ban in ${label}` : `Invite someone to ${label}`;
+    $("invite-submit").textContent = action === "unban" ? "Lift the ban" : "Invite";
+    this.inviteAction = action;
     this.inviteDialog.form.reset();
     this.inviteDialog.open();
   }
@@ -448,7 +453,7 @@ export class Rooms {
       this.inviteDialog.invalid($("invite-user"), "Type the person's username.");
       return;
     }
-    this.act({ action: "invite", room: this.current, user }, this.inviteDialog);
+    this.act({ action: this.inviteAction ?? "invite", room: this.current, user }, this.inviteDialog);
   }
 
   openDm() {

@@ -82,10 +82,11 @@ export function renderMembers(list, rows, me, menuFor, canAct) {
     const item = element("li", row.user === me ? "member me" : "member");
     item.dataset.user = row.user;
     item.dataset.signature = signature;
-    const who = element("span", "member-name", row.user === me ? `${row.user} (you)` : row.user);
-    item.append(who);
-    if (row.role) item.append(" ", element("span", `role role-${row.role}`, row.role));
-    if (row.online) item.append(" ", element("span", "online-mark", "online"));
+    const info = element("span", "member-info");
+    info.append(element("span", "member-name", row.user === me ? `${row.user} (you)` : row.user));
+    if (row.role) info.append(" ", element("span", `role role-${row.role}`, row.role));
+    if (row.online) info.append(" ", element("span", "online-mark", "online"));
+    item.append(info);
     const menu = menuFor(row);
     if (menu) item.append(menu);
     return item;
