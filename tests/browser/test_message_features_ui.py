@@ -6,7 +6,8 @@ finds no serious or critical violation with a menu, the picker and a reply quote
 import pytest
 
 from handler.protocol import Action
-from tests.browser.conftest import log_in, screenshot, send, wait_connected
+from tests.browser.conftest import log_in, open_session_menu, screenshot, send, wait_connected
+from tests.browser.test_chat_ui import HIDDEN_TAB_AND_NOTIFICATIONS
 from tests.browser.test_look import axe_violations
 from tests.browser.test_rooms_ui import create_room, message_item, open_sidebar, wait_banner, wait_in_sidebar
 from tests.integration.conftest import unique_name
@@ -315,4 +316,36 @@ def test_another_room_shows_an_unread_badge(site, new_page, account):
     assert a.inner_text(badge).startswith("2")
     assert "mention" in a.get_attribute(badge, "class")
     assert a.title().startswith("(2) ")
+    assert a.errors == [] and b.errors == []
+
+
+def test_direct_messages_notify_while_the_tab_is_hidden(site, new_page, account):
+    (ann, pw_a), (bob, pw_b) = account(), account()
+    a, b = new_page(), new_page()
+    b.add_init_script(HIDDEN_TAB_AND_NOTIFICATIONS)
+    log_in(a, site, ann, pw_a)
+    log_in(b, site, bob, pw_b)
+    open_session_menu(b)
+    b.click("#notify-toggle")
+    b.wait_for_selector("#notify-toggle[aria-pressed=true]")
+    assert "direct messages" in b.inner_text("#notify-status")
+    b.keyboard.press("Escape")
+    # A new direct conversation, while bob's tab is in the background.
+    b.evaluate("window.__setHidden(true)")
+    open_sidebar(a)
+    a.click("#new-dm")
+    a.wait_for_selector("#dm-dialog[open]")
+    a.fill("#dm-user", bob)
+    a.press("#dm-user", "Enter")
+    b.wait_for_function("window.__notifications.length === 1", timeout=20000)
+    assert b.evaluate("window.__notifications") == [
+        {"title": f"{ann} started a direct conversation with you", "body": ""}]
+    # bob opens it; back in the background, a direct message notifies (no mention needed).
+    b.evaluate("window.__setHidden(false)")
+    b.click("#invite-open")
+    b.wait_for_function("(name) => document.getElementById('room-name').textContent === name", arg=ann)
+    b.evaluate("window.__setHidden(true)")
+    send(a, "are you free later?")
+    b.wait_for_function("window.__notifications.length === 2", timeout=20000)
+    assert b.evaluate("window.__notifications")[1] == {"title": f"{ann} sent you a message", "body": "are you free later?"}
     assert a.errors == [] and b.errors == []

@@ -8,7 +8,7 @@ import requests
 
 from devstack.site import SiteServer, build_local_site
 from devstack.stack import LocalStack, Ports, free_port
-from tests.browser.conftest import log_in, site_origin, wait_connected
+from tests.browser.conftest import log_in, open_session_menu, site_origin, wait_connected
 from tests.integration.conftest import unique_name
 
 TOKEN_TTL = 20
@@ -75,6 +75,14 @@ def test_every_tab_stays_connected_past_the_tokens_expiry(short_site, new_page):
         assert tab.evaluate("window.__notReloaded === true")
         assert tab.get_attribute("#conn-state", "data-state") == "open"
         assert tab.inner_text("#connected-at") == connected_at
+    # The session menu counts to the renewed token's expiry (the first one's has passed), in each tab.
+    for tab in tabs:
+        open_session_menu(tab)
+        labels = tab.eval_on_selector_all("#session-menu dt", "ns => ns.map(n => n.textContent)")
+        assert "Session time" in labels and "Sign-in expires in" in labels
+        minutes, seconds = tab.inner_text("#token-countdown").split(":")
+        assert 0 < int(minutes) * 60 + int(seconds) <= TOKEN_TTL
+        tab.keyboard.press("Escape")
     # Still signed in, on the server too: a message goes out and comes back.
     first.fill("#message-input", "still here")
     first.press("#message-input", "Enter")

@@ -185,3 +185,14 @@ def test_patterns_mean_the_same_in_python_and_in_the_browser():
     cases = [(CONTRACT[key], sample) for key, samples in SAMPLES.items() for sample in samples]
     result = subprocess.run(["node", "-e", script], input=json.dumps(cases), capture_output=True, text=True, check=True)
     assert json.loads(result.stdout) == [re.fullmatch(pattern, sample) is not None for pattern, sample in cases]
+
+
+def test_the_message_features_read_their_limits_from_the_contract(tmp_path):
+    # Edits, reactions, replies and typing (message_features.js, features_view.js) follow the
+    # server's rules as the config block gives them, never a number of their own.
+    site = tmp_path / "site"
+    build_site.render_site(build_site.site_config(ENDPOINTS, "dev", 240), site)
+    scripts = "\n".join((site / "static/js" / name).read_text() for name in ("message_features.js", "features_view.js"))
+    for key in ("reactionKindsMax", "reactionNamesShown", "emojiMaxChars", "replyExcerptChars",
+                "typingIntervalSeconds", "messageMaxChars"):
+        assert f"config.{key}" in scripts, key

@@ -267,12 +267,12 @@ const handlers = {
       endSession(frame.reason);
     } else if (frame.code === "not_connected") {
       socket.drop();
+    } else if (!outbox.inFlight && features.failed(frame)) {
+      // It answered an edit, a reaction, typing or a read marker: said (or not) where it belongs.
     } else if (frame.code === "muted") {
       // Only a message is ever refused as muted: it goes back into the box.
       giveBack(outbox.refuse());
       showBanner(mutedWords(rooms.label(state.shownRoom), frame.until));
-    } else if (!outbox.inFlight && features.failed(frame)) {
-      // It answered an edit, a reaction or a read marker: said (or not) where it belongs.
     } else if (state.historyRequests.length && !outbox.inFlight) {
       // No message is in flight, so the error answers the oldest history request.
       historyFailed(state.historyRequests.shift(), frame);

@@ -13,11 +13,11 @@ const $ = (id) => document.getElementById(id);
 
 // Someone is shown typing this long after their last `typing` frame: the server passes one on at
 // most every typingIntervalSeconds while they type, plus room for the network.
-const TYPING_SHOWN_MS = config.typingIntervalSeconds * 1000 + 3000;
+const TYPING_SHOWN_MS = config.typingIntervalSeconds * 1000 + 3_000;
 // A typing frame this soon after the same user's message is about that message (see typing()).
-const TYPING_AFTER_MESSAGE_MS = 1500;
+const TYPING_AFTER_MESSAGE_MS = 1_500;
 // The read marker goes to the server at most this often.
-const READ_INTERVAL_MS = 2000;
+const READ_INTERVAL_MS = 2_000;
 // An edit or a reaction whose answer has not come in this long no longer explains an error frame.
 const PENDING_MS = 10_000;
 
@@ -309,7 +309,7 @@ export class MessageFeatures {
     clearTimeout(this.typingTimer);
     if (this.typists.size) {
       const next = Math.min(...this.typists.values()) - now;
-      this.typingTimer = setTimeout(() => this.drawTyping(), Math.max(next, 50));
+      this.typingTimer = setTimeout(() => this.drawTyping(), Math.max(next, 0) + 1);
     }
   }
 
@@ -337,10 +337,12 @@ export class MessageFeatures {
     if (first) first.before(newMessagesLine());
   }
 
-  // Another tab of mine read up to `id`: the marker moves there.
+  // The marker as the server has it: the answer to this page's own `read` (the line stays where
+  // the reader found it), or another tab of mine read further (the line moves there).
   read(frame) {
     if (frame.room !== this.room()) return;
-    if (this.readSent === null || frame.id > this.readSent) this.readSent = frame.id;
+    if (this.readSent !== null && frame.id <= this.readSent) return;
+    this.readSent = frame.id;
     this.placeNewLine(frame.id);
   }
 
@@ -400,7 +402,9 @@ export class MessageFeatures {
         : `Your reaction did not go through: ${refusalWords(frame)}`);
       return true;
     }
-    // A read marker has no answer when it works, so its refusal is told apart by its timing.
+    // A muted user's typing is refused (muted): nothing to say, they are told when they send.
+    if (frame.code === "muted" && now - this.lastTypingSent < PENDING_MS) return true;
+    // A read marker is answered by a `read` frame, a refusal only by its timing.
     return this.readAt > 0 && now - this.readAt < PENDING_MS && READ_ERRORS.has(frame.code);
   }
 }

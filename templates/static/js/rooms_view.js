@@ -1,5 +1,6 @@
 // Rendering for rooms: the sidebar's lists, the public directory and the member list. DOM only,
 // every name and topic as text (render.js element()); rooms.js decides what to show.
+import { config } from "./config.js";
 import { element } from "./render.js";
 
 // A room's name as people read it: "#garden", or the other person's name for a direct conversation.
@@ -28,7 +29,9 @@ export function renderRoomList(list, entries, current, onOpen) {
     if (entry.notMember) link.append(" ", element("span", "tag", "visiting"));
     // Unread messages (the server's count), marked when one mentions the user; none for the room shown.
     if (entry.room !== current && entry.unread > 0) {
-      const badge = element("span", entry.mention ? "unread-badge mention" : "unread-badge", String(entry.unread));
+      // The server stops counting at unreadMax: "999+".
+      const count = config.unreadMax && entry.unread >= config.unreadMax ? `${entry.unread}+` : String(entry.unread);
+      const badge = element("span", entry.mention ? "unread-badge mention" : "unread-badge", count);
       badge.append(element("span", "visually-hidden", entry.mention ? " unread, with a mention of you" : " unread"));
       link.append(" ", badge);
       item.classList.add("unread");
