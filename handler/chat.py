@@ -202,6 +202,7 @@ class Chat(ChatFeatures):
             online=online,
             history=[message.frame(identity.username) for message in history],
             has_more=older,
+            admin=conn.admin,
         )
         self._reply(connection_id, welcome)
         if moved:

@@ -596,10 +596,12 @@ class Keep(enum.Enum):
 
 def welcome_frame(
     *, user: str, room: str, connection_id: str, connected_at: str, expires_at: str,
-    session_ends_at: str | None, online: list[str], history: list[dict], has_more: bool,
+    session_ends_at: str | None, online: list[str], history: list[dict], has_more: bool, admin: bool = False,
 ) -> dict:
     """The reply to `join`: the newest of `history` that fit in FRAME_BUDGET_BYTES, and `hasMore`
-    if older messages exist (`has_more`: the store has more; or some of `history` did not fit)."""
+    if older messages exist (`has_more`: the store has more; or some of `history` did not fit).
+    `admin`: the connection is a site admin's (read at $connect), so that a client can offer
+    moderation in rooms where the user has no role; the server decides each action anyway."""
     frame = {
         "type": "welcome",
         "user": user,
@@ -608,6 +610,7 @@ def welcome_frame(
         "connectedAt": connected_at,
         "expiresAt": expires_at,
         "sessionEndsAt": session_ends_at,
+        "admin": admin,
         **_online(online, always=user),
         "history": [],
         "hasMore": False,
