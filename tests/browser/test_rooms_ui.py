@@ -285,6 +285,8 @@ def test_a_moderator_mutes_kicks_and_bans_and_each_person_is_told(site, new_page
     assert wait_banner(b, "Could not open") == (
         f"Could not open #{room}. You are banned from #{room} until a moderator lifts the ban. "
         "You are still in #general.")
+    b.wait_for_function("document.getElementById('sidebar').getBoundingClientRect().right <= 0"
+                        " || window.innerWidth >= 700")  # the drawer has slid away
     screenshot(b, f"rooms-banned-{width}x{height}")
     # The ban is lifted from the room's menu, and bob may come back.
     close_drawer(a)

@@ -167,6 +167,8 @@ export class Rooms {
   // An error frame, if it answers one of this module's requests: said where it belongs (in the
   // open dialog, or in the banner); true if it was taken.
   failed(frame) {
+    const now = Date.now();
+    this.pending = this.pending.filter((entry) => now - entry.at < PENDING_MS);
     if (!this.pending.length) return false;
     // A background refresh (rooms, members) fails in silence; a person's own action is answered.
     const index = this.pending.findIndex((entry) => !entry.quiet);
