@@ -267,7 +267,7 @@ const handlers = {
       endSession(frame.reason);
     } else if (frame.code === "not_connected") {
       socket.drop();
-    } else if (!outbox.inFlight && features.failed(frame)) {
+    } else if ((!outbox.inFlight || frame.code === "unknown_action") && features.failed(frame)) {
       // It answered an edit, a reaction, typing or a read marker: said (or not) where it belongs.
     } else if (frame.code === "muted") {
       // Only a message is ever refused as muted: it goes back into the box.

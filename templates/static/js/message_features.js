@@ -35,6 +35,7 @@ export class MessageFeatures {
     this.readSent = null; // the newest id sent as read (or heard from another tab) in this room
     this.readAt = 0;
     this.readTimer = null;
+    this.readUnsupported = false; // the server answered `read` with unknown_action
     this.pendingEdit = null; // {id, text, at}
     this.pendingReacts = []; // times of reacts sent and not yet answered
     this.picker = null; // {node, id}
@@ -350,7 +351,7 @@ export class MessageFeatures {
   // every READ_INTERVAL_MS.
   maybeRead() {
     const newest = this.messages.lastId;
-    if (!newest || document.hidden || !this.messages.nearBottom()) return;
+    if (!newest || this.readUnsupported || document.hidden || !this.messages.nearBottom()) return;
     if (this.readSent !== null && newest <= this.readSent) return;
     const wait = this.readAt + READ_INTERVAL_MS - Date.now();
     if (wait > 0) {
@@ -386,6 +387,12 @@ export class MessageFeatures {
   // its editor), or a read marker (quiet: nothing the user did); true if it was taken.
   failed(frame) {
     const now = Date.now();
+    // Only `read` can be unknown (a server from before read markers): stop sending it. Taken even
+    // while a message is in flight, which an unknown action cannot be about.
+    if (frame.code === "unknown_action" && this.readAt > 0) {
+      this.readUnsupported = true;
+      return true;
+    }
     this.pendingReacts = this.pendingReacts.filter((at) => now - at < PENDING_MS);
     if (this.pendingEdit && now - this.pendingEdit.at < PENDING_MS) {
       const { id, text } = this.pendingEdit;
