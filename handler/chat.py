@@ -23,6 +23,7 @@ from handler.settings import Limits
 from handler.store.budgets import BudgetStore
 from handler.store.chat import ChatStore, Connection, FollowUp, Member
 from handler.store.rooms import RoomsStore, user_key
+from handler.store.unread import MarkerStore
 
 
 # How long a new connection is protected from being dropped as gone (see Chat.drop_gone).
@@ -54,6 +55,7 @@ class Chat(ChatFeatures):
         *, budgets: BudgetStore, is_revoked: Callable[[Identity], bool],
         verify: Callable[[str], Identity] | None = None,
         rooms: RoomsStore | None = None, is_admin: Callable[[str], bool] | None = None,
+        markers: MarkerStore | None = None,
     ):
         self.store = store
         self.sender = sender
@@ -73,6 +75,8 @@ class Chat(ChatFeatures):
         # (AccountsStore.is_admin, wired by the app). Without them every room is public.
         self.rooms = rooms
         self.is_admin = is_admin
+        # Read markers and mentions (handler/unread.py): welcome's lastRead, sendmessage's mentions.
+        self.markers = markers
         self._feature_budgets()
 
     # -- connection lifecycle ------------------------------------------------------------------
@@ -188,9 +192,12 @@ class Chat(ChatFeatures):
             if conn is None:
                 raise ProtocolError(ErrorCode.NOT_CONNECTED, "this connection is no longer known; reconnect")
             self._announce_left(old_room, [identity.username])
+        # The user's read marker, read beside the room's members and history.
+        marker = _side_pool.submit(self.markers.marker, identity.username, room) if self.markers else None
         members = self.store.room_members(room)
         online = online_users(members)
         history, older = self.store.recent_messages(room, protocol.HISTORY_ON_JOIN)
+        last_read = marker.result() if marker else None
         session_ends_at = protocol.iso_utc(conn.session_ends_at * 1000) if conn.session_ends_at else None
         welcome = protocol.welcome_frame(
             user=identity.username,
@@ -202,6 +209,7 @@ class Chat(ChatFeatures):
             online=online,
             history=[message.frame(identity.username) for message in history],
             has_more=older,
+            last_read=last_read.read_id if last_read else None,
         )
         self._reply(connection_id, welcome)
         if moved:
@@ -235,11 +243,37 @@ class Chat(ChatFeatures):
             log.add(room=conn.room, messageId=stored.id, repeated=True)
             return
         members = audience.result()
+        # Mentions are recorded while the message is delivered (after its write: a mention always
+        # names a stored message); a message without one makes no write for them.
+        mentioned = self._record_mentions(conn.room, stored)
         posted, gone = self.broadcaster.deliver(conn.room, members, stored.frame())
         log.add(room=conn.room, messageId=stored.id, members=len(members), postedHere=posted, gone=len(gone))
         self._touched(touched)
+        self._mentions_recorded(mentioned)
         if gone:
             self.drop_gone_members(conn.room, gone)
+
+    def _record_mentions(self, room: str, stored) -> list:
+        """One write per user the message mentions (protocol.mentions), on the side pool. A
+        mentioned user who may not read the room (a private room's non-member) gets a row too, but
+        `rooms` never shows them a room they may not read."""
+        if self.markers is None:
+            return []
+        names = protocol.mentions(stored.message, stored.sender)
+        if names:
+            log.add(mentions=len(names))
+        now = self.clock()
+        return [_side_pool.submit(self.markers.mention, protocol.mention_key(name), room, stored.id, now)
+                for name in names]
+
+    def _mentions_recorded(self, pending: list) -> None:
+        """Wait for the mention writes (a Lambda may be frozen once it returns); a failed one is
+        logged: the message itself is stored and delivered."""
+        for future in pending:
+            try:
+                future.result()
+            except StorageUnavailable:
+                log.warning("could not record a mention")
 
     def _check_may_send(self, conn: Connection) -> None:
         """A kicked or banned connection is in no room; a muted user waits. Both from the row."""

@@ -25,6 +25,7 @@ from handler.settings import Limits
 from handler.store.accounts import AccountsStore
 from handler.store.chat import Connection
 from handler.store.rooms import Access, RoomsStore, user_key
+from handler.unread import unread_entries
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,15 @@ class RoomActions:
         return len(moved)
 
     def _mine(self, identity: Identity) -> tuple[list[dict], bool]:
+        """The user's rooms: their memberships, and the public rooms they have read (handler/unread.py),
+        each with its unread count and mention flag; most recently active first."""
+        markers = _side_pool.submit(self.chat.markers.markers, identity.username) if self.chat.markers else None
         memberships, more = self.rooms.memberships(user_key(identity.username), protocol.ROOMS_MINE_MAX)
-        records = self.rooms.records([m.room for m in memberships])
+        marked = markers.result() if markers else []
+        named = list(dict.fromkeys([m.room for m in memberships] + [m.room for m in marked]))
+        records = {}
+        for start in range(0, len(named), protocol.ROOMS_MINE_MAX):  # BatchGetItem takes 100 keys
+            records.update(self.rooms.records(named[start:start + protocol.ROOMS_MINE_MAX]))
         mine = []
         for membership in memberships:
             record = records.get(membership.room)
@@ -147,8 +155,10 @@ class RoomActions:
             if membership.dm_with is not None:
                 entry["with"] = membership.dm_with
             mine.append(entry)
+        mine = unread_entries(mine, memberships, marked, records)
         mine.sort(key=lambda e: e["lastActivityAt"] or "", reverse=True)
-        return mine, more
+        more = more or len(mine) > protocol.ROOMS_MINE_MAX
+        return mine[:protocol.ROOMS_MINE_MAX], more
 
 
 class RoomService(RoomActions):

@@ -127,6 +127,10 @@ class Limits:
     edit_rate: float = 0.5
     react_burst: float = 10
     react_rate: float = 2
+    # `read` markers (a client sends one as it shows new messages, debounced): a burst for
+    # switching rooms, then one a second.
+    read_burst: float = 10
+    read_rate: float = 1
     # A user whose last connection in a room closed is announced `left` only if they are not back
     # this many seconds later (a reload reconnects within it); the sweep sends it, so it arrives
     # between this and this plus the sweep's period (a minute on AWS).
@@ -277,6 +281,8 @@ class Settings:
                 edit_rate=env.float("WSCHAT_EDIT_RATE", 0.5, minimum=0.001),
                 react_burst=env.float("WSCHAT_REACT_BURST", 10, minimum=1),
                 react_rate=env.float("WSCHAT_REACT_RATE", 2, minimum=0.001),
+                read_burst=env.float("WSCHAT_READ_BURST", 10, minimum=1),
+                read_rate=env.float("WSCHAT_READ_RATE", 1, minimum=0.001),
                 presence_grace_seconds=env.int("WSCHAT_PRESENCE_GRACE_SECONDS", 5, minimum=0),
             ),
             accounts=Accounts(

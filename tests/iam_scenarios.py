@@ -704,6 +704,45 @@ def renew_after_the_session_or_from_a_gone_connection(w: World):
     _expired_and_gone(w, "renew", {"action": "renew", "token": "x"}, "rnw")
 
 
+@scenario("read")
+def read_moves_the_marker_and_tells_the_users_other_connections(w: World):
+    w.start()
+    w.register_user("red-ann", "password-1")
+    w.connect("red-1", "red-ann", room="red-room")
+    w.connect("red-2", "red-ann", room="red-other")  # another tab, elsewhere
+    w.connect("red-3", "red-ann", room="red-room")  # a third, found gone when told
+    mid = _message_in(w, "red-1", "red-ann")
+    w.later(20)
+    w.api.gone.add("red-3")
+    read = _ask(w, "read", {"action": "read", "room": "red-room", "id": mid}, "red-1", "red-ann")
+    assert read == {"type": "read", "room": "red-room", "id": mid}
+    assert w.api.frames("red-2", "read")[-1]["id"] == mid and w.app.chat_store.get_connection("red-3") is None
+    # Another room than the connection's: admitted as join admits (a private room: members only).
+    _ask(w, "rooms", {"action": "createroom", "room": "red-priv", "visibility": "private"}, "red-1", "red-ann")
+    w.connect("red-4", "red-bob", room="red-room")
+    refused = _ask(w, "read", {"action": "read", "room": "red-priv", "id": mid}, "red-4", "red-bob")
+    assert refused["code"] == "forbidden"
+    assert _ask(w, "read", {"action": "read", "room": "red-other", "id": mid}, "red-1", "red-ann")["id"] == mid
+
+
+@scenario("read")
+def read_after_the_session_or_from_a_gone_connection(w: World):
+    _expired_and_gone(w, "read", {"action": "read", "room": "rdx-room", "id": protocol.new_message_id(w.now_ms, "abcdef")},
+                      "rdx")
+
+
+@scenario("sendmessage")
+def sendmessage_records_the_users_it_mentions(w: World):
+    w.start()
+    w.connect("men-1", "men-ann", room="men-room")
+    w.connect("men-2", "men-bob", room="men-room")
+    mid = _message_in(w, "men-1", "men-ann", "hey @men-bob and @Men-Cat")
+    assert w.api.frames("men-2", "message")[-1]["mentions"] == ["men-bob", "Men-Cat"]
+    assert w.app.marker_store.marker("men-cat", "men-room").mention_id == mid
+    welcome = _ask(w, "join", {"action": "join"}, "men-2", "men-bob")
+    assert welcome["type"] == "welcome" and welcome["lastRead"] is None
+
+
 # -- background functions --------------------------------------------------------------------------
 
 

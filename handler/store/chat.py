@@ -119,6 +119,8 @@ class StoredMessage:
             sent_at=self.sent_at, client_msg_id=self.client_msg_id, reply_to=self.reply_to,
             edited_at=self.edited_at,
             reactions=protocol.reactions_list({e: list(u) for e, u in self.reactions}, viewer),
+            # From the text, as it reads now: no stored list to keep in step with edits.
+            mentions=protocol.mentions(self.message, self.sender),
         )
 
 
@@ -619,6 +621,13 @@ class ChatStore:
         """How many connections are in the room: a COUNT Query on the by-room index."""
         return self.connections.count("count_in_room", IndexName=ROOM_INDEX, KeyConditionExpression="room = :room",
                                       ExpressionAttributeValues={":room": s(room)})
+
+    def count_after(self, room: str, message_id: str, at_most: int) -> int:
+        """How many messages the room holds after `message_id` (tombstones too), counting at most
+        `at_most` (a read marker's COUNT Query: usually none or a few)."""
+        return self.messages.count("count_after", KeyConditionExpression="room = :room AND id > :id",
+                                   ExpressionAttributeValues={":room": s(room), ":id": s(message_id)},
+                                   ConsistentRead=True, at_most=at_most)
 
     def has_messages(self, room: str) -> bool:
         return bool(list(self.messages.query(

@@ -121,15 +121,18 @@ class Table:
                 return
             request["ExclusiveStartKey"] = last
 
-    def count(self, operation: str, **request) -> int:
-        """How many items a Query matches (Select COUNT: no items come back), every page followed."""
+    def count(self, operation: str, *, at_most: int | None = None, **request) -> int:
+        """How many items a Query matches (Select COUNT: no items come back), every page followed;
+        with `at_most`, no more than that many are looked at (the answer is then at most it)."""
         request = {"TableName": self.name, "Select": "COUNT", **request}
         total = 0
         while True:
+            if at_most is not None:
+                request["Limit"] = at_most - total
             with call(operation):
                 response = self.client.query(**request)
             total += response.get("Count", 0)
-            if not response.get("LastEvaluatedKey"):
+            if not response.get("LastEvaluatedKey") or (at_most is not None and total >= at_most):
                 return total
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
