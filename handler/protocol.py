@@ -553,10 +553,10 @@ def renewed_frame(*, expires_at: str, session_ends_at: str | None) -> dict:
 
 # -- read markers, unread counts and mentions (issue 13) ------------------------------------------
 
-# An unread count stops here: `unread: 1000` means 1000 or more. It also bounds the one COUNT
-# Query a `read` makes (the messages after the id read), so a marker set far back costs at most
-# this many items read, once.
-UNREAD_MAX = 1000
+# An unread count stops here: `unread: 999` means 999 or more (a client shows "999+"). It also
+# bounds the one COUNT Query a `read` makes (the messages after the id read), so a marker set far
+# back costs at most this many items read, once.
+UNREAD_MAX = 999
 # `@name` mentions at most this many distinct users per message (the first ones in the text; the
 # sender never counts): each is one write beside the message's, and `mentions` in a frame stays
 # short (5 names of at most 32 characters).
