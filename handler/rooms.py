@@ -140,7 +140,8 @@ class RoomActions:
         markers = _side_pool.submit(self.chat.markers.markers, identity.username) if self.chat.markers else None
         memberships, more = self.rooms.memberships(user_key(identity.username), protocol.ROOMS_MINE_MAX)
         marked = markers.result() if markers else []
-        named = list(dict.fromkeys([m.room for m in memberships] + [m.room for m in marked]))
+        # A room with a mention but no marker or membership is not listed: no need for its record.
+        named = list(dict.fromkeys([m.room for m in memberships] + [m.room for m in marked if m.read_id]))
         records = {}
         for start in range(0, len(named), protocol.ROOMS_MINE_MAX):  # BatchGetItem takes 100 keys
             records.update(self.rooms.records(named[start:start + protocol.ROOMS_MINE_MAX]))
