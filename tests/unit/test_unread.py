@@ -154,3 +154,14 @@ def test_rooms_lists_unread_counts_and_only_rooms_the_user_may_read(api, chat, c
     app.app().room_service(chat).list_rooms("a1", identity(clock, "ann"), None)
     ann = {e["room"]: e for e in api.frames("a1", "rooms")[-1]["mine"]}
     assert ann["priv"]["unread"] == 1 and ann["priv"]["mention"] is False and "pub" not in ann
+
+
+def test_the_count_after_a_marker_is_bounded(api, chat, clock):  # noqa: F811
+    connect(chat, clock, "a1", "ann", "r1")
+    for n in range(5):
+        chat.send_message("a1", identity(clock, "ann"), SendMessage(f"m{n}", None))
+        clock.advance(0.01)
+    first = store_ids(chat, "a1")[0]
+    assert chat.store.count_after("r1", first, 999) == 4
+    assert chat.store.count_after("r1", first, 2) == 2  # looks at no more than it was allowed
+    assert chat.store.count_after("r2", first, 999) == 0
