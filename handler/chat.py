@@ -210,6 +210,7 @@ class Chat(ChatFeatures):
             history=[message.frame(identity.username) for message in history],
             has_more=older,
             last_read=last_read.read_id if last_read else None,
+            admin=conn.admin,
         )
         self._reply(connection_id, welcome)
         if moved:

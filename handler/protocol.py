@@ -669,11 +669,13 @@ class Keep(enum.Enum):
 
 def welcome_frame(
     *, user: str, room: str, connection_id: str, connected_at: str, expires_at: str,
-    session_ends_at: str | None, online: list[str], history: list[dict], has_more: bool,
+    session_ends_at: str | None, online: list[str], history: list[dict], has_more: bool, admin: bool = False,
     last_read: str | None = None,
 ) -> dict:
     """The reply to `join`: the newest of `history` that fit in FRAME_BUDGET_BYTES, and `hasMore`
-    if older messages exist (`has_more`: the store has more; or some of `history` did not fit)."""
+    if older messages exist (`has_more`: the store has more; or some of `history` did not fit).
+    `admin`: the connection is a site admin's (read at $connect), so that a client can offer
+    moderation in rooms where the user has no role; the server decides each action anyway."""
     frame = {
         "type": "welcome",
         "user": user,
@@ -682,6 +684,7 @@ def welcome_frame(
         "connectedAt": connected_at,
         "expiresAt": expires_at,
         "sessionEndsAt": session_ends_at,
+        "admin": admin,
         **_online(online, always=user),
         # The user's read marker for the room (null: none yet): where a "new messages" line goes.
         "lastRead": last_read,

@@ -159,7 +159,8 @@ def test_a_site_admin_moderates_a_public_room_nobody_owns(stack, register, clien
     assert AccountsStore(stack.dynamodb(), settings.tables).set_admin(boss, True)
     # The role is read at $connect: a connection opened before it was given is not an admin's.
     admin = client(token, room)
-    admin.join()
+    # The welcome tells the client it is an admin's (the page offers moderation from it).
+    assert admin.join()["admin"] is True and c.join()["admin"] is False
     assert ask(admin, {"action": "kick", "room": room, "user": cat}, "done")["user"] == cat
     assert c.next("kicked")["by"] == boss
     # Nobody else moderates a room nobody owns.

@@ -142,6 +142,13 @@ def test_pages_and_scripts_hold_no_copy_of_a_pattern_or_limit(tmp_path):
 
     expected = {
         ("chat.html", "room-input"): {"pattern": "roomPattern", "maxlength": "roomMaxChars"},
+        # The rooms dialogs: a new room's name and topic, a username to invite or to message,
+        # a ban's or mute's length.
+        ("chat.html", "create-name"): {"pattern": "roomPattern", "maxlength": "roomMaxChars"},
+        ("chat.html", "create-topic"): {"maxlength": "topicMaxChars"},
+        ("chat.html", "invite-user"): {"pattern": "usernamePattern", "maxlength": "usernameMaxChars"},
+        ("chat.html", "dm-user"): {"pattern": "usernamePattern", "maxlength": "usernameMaxChars"},
+        ("chat.html", "moderate-minutes"): {"max": "moderationMaxMinutes"},
         ("index.html", "username"): {
             "pattern": "usernamePattern", "minlength": "usernameMinChars", "maxlength": "usernameMaxChars"},
         ("index.html", "password"): {"minlength": "passwordMinChars", "maxlength": "passwordMaxChars"},

@@ -65,6 +65,10 @@ def test_connect_to_a_private_room_is_refused_before_the_row_is_written_and_admi
         connect(chat, clock, "c-bob", "bob", room="vault")
     assert caught.value.status == 403 and store().get_connection("c-bob") is None
     assert store().get_connection("c-ann").admin and not connect(chat, clock, "c-bob", "bob").admin
+    # The welcome says so, so that the page can offer an admin moderation where they hold no role.
+    chat.join("c-ann", who(clock, "ann"), Join(None))
+    chat.join("c-bob", who(clock, "bob"), Join(None))
+    assert api.last("c-ann")["admin"] is True and api.last("c-bob")["admin"] is False
     # A dm-- name without a record is private too.
     with pytest.raises(Refused):
         connect(chat, clock, "c-bob2", "bob", room=protocol.dm_room("x", "y"))

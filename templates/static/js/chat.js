@@ -1,16 +1,20 @@
 // The chat page's wiring: the socket's frames and the page's controls, each handed to the module
 // that does the job (messages.js the list, outbox.js sending, clock.js the clocks, render.js the DOM,
 // panels.js the menu and drawers, attention.js the title and notifications, drafts.js the composer's
-// unsent text, session.js the sign-in and its renewal).
+// unsent text, session.js the sign-in and its renewal, rooms.js the rooms, dialogs and moderation,
+// message_menu.js each message's menu).
 import { postJson, refreshTokens } from "./api.js";
 import { Attention } from "./attention.js";
 import { SessionClock, formatClock, formatDuration } from "./clock.js";
 import { config } from "./config.js";
 import { clearDrafts, loadDraft, saveDraft } from "./drafts.js";
+import { attachMessageMenu, refreshMessageMenus, registerMessageAction } from "./message_menu.js";
 import { MessageList, cursorBefore } from "./messages.js";
 import { Outbox } from "./outbox.js";
 import { Panels } from "./panels.js";
+import { joinRefusal, mutedWords, removalWords } from "./refusals.js";
 import { mentions, renderOnline, renderState } from "./render.js";
+import { Rooms } from "./rooms.js";
 import {
   SessionKeeper, clearLogin, currentLogin, isExpired, loginUrl, renewStored, saveRoom, savedRoom, sessionEndUrl,
 } from "./session.js";
@@ -56,10 +60,33 @@ window.addEventListener("pageshow", (event) => {
 const me = login.username;
 const state = createState(savedRoom());
 const clock = new SessionClock(login);
-const messages = new MessageList({ list: $("messages"), jump: $("jump"), me });
+const messages = new MessageList({ list: $("messages"), jump: $("jump"), me, decorateItem: attachMessageMenu });
 const outbox = new Outbox({ send: (frame) => socket.send(frame), onChange: showOutbox });
-const attention = new Attention({ baseTitle: () => `#${state.shownRoom ?? state.room} · wschat`, onChange: showNotify });
+const attention = new Attention({ baseTitle: () => `${roomTitle(state.shownRoom ?? state.room)} · wschat`, onChange: showNotify });
 const panels = new Panels();
+const rooms = new Rooms({
+  me,
+  guest: login.guest,
+  send: (frame) => socket.send(frame),
+  shownRoom: () => state.shownRoom,
+  switchTo,
+  status: (text) => messages.notice(text),
+  banner: (text) => showBanner(text),
+  changed: () => {
+    // The Room field keeps what the user may be typing: only the heading and lists change.
+    showRoom(state.shownRoom ?? state.room, { field: false });
+    refreshMessageMenus($("messages"));
+  },
+  closePanels: () => panels.closeAll(),
+});
+
+// The message menu's own item; Edit, Reply and React register theirs the same way.
+registerMessageAction({
+  id: "delete",
+  label: "Delete",
+  visible: (message) => rooms.mayDelete(message),
+  run: (message) => rooms.act({ action: "deletemessage", room: message.room, id: message.id }),
+});
 
 $("me-name").textContent = me;
 $("me-guest").hidden = !login.guest;
@@ -74,6 +101,8 @@ showNotify();
 
 const socket = new ChatSocket({
   url: () => {
+    // Remembered to tell a refused connect (403: a private room, a ban) from one that opened.
+    state.attempt = { room: state.room, opened: false };
     const query = new URLSearchParams({ token: `Bearer ${login.token}`, room: state.room });
     return `${config.wsUrl}?${query}`;
   },
@@ -87,10 +116,15 @@ const socket = new ChatSocket({
     if (name !== "open") $("presence").dataset.live = "false";
     if (name !== "open") outbox.disconnected();
     if (name === "closed" && !state.ended && isExpired(login)) endSession("token_expired");
+    if (name === "waiting") connectFailed();
   },
   onOpen: () => {
+    if (state.attempt) state.attempt.opened = true;
+    state.welcomed = false;
+    state.joining = null;
     // Answers to requests made on the old connection will never come.
     state.historyRequests = [];
+    rooms.reset();
     stopCatchUp();
     socket.send({ action: "join" });
   },
@@ -114,6 +148,10 @@ const handlers = {
   renewed() {},
   welcome(frame) {
     hideBanner();
+    if (state.afterWelcome) showBanner(state.afterWelcome);
+    state.afterWelcome = null;
+    state.joining = null;
+    state.outOfRoom = false;
     clock.connected(frame);
     $("connected-at").textContent = formatClock(clock.connectedAt);
     $("connected-at").title = clock.connectedAt.toISOString();
@@ -129,6 +167,10 @@ const handlers = {
     // for everything since the last message seen.
     if (missedSince) startCatchUp(cursorBefore(missedSince, CATCH_UP_LOOKBACK_MS));
     else outbox.resume();
+    rooms.welcomed(frame, { firstOfConnection: !state.welcomed });
+    state.welcomed = true;
+    showRoom(frame.room, { field: false });
+    retryRefusedRoom(frame.room);
     tick();
   },
   message(frame) {
@@ -141,6 +183,7 @@ const handlers = {
   presence(frame) {
     if (frame.room !== state.shownRoom) return;
     showPresence(frame.online, frame.onlineCount);
+    rooms.presence(frame);
     if (frame.user !== me) messages.notice(`${frame.user} ${frame.event === "joined" ? "joined" : "left"}`);
   },
   history(frame) {
@@ -159,6 +202,17 @@ const handlers = {
     else finishCatchUp();
   },
   heartbeat() {},
+  rooms: (frame) => rooms.onRooms(frame),
+  room: (frame) => rooms.onRoom(frame),
+  invited: (frame) => rooms.onInvited(frame),
+  done: (frame) => rooms.onDone(frame),
+  members: (frame) => rooms.onMembers(frame),
+  deleted(frame) {
+    rooms.onDeleted(frame);
+    if (frame.room === state.shownRoom) messages.markDeleted(frame);
+  },
+  kicked: (frame) => removedFrom(frame),
+  banned: (frame) => removedFrom(frame),
   error(frame) {
     if (frame.code === "session_expired" && frame.reason === "token_expired" && !isExpired(currentLogin())) {
       // The connection's token ran out but a renewed one is stored (its `renew` did not get
@@ -172,15 +226,26 @@ const handlers = {
       endSession(frame.reason);
     } else if (frame.code === "not_connected") {
       socket.drop();
+    } else if (frame.code === "muted") {
+      // Only a message is ever refused as muted: it goes back into the box.
+      giveBack(outbox.refuse());
+      showBanner(mutedWords(rooms.label(state.shownRoom), frame.until));
     } else if (state.historyRequests.length && !outbox.inFlight) {
       // No message is in flight, so the error answers the oldest history request.
       historyFailed(state.historyRequests.shift(), frame);
     } else if (frame.code === "rate_limited" && outbox.holdFor(rateLimitWaitMs(frame))) {
       // Neither stored nor sent: it stays first in the outbox and goes again after the wait.
       showBanner("Too many messages at once: yours wait and go out in order.", { kind: RATE_LIMITED_BANNER });
-    } else if (state.shownRoom !== null && state.room !== state.shownRoom && !outbox.inFlight) {
-      // Nothing else was asked: the error answers the room switch (too many joins, ...).
+    } else if (state.joining !== null && !outbox.inFlight && JOIN_REFUSALS.has(frame.code)) {
+      // The error answers the room switch (private, banned, too many joins, ...).
       joinRefused(frame);
+    } else if (!outbox.inFlight && rooms.failed(frame)) {
+      // It answered a room action (create, invite, moderation...): said where it was asked.
+    } else if (state.joining !== null && !outbox.inFlight) {
+      joinRefused(frame);
+    } else if (frame.code === "forbidden" && state.outOfRoom) {
+      giveBack(outbox.refuse());
+      showBanner("You are in no room now: open a room to send messages (yours is back in the box).");
     } else {
       giveBack(outbox.refuse());
       showBanner(frame.message);
@@ -188,12 +253,84 @@ const handlers = {
   },
 };
 
+// The codes a refused join answers with (docs/protocol.md).
+const JOIN_REFUSALS = new Set(["forbidden", "banned", "invalid_room", "rate_limited", "bad_request"]);
+
+// Goes to `room` (a click in the sidebar, the directory, an invitation, the Room field): a join on
+// the open connection; while there is none, the next connection asks for it.
+function switchTo(room) {
+  if (room === state.shownRoom && !state.outOfRoom) {
+    showRoom(room);
+    return;
+  }
+  state.room = room;
+  if (socket.isOpen) {
+    state.joining = room;
+    socket.send({ action: "join", room });
+  } else if (!socket.ws) {
+    socket.open(); // waiting to retry: try now, with this room
+  }
+}
+
+// Kicked or banned from the room shown: the connection is in no room. Back to the default room
+// (unless that is the room), saying why.
+function removedFrom(frame) {
+  rooms.removed();
+  if (frame.room !== state.shownRoom) return;
+  const words = removalWords(frame, rooms.label(frame.room));
+  state.outOfRoom = true;
+  $("presence").dataset.live = "false";
+  if (frame.room !== config.defaultRoom) {
+    const text = `${words} You are back in #${config.defaultRoom}.`;
+    showBanner(text);
+    state.afterWelcome = text;
+    switchTo(config.defaultRoom);
+  } else {
+    showBanner(`${words} Open another room to go on.`);
+  }
+}
+
+// A connection that never opened: the server refuses ?room= of a private room the user is not a
+// member of, or one they are banned from (403), and a browser cannot tell that from a network
+// failure. So the next try goes to the default room; once in, a join of the room wanted asks the
+// server why (retryRefusedRoom), and the answer is said. If the default room fails too, it was
+// more likely the network: back to the room wanted.
+function connectFailed() {
+  const attempt = state.attempt;
+  if (!attempt || attempt.opened) return; // an open connection dropped: reconnect as before
+  if (attempt.room !== config.defaultRoom) {
+    state.refusedRoom = attempt.room;
+    state.room = config.defaultRoom;
+  } else if (state.refusedRoom) {
+    state.room = state.refusedRoom;
+    state.refusedRoom = null;
+  } else {
+    showBanner(`Could not connect to #${config.defaultRoom} (trying again). If you were banned from it, `
+      + "type another room's name in the Room field.");
+  }
+}
+
+function retryRefusedRoom(room) {
+  const wanted = state.refusedRoom;
+  state.refusedRoom = null;
+  if (wanted && room === config.defaultRoom && wanted !== room) switchTo(wanted);
+}
+
 // The page stays in the room it shows, and the room field says so again (it held the refused name).
 function joinRefused(frame) {
-  const wanted = state.room;
+  const wanted = state.joining ?? state.room;
+  state.joining = null;
   state.room = state.shownRoom;
-  $("room-input").value = state.shownRoom;
-  showBanner(`Could not switch to #${wanted}: ${frame.message}. You are still in #${state.shownRoom}.`);
+  showRoom(state.shownRoom);
+  const where = state.outOfRoom ? "Open another room to go on."
+    : `You are still in ${roomTitle(state.shownRoom)}.`;
+  showBanner(`${joinRefusal(frame, roomTitle(wanted))} ${where}`);
+}
+
+// "#garden", or "@bob" for a direct conversation.
+function roomTitle(room) {
+  const { sigil, name } = rooms.heading(room);
+  return `${sigil}${name}`;
 }
 
 // A message the server refused for good goes back into the composer, after anything typed since:
@@ -236,11 +373,16 @@ function enterRoom(room, hasOlder) {
   updateCharCount();
 }
 
-// The room's name everywhere it shows: the heading, the room field, the sidebar and the title.
-function showRoom(room) {
-  $("room-name").textContent = room;
-  $("room-input").value = room;
-  $("current-room").textContent = room;
+// The room's name everywhere it shows: the heading, the room field, the sidebar and the title. A
+// direct conversation shows the other person's name (its room name is a hash).
+function showRoom(room, { field = true } = {}) {
+  if (room === null || room === undefined) return;
+  const { sigil, name } = rooms.heading(room);
+  $("room-sigil").textContent = sigil;
+  $("room-name").textContent = name;
+  $("room-private").hidden = !rooms.isPrivate(room);
+  if (field) $("room-input").value = rooms.isDm(room) ? "" : room;
+  rooms.renderSidebar();
   attention.showTitle();
 }
 
@@ -424,14 +566,12 @@ $("room-form").addEventListener("submit", (event) => {
     // The field goes back to the room shown, so that the field and the heading agree; the banner
     // quotes what was refused (as text).
     showBanner(`Room names are 1-${config.roomMaxChars} characters of letters, digits, _ and -: `
-      + `"${room}" is not one. You are still in #${state.shownRoom ?? state.room}.`);
-    $("room-input").value = state.shownRoom ?? state.room;
+      + `"${room}" is not one. You are still in ${roomTitle(state.shownRoom ?? state.room)}.`);
+    showRoom(state.shownRoom ?? state.room);
     return;
   }
   panels.closeAll();
-  if (room === state.shownRoom) return;
-  state.room = room;
-  socket.send({ action: "join", room });
+  switchTo(room);
 });
 
 $("load-older").addEventListener("click", () => {

@@ -9,8 +9,10 @@ import { daySeparator, messageItem, noticeItem } from "./render.js";
 const NEAR_BOTTOM_PX = 60;
 
 export class MessageList {
-  constructor({ list, jump, me }) {
+  // decorateItem(item, frame): fills a new item's slots (the message menu); called for each.
+  constructor({ list, jump, me, decorateItem = () => {} }) {
     this.list = list;
+    this.decorateItem = decorateItem;
     this.jump = jump; // the "new messages" button, shown when one arrives below a reader scrolled back
     this.me = me;
     this.ids = new Set();
@@ -38,11 +40,16 @@ export class MessageList {
   }
 
   insert(frame) {
-    if (this.ids.has(frame.id)) return;
+    if (this.ids.has(frame.id)) {
+      // History may bring the tombstone of a message shown before it was deleted.
+      if (frame.deleted) this.markDeleted(frame);
+      return;
+    }
     const follow = this.nearBottom() || frame.sender === this.me;
     const newest = this.lastId === null || frame.id > this.lastId;
     this.ids.add(frame.id);
     const item = messageItem(frame, this.me);
+    this.decorateItem(item, frame);
     if (newest) {
       this.list.append(item); // the common case: the newest message goes last, after any notices
       this.lastId = frame.id;
@@ -56,6 +63,22 @@ export class MessageList {
     this.decorate();
     if (follow) this.scrollToBottom();
     else if (newest) this.jump.hidden = false;
+  }
+
+  // A message shown is deleted (a live `deleted` frame, or its tombstone in history): it stays in
+  // its place, as "message deleted", with no text. False if it is not shown.
+  markDeleted({ id, by, deletedBy, deletedAt }) {
+    const item = this.list.querySelector(`li.message[data-id="${CSS.escape(id)}"]`);
+    if (!item || item.dataset.deleted) return !!item;
+    const tombstone = messageItem({ id, sender: item.dataset.sender, sentAt: item.dataset.sentAt, deleted: true,
+      deletedBy: deletedBy ?? by, deletedAt }, this.me);
+    this.decorateItem(tombstone, { id, room: item.dataset.room, sender: item.dataset.sender,
+      sentAt: item.dataset.sentAt, deleted: true });
+    const hadFocus = item.contains(document.activeElement);
+    item.replaceWith(tombstone);
+    if (hadFocus) this.list.focus();
+    this.decorate();
+    return true;
   }
 
   notice(text) {

@@ -25,7 +25,8 @@ export class Panels {
       if (this.open && event.target.closest("[data-close-panel]")) this.close({ refocus: true });
     });
     document.addEventListener("keydown", (event) => {
-      if (event.key === "Escape" && this.open) {
+      // A dialog or a menu over the panel takes its own Escape.
+      if (event.key === "Escape" && this.open && !event.defaultPrevented && !document.querySelector("dialog[open]")) {
         event.preventDefault();
         this.close({ refocus: true });
       }
@@ -33,6 +34,8 @@ export class Panels {
     // A click outside the open panel and its button closes it (the scrim behind a drawer included).
     document.addEventListener("pointerdown", (event) => {
       const entry = this.open;
+      // A dialog opened from the drawer is over it, not outside it.
+      if (event.target.closest?.("dialog")) return;
       if (entry && !entry.panel.contains(event.target) && !entry.button.contains(event.target)) this.close();
     });
   }

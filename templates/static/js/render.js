@@ -11,13 +11,14 @@ export function element(tag, className, text) {
   return node;
 }
 
-// A message: the head (sender, time), the text, and empty slots for what later changes add (a
+// A message: the head (sender, time), the text (or, deleted, "message deleted"), and empty slots for what later changes add (a
 // reply quote above the text, a reactions bar below it, a message menu). messages.js groups
 // messages (data-group) and marks day changes.
 export function messageItem(frame, me) {
   const item = element("li", frame.sender === me ? "message own" : "message");
   item.dataset.id = frame.id;
   item.dataset.sender = frame.sender;
+  item.dataset.room = frame.room;
   item.dataset.sentAt = frame.sentAt;
   const meta = element("p", "meta");
   meta.append(element("span", "sender", frame.sender));
@@ -27,6 +28,14 @@ export function messageItem(frame, me) {
   time.title = sent.toLocaleString();
   meta.append(" ", time);
   const body = element("div", "body");
+  if (frame.deleted) {
+    // A tombstone: who sent it and when stay; the text is gone from the server too.
+    item.classList.add("deleted");
+    item.dataset.deleted = "true";
+    body.append(element("p", "text deleted-text", "message deleted"));
+    item.append(meta, body, element("div", "message-actions"));
+    return item;
+  }
   body.append(element("div", "quote-slot"), messageText(frame.message, me), element("div", "reactions"));
   item.append(meta, body, element("div", "message-actions"));
   if (mentions(frame.message, me) && frame.sender !== me) item.classList.add("mentions-me");

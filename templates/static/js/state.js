@@ -16,5 +16,15 @@ export function createState(savedRoom) {
     // tries of that page, timer: the retry waiting}. null otherwise.
     catchUp: null,
     ended: false, // logged out or expired: nothing reconnects, nothing redirects twice
+    // Rooms: the join in flight (its room; null if none); kicked or banned from the room shown (the
+    // connection is in no room); the connect attempt ({room, opened}); a room whose connect failed,
+    // asked for again by join once the default room's connection is in (chat.js connectFailed);
+    // a banner to show after the next welcome (why the page moved).
+    joining: null,
+    outOfRoom: false,
+    attempt: null,
+    refusedRoom: null,
+    afterWelcome: null,
+    welcomed: false, // a welcome came on this connection (the first asks for the rooms list)
   };
 }

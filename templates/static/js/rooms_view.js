@@ -1,0 +1,87 @@
+// Rendering for rooms: the sidebar's lists, the public directory and the member list. DOM only,
+// every name and topic as text (render.js element()); rooms.js decides what to show.
+import { element } from "./render.js";
+
+// A room's name as people read it: "#garden", or the other person's name for a direct conversation.
+export function roomLabel(entry) {
+  return entry.dm ? (entry.with ?? "direct conversation") : `#${entry.room}`;
+}
+
+// entries: [{room, dm, with, visibility}] in the order to show; `current`: the room shown.
+export function renderRoomList(list, entries, current, onOpen) {
+  // A keyboard user on a link keeps their place when the list is drawn again.
+  const focused = list.contains(document.activeElement) ? document.activeElement.dataset.room : null;
+  list.replaceChildren(...entries.map((entry) => {
+    const item = element("li", entry.room === current ? "current" : "");
+    const link = element("button", "room-link");
+    link.type = "button";
+    link.dataset.room = entry.room;
+    link.append(element("span", "hash", entry.dm ? "@" : "#"));
+    link.firstChild.setAttribute("aria-hidden", "true");
+    const name = element("span", "room-link-name", entry.dm ? (entry.with ?? "direct conversation") : entry.room);
+    if (entry.room === current) {
+      name.id = "current-room";
+      link.setAttribute("aria-current", "page");
+    }
+    link.append(name);
+    if (!entry.dm && entry.visibility === "private") link.append(" ", element("span", "tag", "private"));
+    if (entry.notMember) link.append(" ", element("span", "tag", "visiting"));
+    link.addEventListener("click", () => onOpen(entry.room));
+    item.append(link);
+    return item;
+  }));
+  if (focused) list.querySelector(`.room-link[data-room="${CSS.escape(focused)}"]`)?.focus();
+}
+
+// "5 min ago", "3 h ago", or the date, for a room's last activity.
+export function activityWords(iso, now = Date.now()) {
+  if (!iso) return "no messages yet";
+  const minutes = Math.round((now - Date.parse(iso)) / 60_000);
+  if (minutes < 1) return "active just now";
+  if (minutes < 60) return `active ${minutes} min ago`;
+  if (minutes < 24 * 60) return `active ${Math.round(minutes / 60)} h ago`;
+  return `active ${new Date(iso).toLocaleDateString([], { month: "short", day: "numeric" })}`;
+}
+
+// entries: the directory's rooms [{room, topic, online, lastActivityAt}], already filtered.
+export function renderDirectory(list, entries, current, onOpen) {
+  list.replaceChildren(...entries.map((entry) => {
+    const item = element("li", "directory-entry");
+    const open = element("button", "directory-open");
+    open.type = "button";
+    open.dataset.room = entry.room;
+    const head = element("span", "directory-name");
+    head.append(element("span", "hash", "#"), entry.room);
+    head.firstChild.setAttribute("aria-hidden", "true");
+    open.append(head);
+    if (entry.topic) open.append(element("span", "directory-topic", entry.topic));
+    const facts = `${entry.online} online · ${activityWords(entry.lastActivityAt)}`;
+    open.append(element("span", "directory-facts", entry.room === current ? `${facts} · you are here` : facts));
+    open.addEventListener("click", () => onOpen(entry.room));
+    item.append(open);
+    return item;
+  }));
+}
+
+// rows: [{user, role, online}]; menuFor(row): a MenuButton's root, or null when there is nothing
+// the user may do to that person. A row that did not change keeps its node, so that a menu open in
+// it (or the focus on its button) survives presence and member updates.
+export function renderMembers(list, rows, me, menuFor, canAct) {
+  const old = new Map([...list.children].map((node) => [node.dataset.user, node]));
+  list.replaceChildren(...rows.map((row) => {
+    const signature = `${row.role}|${row.online}|${canAct(row)}`;
+    const kept = old.get(row.user);
+    if (kept && kept.dataset.signature === signature) return kept;
+    const item = element("li", row.user === me ? "member me" : "member");
+    item.dataset.user = row.user;
+    item.dataset.signature = signature;
+    const info = element("span", "member-info");
+    info.append(element("span", "member-name", row.user === me ? `${row.user} (you)` : row.user));
+    if (row.role) info.append(" ", element("span", `role role-${row.role}`, row.role));
+    if (row.online) info.append(" ", element("span", "online-mark", "online"));
+    item.append(info);
+    const menu = menuFor(row);
+    if (menu) item.append(menu);
+    return item;
+  }));
+}
