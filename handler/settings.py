@@ -131,6 +131,9 @@ class Limits:
     # this many seconds later (a reload reconnects within it); the sweep sends it, so it arrives
     # between this and this plus the sweep's period (a minute on AWS).
     presence_grace_seconds: int = 5
+    # POST /refresh per address per hour (counted before the token is looked at): a legitimate
+    # sign-in renews about once an hour per browser, so a NAT of many users stays far below.
+    refresh_per_ip: int = 600
 
 
 @dataclass(frozen=True)
@@ -278,6 +281,7 @@ class Settings:
                 react_burst=env.float("WSCHAT_REACT_BURST", 10, minimum=1),
                 react_rate=env.float("WSCHAT_REACT_RATE", 2, minimum=0.001),
                 presence_grace_seconds=env.int("WSCHAT_PRESENCE_GRACE_SECONDS", 5, minimum=0),
+                refresh_per_ip=env.int("WSCHAT_REFRESH_PER_IP", 600, minimum=1),
             ),
             accounts=Accounts(
                 allow_registration=env.flag("WSCHAT_ALLOW_REGISTRATION", True),

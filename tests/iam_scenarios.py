@@ -675,6 +675,26 @@ def refresh_rotates_and_a_reuse_ends_the_sign_in(w: World):
     assert status(w.call("refresh", w.http({"refreshToken": json.loads(renewed["body"])["refreshToken"]}))) == 401
 
 
+@scenario("refresh")
+def refresh_is_limited_per_address(w: World):
+    # Over the per-address limit, the counter is read to say when it ends (GetItem on Limits).
+    w.start(WSCHAT_REFRESH_PER_IP="1")
+    assert status(w.call("refresh", w.http({"refreshToken": "x" * 10 + "." + "y" * 43}, source_ip="198.51.100.9"))) == 401
+    assert status(w.call("refresh", w.http({"refreshToken": "x" * 10 + "." + "y" * 43}, source_ip="198.51.100.9"))) == 429
+
+
+@scenario("logout")
+def logout_with_an_expired_token_ends_its_refresh_family(w: World):
+    w.start()
+    signed = _signed_in(w, "out-eve")
+    claims = jwt.decode(signed["token"], options={"verify_signature": False})
+    expired = jwt.encode({**claims, "exp": int(time.time()) - 10}, SECRET, algorithm="HS256")
+    w.connect("out-5", "out-eve", room="out-fam", jti=claims["jti"], family=claims["fam"])
+    assert status(w.call("logout", w.http(headers={"authorization": f"Bearer {expired}"}))) == 200
+    assert "out-5" in w.api.closed
+    assert status(w.call("refresh", w.http({"refreshToken": signed["refreshToken"]}))) == 401
+
+
 @scenario("logout")
 def logout_ends_the_refresh_family(w: World):
     w.start()
