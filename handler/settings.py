@@ -119,6 +119,10 @@ class Limits:
     room_create_burst: float = 3
     room_create_rate: float = 1 / 60
     max_owned_rooms: int = 10
+    # Invitations one user may receive (from everyone): a burst, then a rate per second. Only a
+    # new membership counts; an invitation is a frame on every connection of its target, unasked.
+    invite_target_burst: float = 10
+    invite_target_rate: float = 10 / 3600
     # How long a "minute" of a ban or mute is, in seconds: 60, except in tests that watch one end.
     moderation_minute_seconds: int = 60
     # Per user (issue 13): edits and reactions, a burst then a rate per second. Typing has its
@@ -275,6 +279,8 @@ class Settings:
                 room_create_burst=env.float("WSCHAT_ROOM_CREATE_BURST", 3, minimum=1),
                 room_create_rate=env.float("WSCHAT_ROOM_CREATE_RATE", 1 / 60, minimum=0.0001),
                 max_owned_rooms=env.int("WSCHAT_MAX_OWNED_ROOMS", 10, minimum=0),
+                invite_target_burst=env.float("WSCHAT_INVITE_TARGET_BURST", 10, minimum=1),
+                invite_target_rate=env.float("WSCHAT_INVITE_TARGET_RATE", 10 / 3600, minimum=0.0001),
                 moderation_minute_seconds=env.int("WSCHAT_MODERATION_MINUTE_SECONDS", 60, minimum=1),
                 edit_burst=env.float("WSCHAT_EDIT_BURST", 5, minimum=1),
                 edit_rate=env.float("WSCHAT_EDIT_RATE", 0.5, minimum=0.001),
