@@ -560,8 +560,10 @@ def rooms_create_invite_list_members_dm_and_leave(w: World):
         assert _ask(w, "rooms", {"action": "invite", "room": "rms-priv", "user": user}, "rms-1", "rms-ann")["type"] == "done"
     assert w.api.frames("rms-2", "invited") and w.app.chat_store.get_connection("rms-3") is None
     assert _ask(w, "rooms", {"action": "members", "room": "rms-priv"}, "rms-1", "rms-ann")["type"] == "members"
+    # Only rooms made with createroom are listed (a typed room's message does not list it).
+    _ask(w, "rooms", {"action": "createroom", "room": "rms-pub"}, "rms-1", "rms-ann")
     listed = _ask(w, "rooms", {"action": "rooms"}, "rms-1", "rms-ann")
-    assert listed["type"] == "rooms" and listed["directory"][0]["room"] == "rms-lobby"
+    assert listed["type"] == "rooms" and listed["directory"][0]["room"] == "rms-pub"
     assert _ask(w, "rooms", {"action": "dm", "user": "rms-bob"}, "rms-1", "rms-ann")["dm"] is True
     w.call("join", w.ws("join", {"action": "join", "room": "rms-priv"}, connection_id="rms-2", username="rms-bob"))
     assert _ask(w, "rooms", {"action": "leave", "room": "rms-priv"}, "rms-2", "rms-bob")["type"] == "done"
