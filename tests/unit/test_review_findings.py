@@ -175,3 +175,18 @@ def test_a_message_in_a_typed_room_does_not_list_it_in_the_directory(world, api)
     listed = [e["room"] for e in api.frames("c-s", "rooms")[-1]["directory"]]
     assert not [r for r in listed if r.startswith("FREE-CRYPTO-")]
     assert protocol.DEFAULT_ROOM in listed and "made-one" in listed
+
+
+def test_a_banned_user_invited_back_to_a_private_room_still_cannot_read_its_members(world, api):
+    chat, rooms, moderation = world()
+    clock = world.clock
+    member("ann")
+    member("eve")
+    connect(chat, clock, "c-ann", "ann")
+    connect(chat, clock, "c-eve", "eve")
+    rooms.create_room("c-ann", who(clock, "ann"), parsed(protocol.parse_create_room, room="vault", visibility="private"))
+    rooms.invite("c-ann", who(clock, "ann"), parsed(protocol.parse_room_user, room="vault", user="eve"))
+    moderation.ban("c-ann", who(clock, "ann"), parsed(protocol.parse_ban, room="vault", user="eve"))
+    rooms.invite("c-ann", who(clock, "ann"), parsed(protocol.parse_room_user, room="vault", user="eve"))
+    refused(lambda: rooms.members("c-eve", who(clock, "eve"), protocol.RoomOnly("vault")), ErrorCode.FORBIDDEN)
+    refused(lambda: chat.join("c-eve", who(clock, "eve"), Join("vault")), ErrorCode.BANNED)
