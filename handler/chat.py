@@ -7,6 +7,7 @@ and Chat raises ProtocolError for anything the client got wrong.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
@@ -207,7 +208,7 @@ class Chat(ChatFeatures):
             expires_at=protocol.iso_utc(conn.expires_at * 1000),
             session_ends_at=session_ends_at,
             online=online,
-            history=[message.frame(identity.username) for message in history],
+            history=[message.frame(identity.username) for message in self._current_quotes(room, history)],
             has_more=older,
             last_read=last_read.read_id if last_read else None,
             admin=conn.admin,
@@ -307,6 +308,30 @@ class Chat(ChatFeatures):
             raise ProtocolError(ErrorCode.NOT_FOUND, "replyTo: that message was deleted")
         return protocol.reply_ref(id=quoted.id, sender=quoted.sender, message=quoted.message)
 
+    def _current_quotes(self, room: str, messages: list) -> list:
+        """A page's replies with their quotes as the quoted messages are now: the excerpt of an
+        edited one follows the edit, and a deleted (or expired) one leaves no text behind
+        (`{"id", "sender", "deleted": true}`). One BatchGetItem for the quoted messages that are
+        not in the page; nothing for a page without replies."""
+        quoted = [m.reply_to["id"] for m in messages if m.reply_to and m.deleted_at is None]
+        if not quoted:
+            return messages
+        in_page = {m.id: (None if m.deleted_at else m.message) for m in messages}
+        texts = {i: in_page[i] for i in quoted if i in in_page}
+        missing = [i for i in dict.fromkeys(quoted) if i not in texts]
+        if missing:
+            texts.update(self.store.quoted_texts(room, missing[:protocol.HISTORY_MAX_LIMIT]))
+        current = []
+        for message in messages:
+            if message.reply_to and message.deleted_at is None:
+                reply = message.reply_to
+                text = texts.get(reply["id"])
+                quote = protocol.reply_ref(id=reply["id"], sender=reply["sender"], message=text) if text is not None \
+                    else protocol.deleted_reply_ref(id=reply["id"], sender=reply["sender"])
+                message = dataclasses.replace(message, reply_to=quote)
+            current.append(message)
+        return current
+
     def _store_message(self, conn: Connection, identity: Identity, request: protocol.SendMessage,
                        reply_to: dict | None = None):
         """(the stored message, True), or (the original, False) when its clientMsgId is a repeat."""
@@ -330,6 +355,7 @@ class Chat(ChatFeatures):
             messages, has_more = self.store.messages_before(conn.room, request.before, request.limit)
         else:
             messages, has_more = self.store.recent_messages(conn.room, request.limit)
+        messages = self._current_quotes(conn.room, messages)
         page = protocol.history_frame(room=conn.room, messages=[m.frame(identity.username) for m in messages],
                                       has_more=has_more,
                                       keep=keep)
@@ -456,6 +482,8 @@ class Chat(ChatFeatures):
                 self._settle_presence(*follow_up.subject)
             elif follow_up.kind == "evict" and len(follow_up.subject) == 2:
                 self.settle_eviction(*follow_up.subject)
+            elif follow_up.kind == "mute" and len(follow_up.subject) == 2:
+                self.settle_mute(*follow_up.subject)
             self.store.finish(follow_up)
         log.add(followUps=len(follow_ups))
         return closed
@@ -509,6 +537,19 @@ class Chat(ChatFeatures):
             self._announce_left(room, [username])
         log.add(evicted=len(moved))
         return len(moved)
+
+    def settle_mute(self, room: str, username: str) -> int:
+        """The second look after a mute (a follow-up, EVICT_RECHECK_SECONDS later): a connection
+        of the user in the room that the mute did not mark (the by-user index did not show it
+        yet, or its join read the mute state just before the mute) is marked now, if the mute
+        still holds. Returns how many were."""
+        ids = self.store.user_connections_in(username, room)
+        if not ids or self.rooms is None:
+            return 0
+        until = self.rooms.access(room, user_key(username), self.clock()).muted_until
+        marked = sum(self.store.set_muted(cid, room, until) for cid in ids) if until else 0
+        log.add(muted=marked)
+        return marked
 
     def _spend(self, kind: str, username: str, budget: Budget, what: str) -> None:
         """Spend one of the user's `kind` budget, or refuse the request with `rate_limited`."""

@@ -520,6 +520,11 @@ def reply_ref(*, id: str, sender: str, message: str) -> dict:
     return {"id": id, "sender": sender, "excerpt": reply_excerpt(message)}
 
 
+def deleted_reply_ref(*, id: str, sender: str) -> dict:
+    """A reply's quote of a message deleted since (or expired): who, but none of its text."""
+    return {"id": id, "sender": sender, "deleted": True}
+
+
 def reactions_list(reactions: dict[str, list[str]], viewer: str | None = None) -> list[dict]:
     """A message's reactions as frames carry them: per emoji (in the order first used) its count,
     at most REACTION_NAMES_SHOWN names, and for a reply to one user whether they are among them."""

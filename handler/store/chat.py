@@ -539,6 +539,18 @@ class ChatStore:
         item = self.messages.get("message", {"room": s(room), "id": s(message_id)}, consistent=True)
         return _message(item) if item else None
 
+    def quoted_texts(self, room: str, message_ids: list[str]) -> dict[str, str | None]:
+        """The current text of up to 100 of the room's messages (a page's quoted ones), by id, in
+        one BatchGetItem that reads only id, text and deletion: None for a deleted one; an id
+        that is gone (expired) is left out."""
+        ids = list(dict.fromkeys(message_ids))
+        if not ids:
+            return {}
+        items = self.messages.get_many(
+            "quoted_texts", [{"room": s(room), "id": s(message_id)} for message_id in ids],
+            ProjectionExpression="id, #message, deletedAt", ExpressionAttributeNames={"#message": "message"})
+        return {get_s(item, "id"): None if "deletedAt" in item else get_s(item, "message", "") for item in items}
+
     def recent_messages(self, room: str, limit: int) -> tuple[list[StoredMessage], bool]:
         """The last `limit` messages, oldest first, and whether older ones exist."""
         return self._page(room, None, {}, limit, newest_first=True)

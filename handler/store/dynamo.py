@@ -136,12 +136,13 @@ class Table:
                 return total
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def get_many(self, operation: str, keys: list[dict], *, consistent: bool = False) -> list[dict]:
-        """BatchGetItem of at most 100 keys (in any order), retrying what DynamoDB left unprocessed."""
+    def get_many(self, operation: str, keys: list[dict], *, consistent: bool = False, **projection) -> list[dict]:
+        """BatchGetItem of at most 100 keys (in any order), retrying what DynamoDB left unprocessed.
+        `projection`: ProjectionExpression and ExpressionAttributeNames, to read only those."""
         if len(keys) > BATCH_GET_MAX:
             raise ValueError(f"{operation}: at most {BATCH_GET_MAX} keys in one BatchGetItem")
         found: list[dict] = []
-        request = {self.name: {"Keys": keys, "ConsistentRead": consistent}}
+        request = {self.name: {"Keys": keys, "ConsistentRead": consistent, **projection}}
         for _ in range(3):
             if not keys:
                 break
