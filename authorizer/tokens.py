@@ -78,9 +78,10 @@ def strip_bearer(value: object) -> str:
     return value
 
 
-def verify_token(token: object, *, keys: list[bytes], audience: str) -> Identity:
+def verify_token(token: object, *, keys: list[bytes], audience: str, allow_expired: bool = False) -> Identity:
     """The identity in a valid token. `keys`: the current signing secret first, then any
-    previous one still accepted during a rotation's grace period."""
+    previous one still accepted during a rotation's grace period. `allow_expired`: accept a
+    token past its `exp` (everything else checked): only for logout, which ends its sign-in."""
     token = strip_bearer(token)
     if len(token) > TOKEN_MAX_CHARS:
         raise TokenInvalid("token too long")
@@ -93,7 +94,7 @@ def verify_token(token: object, *, keys: list[bytes], audience: str) -> Identity
                 algorithms=[ALGORITHM],
                 audience=audience,
                 issuer=TOKEN_ISSUER,
-                options={"require": REQUIRED_CLAIMS, "verify_signature": True},
+                options={"require": REQUIRED_CLAIMS, "verify_signature": True, "verify_exp": not allow_expired},
             )
             break
         except jwt.ExpiredSignatureError:

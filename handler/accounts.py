@@ -196,8 +196,8 @@ class AccountService:
     def logout(self, event: HttpEvent) -> tuple[int, dict]:
         """Revoke the token (Authorization: Bearer <jwt>, or {"token"} in the body), and its refresh
         family with every access token issued in it, and close the connections opened with them.
-        An expired token has nothing left to revoke: 200 (a `refreshToken` in the body still
-        ends its family)."""
+        An expired token can no longer connect; its family (claim `fam`, or a `refreshToken` in
+        the body) is still ended: 200."""
         raw = event.headers.get("authorization")
         body = {}
         if event.body:
@@ -211,10 +211,18 @@ class AccountService:
         try:
             identity = verify_token(raw, keys=self.keys.accepted(), audience=self.audience)
         except TokenExpired:
-            family = self._family_of(body.get("refreshToken"))
-            if family:
-                self._end_family(family[0], reason="logout")
-            return 200, {"loggedOut": True, "closed": 0}
+            # An expired token can no longer connect, but its sign-in (refresh family) lives on:
+            # the token, signature and claims checked but for its expiry, names it (claim `fam`),
+            # and a `refreshToken` in the body does too.
+            families = {parsed[0] for parsed in [self._family_of(body.get("refreshToken"))] if parsed}
+            try:
+                expired = verify_token(raw, keys=self.keys.accepted(), audience=self.audience, allow_expired=True)
+            except TokenError:
+                expired = None
+            if expired is not None and expired.family:
+                families.add(expired.family)
+            closed = sum(self._end_family(family, reason="logout") for family in sorted(families))
+            return 200, {"loggedOut": True, "closed": closed}
         except TokenError:
             raise Refused(401, "invalid token") from None
         if not identity.jti:
@@ -234,10 +242,16 @@ class AccountService:
         presented is used up. A refresh token used a second time (a stolen copy, or a client that
         did not keep the new one) ends its whole sign-in: every tab must log in again."""
         parsed = self._family_of(_json_body(event).get("refreshToken"))
+        now = self.clock() // 1000
+        # Per address, before the token is looked at: guessing (or a loop) costs the guesser.
+        counted = self.store.take(f"refresh#ip#{address_group(event.source_ip)}", now, 3600,
+                                  self.limits.refresh_per_ip)
+        if not counted.granted:
+            wait = max(1, counted.ends_at - now)
+            raise Refused(429, f"too many renewals from this address; try again in {wait} s", retry_after=wait)
         if parsed is None:
             raise Refused(401, "invalid refresh token")
         family, secret = parsed
-        now = self.clock() // 1000
         new_secret = _random_part(REFRESH_SECRET_BYTES)
         # The new access token's id goes into the family with the rotation (the family's latest).
         jti_hint = _random_part(12)
@@ -254,7 +268,15 @@ class AccountService:
             if found.ends_at <= now:
                 log.add(username=found.username, failure="over")
                 raise Refused(401, "this sign-in has run its time; log in again")
-            # The family is live but this was not its current token: a used one, shown again.
+            if not found.issued(secret):
+                if found.exhausted:
+                    log.add(username=found.username, failure="exhausted")
+                    raise Refused(401, "this sign-in has run its course; log in again")
+                # Not a secret this family ever issued: anyone can read a family id (claim `fam`),
+                # so a made-up secret is merely wrong, and ends nothing.
+                log.add(username=found.username, failure="wrong")
+                raise Refused(401, "invalid refresh token")
+            # The family is live and this is a token it issued and rotated away: used, shown again.
             closed = self._end_family(family, reason="reuse")
             log.warning("refresh token reused: sign-in ended", username=found.username, closed=closed)
             raise Refused(401, "this refresh token was already used; the sign-in has ended everywhere, log in again")

@@ -39,6 +39,8 @@ from handler.store.chat import ChatStore
 from handler.store.dynamo import ReadCounter
 from handler.store.rooms import RoomsStore
 from handler.store.refresh import RefreshStore
+from handler.store.unread import MarkerStore
+from handler.unread import ReadService
 from handler.transport import Transport
 
 
@@ -141,6 +143,10 @@ class App:
         return RoomsStore(self.dynamodb, self.settings.tables, self.settings.retention, self.reads)
 
     @cached_property
+    def marker_store(self) -> MarkerStore:
+        return MarkerStore(self.dynamodb, self.settings.tables, self.settings.retention, self.reads)
+
+    @cached_property
     def refresh_store(self) -> RefreshStore:
         return RefreshStore(self.dynamodb, self.settings.tables, self.reads)
 
@@ -189,11 +195,15 @@ class App:
         broadcaster = Broadcaster(sender, self.invoker, self.settings.fanout.batch_size)
         return Chat(self.chat_store, sender, broadcaster, self.settings.limits, self.now_ms,
                     budgets=self.budget_store, is_revoked=self.is_revoked, verify=self.verified,
-                    rooms=self.rooms_store, is_admin=self.accounts_store.is_admin)
+                    rooms=self.rooms_store, is_admin=self.accounts_store.is_admin, markers=self.marker_store)
 
     def room_service(self, chat: Chat) -> RoomService:
         """Rooms (createroom, invite, leave, dm, rooms, members) over the chat service of the event."""
         return RoomService(chat, self.rooms_store, self.accounts_store, self.settings.limits)
+
+    def read_service(self, chat: Chat) -> ReadService:
+        """Read markers (read) over the chat service of the event."""
+        return ReadService(chat, self.marker_store, self.rooms_store, self.settings.limits)
 
     def moderation(self, chat: Chat) -> ModerationService:
         """Moderation (setrole, kick, ban, unban, mute, deletemessage, modlog)."""

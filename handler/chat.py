@@ -7,6 +7,7 @@ and Chat raises ProtocolError for anything the client got wrong.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
@@ -23,6 +24,7 @@ from handler.settings import Limits
 from handler.store.budgets import BudgetStore
 from handler.store.chat import ChatStore, Connection, FollowUp, Member
 from handler.store.rooms import RoomsStore, user_key
+from handler.store.unread import MarkerStore
 
 
 # How long a new connection is protected from being dropped as gone (see Chat.drop_gone).
@@ -54,6 +56,7 @@ class Chat(ChatFeatures):
         *, budgets: BudgetStore, is_revoked: Callable[[Identity], bool],
         verify: Callable[[str], Identity] | None = None,
         rooms: RoomsStore | None = None, is_admin: Callable[[str], bool] | None = None,
+        markers: MarkerStore | None = None,
     ):
         self.store = store
         self.sender = sender
@@ -73,6 +76,8 @@ class Chat(ChatFeatures):
         # (AccountsStore.is_admin, wired by the app). Without them every room is public.
         self.rooms = rooms
         self.is_admin = is_admin
+        # Read markers and mentions (handler/unread.py): welcome's lastRead, sendmessage's mentions.
+        self.markers = markers
         self._feature_budgets()
 
     # -- connection lifecycle ------------------------------------------------------------------
@@ -188,9 +193,12 @@ class Chat(ChatFeatures):
             if conn is None:
                 raise ProtocolError(ErrorCode.NOT_CONNECTED, "this connection is no longer known; reconnect")
             self._announce_left(old_room, [identity.username])
+        # The user's read marker, read beside the room's members and history.
+        marker = _side_pool.submit(self.markers.marker, identity.username, room) if self.markers else None
         members = self.store.room_members(room)
         online = online_users(members)
         history, older = self.store.recent_messages(room, protocol.HISTORY_ON_JOIN)
+        last_read = marker.result() if marker else None
         session_ends_at = protocol.iso_utc(conn.session_ends_at * 1000) if conn.session_ends_at else None
         welcome = protocol.welcome_frame(
             user=identity.username,
@@ -200,8 +208,9 @@ class Chat(ChatFeatures):
             expires_at=protocol.iso_utc(conn.expires_at * 1000),
             session_ends_at=session_ends_at,
             online=online,
-            history=[message.frame(identity.username) for message in history],
+            history=[message.frame(identity.username) for message in self._current_quotes(room, history)],
             has_more=older,
+            last_read=last_read.read_id if last_read else None,
             admin=conn.admin,
         )
         self._reply(connection_id, welcome)
@@ -236,11 +245,37 @@ class Chat(ChatFeatures):
             log.add(room=conn.room, messageId=stored.id, repeated=True)
             return
         members = audience.result()
+        # Mentions are recorded while the message is delivered (after its write: a mention always
+        # names a stored message); a message without one makes no write for them.
+        mentioned = self._record_mentions(conn.room, stored)
         posted, gone = self.broadcaster.deliver(conn.room, members, stored.frame())
         log.add(room=conn.room, messageId=stored.id, members=len(members), postedHere=posted, gone=len(gone))
         self._touched(touched)
+        self._mentions_recorded(mentioned)
         if gone:
             self.drop_gone_members(conn.room, gone)
+
+    def _record_mentions(self, room: str, stored) -> list:
+        """One write per user the message mentions (protocol.mentions), on the side pool. A
+        mentioned user who may not read the room (a private room's non-member) gets a row too, but
+        `rooms` never shows them a room they may not read."""
+        if self.markers is None:
+            return []
+        names = protocol.mentions(stored.message, stored.sender)
+        if names:
+            log.add(mentions=len(names))
+        now = self.clock()
+        return [_side_pool.submit(self.markers.mention, protocol.mention_key(name), room, stored.id, now)
+                for name in names]
+
+    def _mentions_recorded(self, pending: list) -> None:
+        """Wait for the mention writes (a Lambda may be frozen once it returns); a failed one is
+        logged: the message itself is stored and delivered."""
+        for future in pending:
+            try:
+                future.result()
+            except StorageUnavailable:
+                log.warning("could not record a mention")
 
     def _check_may_send(self, conn: Connection) -> None:
         """A kicked or banned connection is in no room; a muted user waits. Both from the row."""
@@ -273,6 +308,30 @@ class Chat(ChatFeatures):
             raise ProtocolError(ErrorCode.NOT_FOUND, "replyTo: that message was deleted")
         return protocol.reply_ref(id=quoted.id, sender=quoted.sender, message=quoted.message)
 
+    def _current_quotes(self, room: str, messages: list) -> list:
+        """A page's replies with their quotes as the quoted messages are now: the excerpt of an
+        edited one follows the edit, and a deleted (or expired) one leaves no text behind
+        (`{"id", "sender", "deleted": true}`). One BatchGetItem for the quoted messages that are
+        not in the page; nothing for a page without replies."""
+        quoted = [m.reply_to["id"] for m in messages if m.reply_to and m.deleted_at is None]
+        if not quoted:
+            return messages
+        in_page = {m.id: (None if m.deleted_at else m.message) for m in messages}
+        texts = {i: in_page[i] for i in quoted if i in in_page}
+        missing = [i for i in dict.fromkeys(quoted) if i not in texts]
+        if missing:
+            texts.update(self.store.quoted_texts(room, missing[:protocol.HISTORY_MAX_LIMIT]))
+        current = []
+        for message in messages:
+            if message.reply_to and message.deleted_at is None:
+                reply = message.reply_to
+                text = texts.get(reply["id"])
+                quote = protocol.reply_ref(id=reply["id"], sender=reply["sender"], message=text) if text is not None \
+                    else protocol.deleted_reply_ref(id=reply["id"], sender=reply["sender"])
+                message = dataclasses.replace(message, reply_to=quote)
+            current.append(message)
+        return current
+
     def _store_message(self, conn: Connection, identity: Identity, request: protocol.SendMessage,
                        reply_to: dict | None = None):
         """(the stored message, True), or (the original, False) when its clientMsgId is a repeat."""
@@ -296,6 +355,7 @@ class Chat(ChatFeatures):
             messages, has_more = self.store.messages_before(conn.room, request.before, request.limit)
         else:
             messages, has_more = self.store.recent_messages(conn.room, request.limit)
+        messages = self._current_quotes(conn.room, messages)
         page = protocol.history_frame(room=conn.room, messages=[m.frame(identity.username) for m in messages],
                                       has_more=has_more,
                                       keep=keep)
@@ -422,6 +482,8 @@ class Chat(ChatFeatures):
                 self._settle_presence(*follow_up.subject)
             elif follow_up.kind == "evict" and len(follow_up.subject) == 2:
                 self.settle_eviction(*follow_up.subject)
+            elif follow_up.kind == "mute" and len(follow_up.subject) == 2:
+                self.settle_mute(*follow_up.subject)
             self.store.finish(follow_up)
         log.add(followUps=len(follow_ups))
         return closed
@@ -475,6 +537,19 @@ class Chat(ChatFeatures):
             self._announce_left(room, [username])
         log.add(evicted=len(moved))
         return len(moved)
+
+    def settle_mute(self, room: str, username: str) -> int:
+        """The second look after a mute (a follow-up, EVICT_RECHECK_SECONDS later): a connection
+        of the user in the room that the mute did not mark (the by-user index did not show it
+        yet, or its join read the mute state just before the mute) is marked now, if the mute
+        still holds. Returns how many were."""
+        ids = self.store.user_connections_in(username, room)
+        if not ids or self.rooms is None:
+            return 0
+        until = self.rooms.access(room, user_key(username), self.clock()).muted_until
+        marked = sum(self.store.set_muted(cid, room, until) for cid in ids) if until else 0
+        log.add(muted=marked)
+        return marked
 
     def _spend(self, kind: str, username: str, budget: Budget, what: str) -> None:
         """Spend one of the user's `kind` budget, or refuse the request with `rate_limited`."""

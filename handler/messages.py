@@ -1,6 +1,7 @@
-"""Entry points of the WebSocket message routes: sendmessage, join, history, heartbeat, renew, $default."""
+"""Entry points of the WebSocket message routes: sendmessage, join, history, heartbeat, renew, read, $default."""
 
 from handler import protocol
+from handler.app import app
 from handler.entry import websocket_route
 from handler.protocol import ErrorCode, ProtocolError
 
@@ -25,6 +26,10 @@ def _renew(chat, event, connection_id, identity):
     chat.renew(connection_id, identity, protocol.parse_renew(protocol.parse_request(event.body)))
 
 
+def _read(chat, event, connection_id, identity):
+    app().read_service(chat).read(connection_id, identity, protocol.parse_read(protocol.parse_request(event.body)))
+
+
 def _default(chat, event, connection_id, identity):
     """Frames that no route matched: not JSON, no action, or an unknown action.
 
@@ -42,3 +47,4 @@ history = websocket_route("history", _history)
 heartbeat = websocket_route("heartbeat", _heartbeat)
 default = websocket_route("$default", _default)
 renew = websocket_route("renew", _renew)
+read = websocket_route("read", _read)

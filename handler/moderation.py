@@ -114,6 +114,10 @@ class ModerationService(RoomActions):
         # Their connections in the room carry it, so that sendmessage refuses without a read.
         for connection_id_in in self.chat.store.user_connections_in(target.username, request.room):
             self.chat.store.set_muted(connection_id_in, request.room, until)
+        # The by-user index lags its table (on AWS), and a join at the same moment may have read
+        # "not muted" before the mute was written: the sweep looks again (Chat.settle_mute).
+        self.chat.store.schedule(FollowUp("mute", (request.room, target.username),
+                                          now // 1000 + EVICT_RECHECK_SECONDS))
         self.rooms.log(request.room, actor=identity.username, action="mute", target=target.username, now_ms=now,
                        minutes=request.minutes)
         self.chat._reply(connection_id, protocol.done_frame(action="mute", room=request.room, user=target.username,

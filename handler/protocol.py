@@ -89,6 +89,8 @@ class Action(str, enum.Enum):
     REACT = "react"
     TYPING = "typing"
     RENEW = "renew"
+    # Read markers (issue 13): served by the `read` function.
+    READ = "read"
 
 
 class ErrorCode(str, enum.Enum):
@@ -518,6 +520,11 @@ def reply_ref(*, id: str, sender: str, message: str) -> dict:
     return {"id": id, "sender": sender, "excerpt": reply_excerpt(message)}
 
 
+def deleted_reply_ref(*, id: str, sender: str) -> dict:
+    """A reply's quote of a message deleted since (or expired): who, but none of its text."""
+    return {"id": id, "sender": sender, "deleted": True}
+
+
 def reactions_list(reactions: dict[str, list[str]], viewer: str | None = None) -> list[dict]:
     """A message's reactions as frames carry them: per emoji (in the order first used) its count,
     at most REACTION_NAMES_SHOWN names, and for a reply to one user whether they are among them."""
@@ -549,6 +556,73 @@ def renewed_frame(*, expires_at: str, session_ends_at: str | None) -> dict:
     return {"type": "renewed", "expiresAt": expires_at, "sessionEndsAt": session_ends_at}
 
 
+# -- read markers, unread counts and mentions (issue 13) ------------------------------------------
+
+# An unread count stops here: `unread: 999` means 999 or more (a client shows "999+"). It also
+# bounds the one COUNT Query a `read` makes (the messages after the id read), so a marker set far
+# back costs at most this many items read, once.
+UNREAD_MAX = 999
+# `@name` mentions at most this many distinct users per message (the first ones in the text; the
+# sender never counts): each is one write beside the message's, and `mentions` in a frame stays
+# short (5 names of at most 32 characters).
+MENTIONS_MAX = 5
+# `@` and a username, not inside a word or an e-mail address (`bob@example.com` mentions no one).
+# A name ending in `.` or `-` is read without them: "thanks @bob." mentions bob.
+MENTION_PATTERN = re.compile(r"(?<![A-Za-z0-9_.\-@])@([A-Za-z0-9_.\-]{3,32})")
+# A `read` id may lie at most this far in the future of the server's clock (a marker set ahead
+# would hide every message until then, and markers only move forward).
+READ_AHEAD_MS = 60_000
+
+
+@dataclass(frozen=True)
+class Read:
+    room: str
+    id: str
+
+
+def parse_read(request: Request) -> Read:
+    room = request.fields.get("room")
+    if room is None:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, '"room" is required: the room whose messages were read')
+    return Read(room=validate_room(room), id=_message_id(request.fields))
+
+
+def message_id_ms(message_id: str) -> int:
+    """The epoch milliseconds an id starts with."""
+    return int(message_id[:MESSAGE_ID_TIME_DIGITS])
+
+
+def mentions(message: str, sender: str | None = None) -> list[str]:
+    """The users a message mentions (`@name`), as written, each once by its case-folded name, at
+    most MENTIONS_MAX, never the sender: what the `message` frame's `mentions` lists."""
+    found: dict[str, str] = {}
+    skip = mention_key(sender) if sender else None
+    for match in MENTION_PATTERN.finditer(message):
+        name = match.group(1).rstrip(".-")
+        if not is_valid_username(name):
+            continue
+        key = mention_key(name)
+        if key == skip or key in found:
+            continue
+        found[key] = name
+        if len(found) == MENTIONS_MAX:
+            break
+    return list(found.values())
+
+
+def mention_key(name: str) -> str:
+    """How names compare in mentions: as accounts key them (NFKC, case-folded)."""
+    import unicodedata
+
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def read_frame(*, room: str, id: str) -> dict:
+    """The user's read marker for a room, as it now stands: to the sender of `read`, and to the
+    user's other connections when it moved."""
+    return {"type": "read", "room": room, "id": id}
+
+
 # ---------------------------------------------------------------------------------------------
 # Building server frames
 
@@ -562,9 +636,11 @@ def iso_utc(epoch_ms: int) -> str:
 def message_frame(
     *, id: str, room: str, sender: str, message: str, sent_at: str, client_msg_id: str | None,
     reply_to: dict | None = None, edited_at: str | None = None, reactions: list[dict] | None = None,
+    mentions: list[str] | None = None,
 ) -> dict:
-    """A message. `replyTo`, `editedAt` and `reactions` are there only when the message has them
-    (a plain new message's frame is what it always was); each is bounded, see message features."""
+    """A message. `replyTo`, `editedAt`, `reactions` and `mentions` are there only when the message
+    has them (a plain new message's frame is what it always was); each is bounded, see message
+    features."""
     frame = {
         "type": "message",
         "id": id,
@@ -580,6 +656,8 @@ def message_frame(
         frame["editedAt"] = edited_at
     if reactions:
         frame["reactions"] = reactions
+    if mentions:
+        frame["mentions"] = mentions[:MENTIONS_MAX]
     return frame
 
 
@@ -597,6 +675,7 @@ class Keep(enum.Enum):
 def welcome_frame(
     *, user: str, room: str, connection_id: str, connected_at: str, expires_at: str,
     session_ends_at: str | None, online: list[str], history: list[dict], has_more: bool, admin: bool = False,
+    last_read: str | None = None,
 ) -> dict:
     """The reply to `join`: the newest of `history` that fit in FRAME_BUDGET_BYTES, and `hasMore`
     if older messages exist (`has_more`: the store has more; or some of `history` did not fit).
@@ -612,6 +691,8 @@ def welcome_frame(
         "sessionEndsAt": session_ends_at,
         "admin": admin,
         **_online(online, always=user),
+        # The user's read marker for the room (null: none yet): where a "new messages" line goes.
+        "lastRead": last_read,
         "history": [],
         "hasMore": False,
     }
@@ -715,6 +796,8 @@ def client_contract() -> dict:
         "emojiMaxChars": EMOJI_MAX_CHARS,
         "replyExcerptChars": REPLY_EXCERPT_CHARS,
         "typingIntervalSeconds": TYPING_INTERVAL_SECONDS,
+        "unreadMax": UNREAD_MAX,
+        "mentionsMax": MENTIONS_MAX,
     }
 
 

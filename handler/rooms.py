@@ -25,6 +25,7 @@ from handler.settings import Limits
 from handler.store.accounts import AccountsStore
 from handler.store.chat import Connection
 from handler.store.rooms import Access, RoomsStore, user_key
+from handler.unread import unread_entries
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class RoomActions:
         self.clock = chat.clock
         self.action_budget = Budget(limits.room_action_burst, limits.room_action_rate)
         self.create_budget = Budget(limits.room_create_burst, limits.room_create_rate)
+        self.invited_budget = Budget(limits.invite_target_burst, limits.invite_target_rate)
 
     def _actor(self, connection_id: str, identity: Identity) -> Connection:
         self.chat._spend("room", identity.username, self.action_budget, "too many room actions")
@@ -72,6 +74,10 @@ class RoomActions:
         standing = Standing(room, access, 0)
         if conn.admin:
             rank = protocol.ADMIN_RANK
+        elif access.banned_until is not None:
+            # Banned from the room: no role in it, whatever the membership says (a public room's
+            # ban keeps the membership), so not a moderator of it nor a reader of its lists.
+            rank = -1
         elif access.role is not None:
             rank = protocol.ROLE_RANKS.get(access.role, 0)
         else:
@@ -83,6 +89,8 @@ class RoomActions:
         member (or a site admin) in a private one."""
         standing = self._standing(room, conn)
         if standing.rank < 0:
+            if standing.access.banned_until is not None:
+                raise ProtocolError(ErrorCode.FORBIDDEN, f"you are banned from {room}")
             raise ProtocolError(ErrorCode.FORBIDDEN, f"{room} is a private room: members only")
         return standing
 
@@ -134,8 +142,16 @@ class RoomActions:
         return len(moved)
 
     def _mine(self, identity: Identity) -> tuple[list[dict], bool]:
+        """The user's rooms: their memberships, and the public rooms they have read (handler/unread.py),
+        each with its unread count and mention flag; most recently active first."""
+        markers = _side_pool.submit(self.chat.markers.markers, identity.username) if self.chat.markers else None
         memberships, more = self.rooms.memberships(user_key(identity.username), protocol.ROOMS_MINE_MAX)
-        records = self.rooms.records([m.room for m in memberships])
+        marked = markers.result() if markers else []
+        # A room with a mention but no marker or membership is not listed: no need for its record.
+        named = list(dict.fromkeys([m.room for m in memberships] + [m.room for m in marked if m.read_id]))
+        records = {}
+        for start in range(0, len(named), protocol.ROOMS_MINE_MAX):  # BatchGetItem takes 100 keys
+            records.update(self.rooms.records(named[start:start + protocol.ROOMS_MINE_MAX]))
         mine = []
         for membership in memberships:
             record = records.get(membership.room)
@@ -147,8 +163,10 @@ class RoomActions:
             if membership.dm_with is not None:
                 entry["with"] = membership.dm_with
             mine.append(entry)
+        mine = unread_entries(mine, memberships, marked, records)
         mine.sort(key=lambda e: e["lastActivityAt"] or "", reverse=True)
-        return mine, more
+        more = more or len(mine) > protocol.ROOMS_MINE_MAX
+        return mine[:protocol.ROOMS_MINE_MAX], more
 
 
 class RoomService(RoomActions):
@@ -160,12 +178,15 @@ class RoomService(RoomActions):
             raise ProtocolError(ErrorCode.FORBIDDEN, "guests cannot create rooms; sign up to own one")
         self.chat._spend("create", identity.username, self.create_budget, "too many new rooms")
         room = request.room
+        # The room every connection without ?room= enters: nobody may own it (site admins moderate it).
+        if room == protocol.DEFAULT_ROOM:
+            raise ProtocolError(ErrorCode.ROOM_EXISTS, f"{room} is everyone's room")
         if self.chat.store.has_messages(room):
             raise ProtocolError(ErrorCode.ROOM_EXISTS, f"{room} exists already")
-        # Someone in a public room nobody created yet would stay in it, reading a room made
-        # private around them: such a room is taken too.
+        # Someone in a room nobody created yet would find it owned around them (made private, or
+        # they banned from it): a room with other people in it is taken, public or private.
         others = [m for m in self.chat.store.room_members(room) if m.username != identity.username]
-        if others and request.visibility == "private":
+        if others:
             raise ProtocolError(ErrorCode.ROOM_EXISTS, f"{room} exists already (people are in it)")
         now = self.clock()
         outcome = self.rooms.create_room(room=room, visibility=request.visibility, topic=request.topic,
@@ -186,14 +207,21 @@ class RoomService(RoomActions):
         if standing.dm:
             raise ProtocolError(ErrorCode.FORBIDDEN, "a direct conversation is for its two users only")
         target = self._target(request.user)
-        self.rooms.add_member(request.room, target.key, target.username, "member", self.clock())
-        self.rooms.log(request.room, actor=identity.username, action="invite", target=target.username,
-                       now_ms=self.clock())
-        record = standing.access.record
-        self._notify_user(target.username, protocol.invited_frame(
-            room=request.room, by=identity.username, visibility=record.visibility if record else "public"))
+        # A member already is not invited again: no frame, no log entry (an invitation is an
+        # unasked frame on every connection of its target, so it must not repeat at will).
+        new = self.rooms.role(request.room, target.key) is None
+        if new:
+            # What one user may be sent, from everyone: a flood of invitations is refused.
+            self.chat._spend("invited", target.key, self.invited_budget, f"{target.username} has had too many invitations")
+            new = self.rooms.add_member(request.room, target.key, target.username, "member", self.clock())
+        if new:
+            self.rooms.log(request.room, actor=identity.username, action="invite", target=target.username,
+                           now_ms=self.clock())
+            record = standing.access.record
+            self._notify_user(target.username, protocol.invited_frame(
+                room=request.room, by=identity.username, visibility=record.visibility if record else "public"))
         self.chat._reply(connection_id, protocol.done_frame(action="invite", room=request.room, user=target.username))
-        log.add(room=request.room)
+        log.add(room=request.room, new=new)
 
     def leave(self, connection_id: str, identity: Identity, request: protocol.RoomOnly) -> None:
         self._actor(connection_id, identity)
@@ -224,11 +252,11 @@ class RoomService(RoomActions):
         now = self.clock()
         if self.rooms.record(room) is None:
             self.chat._spend("create", identity.username, self.create_budget, "too many new rooms")
-        # The other side hears of it when it is new to them (new, or they had left it).
-        new_to_them = self.rooms.role(room, target.key) is None
         created = self.rooms.open_dm(room=room, users=((identity.username, me), (target.username, target.key)),
                                      now_ms=now)
-        if new_to_them:
+        # The other side hears of it only when it is new. One who left it is not put back (nor
+        # told): they come back by opening it themselves.
+        if created:
             self._notify_user(target.username, protocol.invited_frame(
                 room=room, by=identity.username, visibility="private", dm_with=identity.username))
         self.chat._reply(connection_id, protocol.room_frame(

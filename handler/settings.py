@@ -119,6 +119,10 @@ class Limits:
     room_create_burst: float = 3
     room_create_rate: float = 1 / 60
     max_owned_rooms: int = 10
+    # Invitations one user may receive (from everyone): a burst, then a rate per second. Only a
+    # new membership counts; an invitation is a frame on every connection of its target, unasked.
+    invite_target_burst: float = 10
+    invite_target_rate: float = 10 / 3600
     # How long a "minute" of a ban or mute is, in seconds: 60, except in tests that watch one end.
     moderation_minute_seconds: int = 60
     # Per user (issue 13): edits and reactions, a burst then a rate per second. Typing has its
@@ -127,10 +131,17 @@ class Limits:
     edit_rate: float = 0.5
     react_burst: float = 10
     react_rate: float = 2
+    # `read` markers (a client sends one as it shows new messages, debounced): a burst for
+    # switching rooms, then one a second.
+    read_burst: float = 10
+    read_rate: float = 1
     # A user whose last connection in a room closed is announced `left` only if they are not back
     # this many seconds later (a reload reconnects within it); the sweep sends it, so it arrives
     # between this and this plus the sweep's period (a minute on AWS).
     presence_grace_seconds: int = 5
+    # POST /refresh per address per hour (counted before the token is looked at): a legitimate
+    # sign-in renews about once an hour per browser, so a NAT of many users stays far below.
+    refresh_per_ip: int = 600
 
 
 @dataclass(frozen=True)
@@ -272,12 +283,17 @@ class Settings:
                 room_create_burst=env.float("WSCHAT_ROOM_CREATE_BURST", 3, minimum=1),
                 room_create_rate=env.float("WSCHAT_ROOM_CREATE_RATE", 1 / 60, minimum=0.0001),
                 max_owned_rooms=env.int("WSCHAT_MAX_OWNED_ROOMS", 10, minimum=0),
+                invite_target_burst=env.float("WSCHAT_INVITE_TARGET_BURST", 10, minimum=1),
+                invite_target_rate=env.float("WSCHAT_INVITE_TARGET_RATE", 10 / 3600, minimum=0.0001),
                 moderation_minute_seconds=env.int("WSCHAT_MODERATION_MINUTE_SECONDS", 60, minimum=1),
                 edit_burst=env.float("WSCHAT_EDIT_BURST", 5, minimum=1),
                 edit_rate=env.float("WSCHAT_EDIT_RATE", 0.5, minimum=0.001),
                 react_burst=env.float("WSCHAT_REACT_BURST", 10, minimum=1),
                 react_rate=env.float("WSCHAT_REACT_RATE", 2, minimum=0.001),
+                read_burst=env.float("WSCHAT_READ_BURST", 10, minimum=1),
+                read_rate=env.float("WSCHAT_READ_RATE", 1, minimum=0.001),
                 presence_grace_seconds=env.int("WSCHAT_PRESENCE_GRACE_SECONDS", 5, minimum=0),
+                refresh_per_ip=env.int("WSCHAT_REFRESH_PER_IP", 600, minimum=1),
             ),
             accounts=Accounts(
                 allow_registration=env.flag("WSCHAT_ALLOW_REGISTRATION", True),

@@ -443,6 +443,41 @@ def history_pages_and_housekeeping(w: World):
     _expired_and_gone(w, "history", {"action": "history"}, "his")
 
 
+def _reply_beyond_the_page(w: World, room: str, between: int) -> str:
+    """Set-up: a message, `between` others, then a reply quoting the first, which is then deleted;
+    returns the first's id."""
+    store, at = w.app.chat_store, w.now_ms
+    quoted = store.append_message(room=room, sender="q-ann", message="soon deleted", client_msg_id=None,
+                                  sent_at_ms=at)
+    for i in range(between):
+        store.append_message(room=room, sender="q-ann", message=f"filler {i}", client_msg_id=None, sent_at_ms=at + 1 + i)
+    store.append_message(room=room, sender="q-bob", message="+1", client_msg_id=None, sent_at_ms=at + between + 1,
+                         reply_to=protocol.reply_ref(id=quoted.id, sender="q-ann", message=quoted.message))
+    assert store.delete_message(room, quoted.id, by="q-ann", at_ms=at + between + 2)
+    w.later(1)
+    return quoted.id
+
+
+@scenario("history")
+def history_shows_no_text_of_a_deleted_quoted_message(w: World):
+    # The quoted message is not in the page: its state is read (BatchGetItem on MessageHistory).
+    w.start()
+    w.connect("hiq-1", "hiq-ann", room="hiq-room")
+    quoted = _reply_beyond_the_page(w, "hiq-room", 0)
+    w.call("history", w.ws("history", {"action": "history", "limit": 1}, connection_id="hiq-1", username="hiq-ann"))
+    page = w.api.frames("hiq-1", "history")[-1]["messages"]
+    assert page[-1]["replyTo"] == {"id": quoted, "sender": "q-ann", "deleted": True}
+
+
+@scenario("join")
+def join_welcome_shows_no_text_of_a_deleted_quoted_message(w: World):
+    w.start()
+    w.connect("jiq-1", "jiq-ann", room="jiq-lobby")
+    _reply_beyond_the_page(w, "jiq-room", protocol.HISTORY_ON_JOIN)
+    w.call("join", w.ws("join", {"action": "join", "room": "jiq-room"}, connection_id="jiq-1", username="jiq-ann"))
+    assert w.api.frames("jiq-1", "welcome")[-1]["history"][-1]["replyTo"]["deleted"] is True
+
+
 @scenario("heartbeat")
 def heartbeat_answers_and_forgets_a_gone_sender(w: World):
     w.start()
@@ -525,8 +560,10 @@ def rooms_create_invite_list_members_dm_and_leave(w: World):
         assert _ask(w, "rooms", {"action": "invite", "room": "rms-priv", "user": user}, "rms-1", "rms-ann")["type"] == "done"
     assert w.api.frames("rms-2", "invited") and w.app.chat_store.get_connection("rms-3") is None
     assert _ask(w, "rooms", {"action": "members", "room": "rms-priv"}, "rms-1", "rms-ann")["type"] == "members"
+    # Only rooms made with createroom are listed (a typed room's message does not list it).
+    _ask(w, "rooms", {"action": "createroom", "room": "rms-pub"}, "rms-1", "rms-ann")
     listed = _ask(w, "rooms", {"action": "rooms"}, "rms-1", "rms-ann")
-    assert listed["type"] == "rooms" and listed["directory"][0]["room"] == "rms-lobby"
+    assert listed["type"] == "rooms" and listed["directory"][0]["room"] == "rms-pub"
     assert _ask(w, "rooms", {"action": "dm", "user": "rms-bob"}, "rms-1", "rms-ann")["dm"] is True
     w.call("join", w.ws("join", {"action": "join", "room": "rms-priv"}, connection_id="rms-2", username="rms-bob"))
     assert _ask(w, "rooms", {"action": "leave", "room": "rms-priv"}, "rms-2", "rms-bob")["type"] == "done"
@@ -675,6 +712,26 @@ def refresh_rotates_and_a_reuse_ends_the_sign_in(w: World):
     assert status(w.call("refresh", w.http({"refreshToken": json.loads(renewed["body"])["refreshToken"]}))) == 401
 
 
+@scenario("refresh")
+def refresh_is_limited_per_address(w: World):
+    # Over the per-address limit, the counter is read to say when it ends (GetItem on Limits).
+    w.start(WSCHAT_REFRESH_PER_IP="1")
+    assert status(w.call("refresh", w.http({"refreshToken": "x" * 10 + "." + "y" * 43}, source_ip="198.51.100.9"))) == 401
+    assert status(w.call("refresh", w.http({"refreshToken": "x" * 10 + "." + "y" * 43}, source_ip="198.51.100.9"))) == 429
+
+
+@scenario("logout")
+def logout_with_an_expired_token_ends_its_refresh_family(w: World):
+    w.start()
+    signed = _signed_in(w, "out-eve")
+    claims = jwt.decode(signed["token"], options={"verify_signature": False})
+    expired = jwt.encode({**claims, "exp": int(time.time()) - 10}, SECRET, algorithm="HS256")
+    w.connect("out-5", "out-eve", room="out-fam", jti=claims["jti"], family=claims["fam"])
+    assert status(w.call("logout", w.http(headers={"authorization": f"Bearer {expired}"}))) == 200
+    assert "out-5" in w.api.closed
+    assert status(w.call("refresh", w.http({"refreshToken": signed["refreshToken"]}))) == 401
+
+
 @scenario("logout")
 def logout_ends_the_refresh_family(w: World):
     w.start()
@@ -702,6 +759,45 @@ def renew_extends_an_open_connection(w: World):
 @scenario("renew")
 def renew_after_the_session_or_from_a_gone_connection(w: World):
     _expired_and_gone(w, "renew", {"action": "renew", "token": "x"}, "rnw")
+
+
+@scenario("read")
+def read_moves_the_marker_and_tells_the_users_other_connections(w: World):
+    w.start()
+    w.register_user("red-ann", "password-1")
+    w.connect("red-1", "red-ann", room="red-room")
+    w.connect("red-2", "red-ann", room="red-other")  # another tab, elsewhere
+    w.connect("red-3", "red-ann", room="red-room")  # a third, found gone when told
+    mid = _message_in(w, "red-1", "red-ann")
+    w.later(20)
+    w.api.gone.add("red-3")
+    read = _ask(w, "read", {"action": "read", "room": "red-room", "id": mid}, "red-1", "red-ann")
+    assert read == {"type": "read", "room": "red-room", "id": mid}
+    assert w.api.frames("red-2", "read")[-1]["id"] == mid and w.app.chat_store.get_connection("red-3") is None
+    # Another room than the connection's: admitted as join admits (a private room: members only).
+    _ask(w, "rooms", {"action": "createroom", "room": "red-priv", "visibility": "private"}, "red-1", "red-ann")
+    w.connect("red-4", "red-bob", room="red-room")
+    refused = _ask(w, "read", {"action": "read", "room": "red-priv", "id": mid}, "red-4", "red-bob")
+    assert refused["code"] == "forbidden"
+    assert _ask(w, "read", {"action": "read", "room": "red-other", "id": mid}, "red-1", "red-ann")["id"] == mid
+
+
+@scenario("read")
+def read_after_the_session_or_from_a_gone_connection(w: World):
+    _expired_and_gone(w, "read", {"action": "read", "room": "rdx-room", "id": protocol.new_message_id(w.now_ms, "abcdef")},
+                      "rdx")
+
+
+@scenario("sendmessage")
+def sendmessage_records_the_users_it_mentions(w: World):
+    w.start()
+    w.connect("men-1", "men-ann", room="men-room")
+    w.connect("men-2", "men-bob", room="men-room")
+    mid = _message_in(w, "men-1", "men-ann", "hey @men-bob and @Men-Cat")
+    assert w.api.frames("men-2", "message")[-1]["mentions"] == ["men-bob", "Men-Cat"]
+    assert w.app.marker_store.marker("men-cat", "men-room").mention_id == mid
+    welcome = _ask(w, "join", {"action": "join"}, "men-2", "men-bob")
+    assert welcome["type"] == "welcome" and welcome["lastRead"] is None
 
 
 # -- background functions --------------------------------------------------------------------------
@@ -763,6 +859,22 @@ def sweep_takes_a_second_look_after_a_kick_from_a_private_room(w: World):
     w.call("sweep", {})
     assert w.app.chat_store.get_connection("swk-2").room is None and w.api.frames("swk-2", "kicked")[-1]["by"] is None
 
+
+
+@scenario("sweep")
+def sweep_takes_a_second_look_after_a_mute(w: World):
+    w.start()
+    for name in ("swm-ann", "swm-bob"):
+        w.register_user(name, "password-1")
+    w.connect("swm-1", "swm-ann", room="swm-hall")
+    _ask(w, "rooms", {"action": "createroom", "room": "swm-hall"}, "swm-1", "swm-ann")
+    w.connect("swm-2", "swm-bob", room="swm-lobby")
+    _ask(w, "moderation", {"action": "mute", "room": "swm-hall", "user": "swm-bob", "minutes": 60}, "swm-1", "swm-ann")
+    # A join at the same moment: it read "not muted" before the mute, and moved its row after it.
+    w.app.chat_store.move_connection("swm-2", "swm-hall", 0)
+    w.later(10)
+    w.call("sweep", {})
+    assert w.app.chat_store.get_connection("swm-2").muted_until > w.now_ms
 
 # -- running them ----------------------------------------------------------------------------------
 

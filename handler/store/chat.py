@@ -119,6 +119,8 @@ class StoredMessage:
             sent_at=self.sent_at, client_msg_id=self.client_msg_id, reply_to=self.reply_to,
             edited_at=self.edited_at,
             reactions=protocol.reactions_list({e: list(u) for e, u in self.reactions}, viewer),
+            # From the text, as it reads now: no stored list to keep in step with edits.
+            mentions=protocol.mentions(self.message, self.sender),
         )
 
 
@@ -537,6 +539,18 @@ class ChatStore:
         item = self.messages.get("message", {"room": s(room), "id": s(message_id)}, consistent=True)
         return _message(item) if item else None
 
+    def quoted_texts(self, room: str, message_ids: list[str]) -> dict[str, str | None]:
+        """The current text of up to 100 of the room's messages (a page's quoted ones), by id, in
+        one BatchGetItem that reads only id, text and deletion: None for a deleted one; an id
+        that is gone (expired) is left out."""
+        ids = list(dict.fromkeys(message_ids))
+        if not ids:
+            return {}
+        items = self.messages.get_many(
+            "quoted_texts", [{"room": s(room), "id": s(message_id)} for message_id in ids],
+            ProjectionExpression="id, #message, deletedAt", ExpressionAttributeNames={"#message": "message"})
+        return {get_s(item, "id"): None if "deletedAt" in item else get_s(item, "message", "") for item in items}
+
     def recent_messages(self, room: str, limit: int) -> tuple[list[StoredMessage], bool]:
         """The last `limit` messages, oldest first, and whether older ones exist."""
         return self._page(room, None, {}, limit, newest_first=True)
@@ -619,6 +633,13 @@ class ChatStore:
         """How many connections are in the room: a COUNT Query on the by-room index."""
         return self.connections.count("count_in_room", IndexName=ROOM_INDEX, KeyConditionExpression="room = :room",
                                       ExpressionAttributeValues={":room": s(room)})
+
+    def count_after(self, room: str, message_id: str, at_most: int) -> int:
+        """How many messages the room holds after `message_id` (tombstones too), counting at most
+        `at_most` (a read marker's COUNT Query: usually none or a few)."""
+        return self.messages.count("count_after", KeyConditionExpression="room = :room AND id > :id",
+                                   ExpressionAttributeValues={":room": s(room), ":id": s(message_id)},
+                                   ConsistentRead=True, at_most=at_most)
 
     def has_messages(self, room: str) -> bool:
         return bool(list(self.messages.query(

@@ -121,24 +121,28 @@ class Table:
                 return
             request["ExclusiveStartKey"] = last
 
-    def count(self, operation: str, **request) -> int:
-        """How many items a Query matches (Select COUNT: no items come back), every page followed."""
+    def count(self, operation: str, *, at_most: int | None = None, **request) -> int:
+        """How many items a Query matches (Select COUNT: no items come back), every page followed;
+        with `at_most`, no more than that many are looked at (the answer is then at most it)."""
         request = {"TableName": self.name, "Select": "COUNT", **request}
         total = 0
         while True:
+            if at_most is not None:
+                request["Limit"] = at_most - total
             with call(operation):
                 response = self.client.query(**request)
             total += response.get("Count", 0)
-            if not response.get("LastEvaluatedKey"):
+            if not response.get("LastEvaluatedKey") or (at_most is not None and total >= at_most):
                 return total
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def get_many(self, operation: str, keys: list[dict], *, consistent: bool = False) -> list[dict]:
-        """BatchGetItem of at most 100 keys (in any order), retrying what DynamoDB left unprocessed."""
+    def get_many(self, operation: str, keys: list[dict], *, consistent: bool = False, **projection) -> list[dict]:
+        """BatchGetItem of at most 100 keys (in any order), retrying what DynamoDB left unprocessed.
+        `projection`: ProjectionExpression and ExpressionAttributeNames, to read only those."""
         if len(keys) > BATCH_GET_MAX:
             raise ValueError(f"{operation}: at most {BATCH_GET_MAX} keys in one BatchGetItem")
         found: list[dict] = []
-        request = {self.name: {"Keys": keys, "ConsistentRead": consistent}}
+        request = {self.name: {"Keys": keys, "ConsistentRead": consistent, **projection}}
         for _ in range(3):
             if not keys:
                 break

@@ -1,13 +1,16 @@
 """RefreshStore: refresh-token families (issue 13), one item per sign-in in the Limits table.
 
     refresh#<family>   username, hash (SHA-256 of the current refresh token's secret), endsAt
-                       (no refresh after it; also the ttl), jti of the latest access token, and
-                       `revoked` once a logout or a reused token ended the family
+                       (no refresh after it; also the ttl), jti of the latest access token,
+                       `used` (a string set: the first 16 hex digits of the SHA-256 of every
+                       secret rotated away) and `revoked` once a logout or a reused token ended it
 
 A refresh token is `<family>.<secret>`; only the secret's hash is stored. Each use rotates it: one
 conditional update replaces the hash if the presented one is the current one, so of two uses of
 the same token only one can win, and a token that was already rotated away (a copy someone kept)
-is seen as reuse. Access tokens name their family (claim `fam`); a revoked family's tokens are
+is seen as reuse. Only a secret the family really issued and rotated away (its hash is in
+`used`) counts as reuse: anyone can read a family id (claim `fam` of every access token), so a
+made-up secret under it is merely wrong, and ends nothing. Access tokens name their family (claim `fam`); a revoked family's tokens are
 refused wherever a revoked token is (`revoked#fam#<family>` beside `revoked#<jti>`).
 """
 
@@ -25,12 +28,34 @@ def secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
+# What `used` keeps of each rotated-away secret: 64 bits of its hash, so that a family renewed every
+# 45 minutes for 30 days (960 rotations) holds about 16 KB. Forging a match would take a preimage
+# of 64 bits, at the per-address limit of POST /refresh.
+USED_HASH_CHARS = 16
+# A family rotates at most this often; then it must sign in again. Bounds the item's size (34 KB,
+# under DynamoDB's 400 KB) and is twice what a 30-day sign-in renewing every 45 minutes needs.
+MAX_ROTATIONS = 2000
+
+
+def used_hash(secret: str) -> str:
+    return secret_hash(secret)[:USED_HASH_CHARS]
+
+
 @dataclass(frozen=True)
 class Family:
     family: str
     username: str
     ends_at: int
     revoked: bool
+    used: frozenset = frozenset()  # USED_HASH_CHARS-digit hashes of the secrets rotated away
+
+    def issued(self, secret: str) -> bool:
+        """Whether `secret` is one this family issued and then rotated away (a reuse)."""
+        return used_hash(secret) in self.used
+
+    @property
+    def exhausted(self) -> bool:
+        return len(self.used) >= MAX_ROTATIONS
 
 
 @dataclass(frozen=True)
@@ -63,11 +88,13 @@ class RefreshStore:
         try:
             response = self.limits.update(
                 "refresh_rotate", {"key": s(f"refresh#{family}")},
-                UpdateExpression="SET #hash = :new, jti = :jti",
-                ConditionExpression="#hash = :old AND attribute_not_exists(revoked) AND endsAt > :now",
+                UpdateExpression="SET #hash = :new, jti = :jti ADD used :was",
+                ConditionExpression=("#hash = :old AND attribute_not_exists(revoked) AND endsAt > :now "
+                                     "AND (attribute_not_exists(used) OR size(used) < :max)"),
                 ExpressionAttributeNames={"#hash": "hash"},
                 ExpressionAttributeValues={":new": s(secret_hash(new_secret)), ":old": s(secret_hash(secret)),
-                                           ":jti": s(jti), ":now": n(now_s)},
+                                           ":jti": s(jti), ":now": n(now_s), ":was": {"SS": [used_hash(secret)]},
+                                           ":max": n(MAX_ROTATIONS)},
                 ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ConditionFailed as refused:
@@ -96,4 +123,4 @@ def _family(family: str, item: dict | None) -> Family | None:
     if not item or "username" not in item:
         return None
     return Family(family=family, username=get_s(item, "username"), ends_at=get_n(item, "endsAt", 0),
-                  revoked=get_bool(item, "revoked"))
+                  revoked=get_bool(item, "revoked"), used=frozenset(item.get("used", {}).get("SS", ())))

@@ -108,19 +108,23 @@ class RoomsStore:
     def touch(self, room: str, now_ms: int) -> None:
         """Count a stored message: the room's last activity and messageCount, in one UpdateItem
         (sendmessage runs it beside the message write). A room with no record yet (a public room
-        anyone typed) gets one here, so the directory lists every room that has had a message."""
+        anyone typed) gets one here, without `visibility`, so the directory (an index keyed on it)
+        does not list it: only rooms made with createroom are listed, and the default room, so
+        that a join and a message cannot put any name in everyone's list."""
+        listed = "#visibility = if_not_exists(#visibility, :public), " if room == protocol.DEFAULT_ROOM else ""
         self.rooms.update(
             "touch_room", _meta_key(room),
             UpdateExpression=(
-                "SET lastActivityAt = :now, activeAt = :minute, #room = :room, "
-                "#visibility = if_not_exists(#visibility, :public), createdAt = if_not_exists(createdAt, :now) "
+                f"SET lastActivityAt = :now, activeAt = :minute, #room = :room, {listed}"
+                "createdAt = if_not_exists(createdAt, :now) "
                 "ADD messageCount :one"
             ),
-            # Names for every attribute that may be one of DynamoDB's reserved words.
-            ExpressionAttributeNames={"#room": "room", "#visibility": "visibility"},
+            # Names for every attribute that may be one of DynamoDB's reserved words (and only
+            # those the expression uses: DynamoDB refuses unused ones).
+            ExpressionAttributeNames={"#room": "room", **({"#visibility": "visibility"} if listed else {})},
             ExpressionAttributeValues={
                 ":now": n(now_ms), ":minute": n(now_ms - now_ms % ACTIVITY_GRAIN_MS), ":room": s(room),
-                ":public": s("public"), ":one": n(1),
+                ":one": n(1), **({":public": s("public")} if listed else {}),
             },
         )
 
@@ -201,8 +205,9 @@ class RoomsStore:
         return {"Update": update}
 
     def open_dm(self, *, room: str, users: tuple[tuple[str, str], tuple[str, str]], now_ms: int) -> bool:
-        """The direct conversation of two (username, key) pairs: its record if it has none (True:
-        it is new) and both memberships (again, if one of them left it)."""
+        """The direct conversation of two (username, key) pairs, the first opening it: its record
+        if it has none (True: it is new) and both memberships then; else the opener's membership
+        only (back, if they had left it): one who left comes back only by opening it."""
         (name_a, key_a), (name_b, key_b) = users
         meta = {**_meta_key(room), "room": s(room), "visibility": s("private"), "createdAt": n(now_ms),
                 "lastActivityAt": n(now_ms), "messageCount": n(0), "dm": {"L": [s(name_a), s(name_b)]}}
@@ -211,7 +216,8 @@ class RoomsStore:
             self.rooms.put("open_dm", meta, ConditionExpression="attribute_not_exists(pk)")
         except ConditionFailed:
             created = False
-        for (name, key), (other, _) in (((name_a, key_a), (name_b, key_b)), ((name_b, key_b), (name_a, key_a))):
+        pairs = (((name_a, key_a), (name_b, key_b)), ((name_b, key_b), (name_a, key_a)))
+        for (name, key), (other, _) in pairs if created else pairs[:1]:
             self.rooms.put("dm_member", self._member_item(room, key, name, "member", now_ms, dm_with=other))
         return created
 
@@ -225,14 +231,15 @@ class RoomsStore:
             item["with"] = s(dm_with)
         return item
 
-    def add_member(self, room: str, user_key: str, username: str, role: str, now_ms: int) -> None:
-        """Make the user a member with `role` (a member already keeps the role, unless `role` is
-        given by setrole: see set_role)."""
+    def add_member(self, room: str, user_key: str, username: str, role: str, now_ms: int) -> bool:
+        """Make the user a member with `role`; False if they were one already (and keep their
+        role: setrole changes it, see set_role)."""
         try:
             self.rooms.put("add_member", self._member_item(room, user_key, username, role, now_ms),
                            ConditionExpression="attribute_not_exists(pk)")
         except ConditionFailed:
-            pass
+            return False
+        return True
 
     def set_role(self, room: str, user_key: str, username: str, role: str, now_ms: int) -> None:
         self.rooms.put("set_role", self._member_item(room, user_key, username, role, now_ms))

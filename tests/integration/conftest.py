@@ -53,7 +53,9 @@ class Client:
         """The encoded size of a frame this client received."""
         return self.sizes[next(i for i, seen in enumerate(self.seen) if seen is frame)]
 
-    def next(self, type_, timeout=10, **match) -> dict:
+    # Generous waits: they only run out when something is wrong, and the first call of a function
+    # (a cold start: sls offline starts a Python process) takes seconds on a loaded 2-core machine.
+    def next(self, type_, timeout=20, **match) -> dict:
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
@@ -72,9 +74,9 @@ class Client:
         except TimeoutError:
             return frames
 
-    def join(self, room=None) -> dict:
+    def join(self, room=None, timeout=30) -> dict:
         self.send({"action": "join"} | ({"room": room} if room else {}))
-        return self.next("welcome")
+        return self.next("welcome", timeout=timeout)
 
     def close(self):
         self.ws.close()

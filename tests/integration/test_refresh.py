@@ -110,3 +110,29 @@ def test_renew_refuses_another_users_or_a_bad_token(stack, register, client):
     g.join()
     g.send({"action": "renew", "token": post(stack, "/guest").json()["token"]})
     assert g.next("error")["code"] == "forbidden"  # a guest cannot stretch a session with another guest's token
+
+
+# -- the security review (findings 1 and 2) -------------------------------------------------------
+
+def _family(token: str) -> str:
+    import jwt
+    return jwt.decode(token, options={"verify_signature": False})["fam"]  # readable by anyone holding it
+
+
+def test_a_made_up_secret_under_a_known_sign_in_ends_nothing(stack, register, client):
+    member = register()
+    c = client(member["token"], unique_name("room"))
+    c.join()
+    answer = refresh(stack, f"{_family(member['token'])}.{'A' * 43}")
+    assert answer.status_code == 401 and answer.json()["error"] == "invalid refresh token"
+    c.send({"action": "sendmessage", "message": "still signed in"})
+    assert c.next("message")["message"] == "still signed in"
+    assert refresh(stack, member["refreshToken"]).status_code == 200
+
+
+def test_logout_with_an_expired_access_token_ends_the_sign_in(stack, register):
+    member = register()
+    time.sleep(TOKEN_TTL + 1)
+    out = post(stack, "/logout", headers={"Authorization": f"Bearer {member['token']}"})  # no body
+    assert out.status_code == 200 and out.json()["loggedOut"] is True
+    assert refresh(stack, member["refreshToken"]).status_code == 401

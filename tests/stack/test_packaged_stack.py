@@ -44,7 +44,7 @@ NOT_CALLED_BY_THE_CODE = {
     # (disconnect uses its own now: a `left` held for the presence grace.)
     **{(function, "dynamodb:PutItem"): "a held-back presence change's follow-up row (BroadcastPolicy)"
        for function in ("sendmessage", "join", "history", "heartbeat", "default", "fanout", "sweep", "rooms",
-                        "interact", "renew")},
+                        "interact", "renew", "read")},
 }
 # The log groups a function's role may write to: its own (the sign-up pair shares one role).
 LOG_GROUP_OWNERS = {"register": ("register", "guest"), "guest": ("register", "guest")}

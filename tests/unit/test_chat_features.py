@@ -74,6 +74,7 @@ def _largest_message() -> dict:
         client_msg_id='"' * protocol.CLIENT_MSG_ID_MAX_CHARS,
         reply_to=protocol.reply_ref(id=protocol.new_message_id(T0, "abcdef"), sender=name, message='"' * 2000),
         edited_at=protocol.iso_utc(T0), reactions=protocol.reactions_list(reactions, viewer=name),
+        mentions=[f"{'m' * 31}{i}" for i in range(protocol.MENTIONS_MAX + 3)],  # a frame keeps MENTIONS_MAX
     )
 
 
@@ -81,10 +82,12 @@ def test_the_largest_message_frame_still_fits_a_page_many_times():
     largest = _largest_message()
     size = len(protocol.encode(largest))
     assert size < 10_000, size
+    assert len(largest["mentions"]) == protocol.MENTIONS_MAX
     welcome = protocol.welcome_frame(
         user="n" * 32, room="r" * 64, connection_id="c" * 20, connected_at=protocol.iso_utc(T0),
         expires_at=protocol.iso_utc(T0), session_ends_at=protocol.iso_utc(T0),
         online=[f"{'u' * 28}{i:04d}" for i in range(500)], history=[largest] * protocol.HISTORY_ON_JOIN, has_more=True,
+        last_read=protocol.new_message_id(T0, "abcdef"),
     )
     assert len(protocol.encode(welcome)) <= protocol.FRAME_BUDGET_BYTES
     assert len(welcome["history"]) >= 8 and welcome["hasMore"] is True

@@ -126,6 +126,7 @@ def test_join_without_a_room_only_welcomes(api, chat, clock):
         "type": "welcome", "user": "alice", "room": "r1", "connectionId": "a1",
         "connectedAt": protocol.iso_utc(T0), "expiresAt": protocol.iso_utc(T0 + 3600_000),
         "sessionEndsAt": protocol.iso_utc(T0 + 60_000), "admin": False, "online": ["alice", "bob"], "onlineCount": 2,
+        "lastRead": None,
         "history": [], "hasMore": False,
     }]
     assert api.frames("b1") == []

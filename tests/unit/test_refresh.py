@@ -96,3 +96,64 @@ def test_a_sign_in_ends_with_the_member_session_limit(dynamodb, monkeypatch):
     set_clock((now + 601) * 1000)
     status, answer = call(http_auth.refresh, {"refreshToken": second["refreshToken"]})
     assert status == 401 and "run its time" in answer["error"]
+
+
+# -- the security review (findings 1 and 2) -------------------------------------------------------
+
+def test_a_made_up_secret_under_a_known_family_is_401_and_ends_nothing(member):
+    # The family id is in every access token (claim `fam`), which travels in ?token= URLs.
+    family = claims(member["token"])["fam"]
+    status, answer = call(http_auth.refresh, {"refreshToken": f"{family}.{'A' * 43}"})
+    assert (status, answer["error"]) == (401, "invalid refresh token")
+    app.app().verified(member["token"])  # the access token still works
+    status, renewed = call(http_auth.refresh, {"refreshToken": member["refreshToken"]})
+    assert status == 200 and renewed["token"]  # and so does the owner's refresh token
+
+
+def test_only_a_secret_the_family_issued_and_rotated_away_counts_as_reuse(member):
+    status, second = call(http_auth.refresh, {"refreshToken": member["refreshToken"]})
+    assert status == 200
+    item = app.app().refresh_store.limits.get("t", {"key": {"S": f"refresh#{claims(member['token'])['fam']}"}})
+    secret = member["refreshToken"].split(".")[1]
+    assert secret not in json.dumps(item) and len(item["used"]["SS"]) == 1  # a short hash, never the secret
+    status, answer = call(http_auth.refresh, {"refreshToken": member["refreshToken"]})
+    assert status == 401 and "already used" in answer["error"]
+    assert call(http_auth.refresh, {"refreshToken": second["refreshToken"]})[0] == 401
+
+
+def test_refresh_is_limited_per_address(dynamodb, monkeypatch):
+    monkeypatch.setenv("WSCHAT_REFRESH_PER_IP", "3")
+    reinstall_app()
+    _, body = call(http_auth.register, {"username": "renewer", "password": "password-1"})
+    for _ in range(3):
+        assert call(http_auth.refresh, {"refreshToken": "x" * 10 + "." + "y" * 43})[0] == 401
+    status, answer = call(http_auth.refresh, {"refreshToken": body["refreshToken"]})
+    assert status == 429 and answer["retryAfterSeconds"] > 0
+
+
+def test_a_family_that_rotated_its_limit_must_sign_in_again(member, monkeypatch):
+    from handler.store import refresh
+    monkeypatch.setattr(refresh, "MAX_ROTATIONS", 2)
+    token = member["refreshToken"]
+    for _ in range(2):
+        status, body = call(http_auth.refresh, {"refreshToken": token})
+        assert status == 200
+        token = body["refreshToken"]
+    status, answer = call(http_auth.refresh, {"refreshToken": token})
+    assert status == 401 and "log in again" in answer["error"]
+
+
+def test_logout_with_an_expired_token_and_no_body_ends_its_sign_in(member):
+    expired = jwt.encode({**claims(member["token"]), "exp": int(time.time()) - 10}, SECRET, algorithm="HS256")
+    status, answer = call(http_auth.logout, headers={"authorization": f"Bearer {expired}"})  # what chat.js sent
+    assert status == 200 and answer["loggedOut"] is True
+    assert call(http_auth.refresh, {"refreshToken": member["refreshToken"]})[0] == 401
+    with pytest.raises(TokenRevoked):
+        app.app().verified(member["token"])
+
+
+def test_logout_with_a_forged_expired_token_ends_nothing(member):
+    forged = jwt.encode({**claims(member["token"]), "exp": int(time.time()) - 10}, "not-the-secret" * 3,
+                        algorithm="HS256")
+    assert call(http_auth.logout, headers={"authorization": f"Bearer {forged}"})[0] == 401
+    assert call(http_auth.refresh, {"refreshToken": member["refreshToken"]})[0] == 200

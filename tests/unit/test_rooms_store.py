@@ -2,7 +2,7 @@
 
 import pytest
 
-from handler import app
+from handler import app, protocol
 from handler.store.rooms import ACTIVITY_GRAIN_MS, user_key
 
 T0 = 1_795_000_000_000
@@ -91,7 +91,9 @@ def test_open_dm_once_with_both_memberships(rooms):
     users = (("ann.x", user_key("ann.x")), ("Bob", user_key("Bob")))
     assert rooms.open_dm(room="dm--x", users=users, now_ms=T0)
     rooms.remove_member("dm--x", "bob")
-    assert not rooms.open_dm(room="dm--x", users=users, now_ms=T0)  # the record was there; bob is back
+    assert not rooms.open_dm(room="dm--x", users=users, now_ms=T0)  # the record was there: ann's only
+    assert rooms.memberships("bob", 10)[0] == []  # one who left is not put back by the other
+    assert not rooms.open_dm(room="dm--x", users=users[::-1], now_ms=T0)  # bob opens it: bob is back
     mine, _ = rooms.memberships("bob", 10)
     assert [(m.room, m.dm_with) for m in mine] == [("dm--x", "ann.x")]
     assert rooms.record("dm--x").dm_users == ("ann.x", "Bob")
@@ -99,11 +101,15 @@ def test_open_dm_once_with_both_memberships(rooms):
 
 def test_the_directory_pages_public_rooms_by_their_last_minute(rooms):
     for i, room in enumerate(("old", "mid", "new")):
+        assert rooms.create_room(room=room, visibility="public", topic=None, owner="ann", owner_key="ann",
+                                 now_ms=T0, max_owned=5) == "created"
         rooms.touch(room, T0 + i * ACTIVITY_GRAIN_MS)
+    rooms.touch("typed", T0 + 3 * ACTIVITY_GRAIN_MS)  # a room nobody created: not listed
+    rooms.touch(protocol.DEFAULT_ROOM, T0 - ACTIVITY_GRAIN_MS)  # everyone's room is
     page, more = rooms.directory(None, 2)
     assert [e.room for e in page] == ["new", "mid"] and more
     rest, more = rooms.directory(page[-1].cursor, 2)
-    assert [e.room for e in rest] == ["old"] and not more
+    assert [e.room for e in rest] == ["old", protocol.DEFAULT_ROOM] and not more
 
 
 def test_the_moderation_log_pages_newest_first(rooms):

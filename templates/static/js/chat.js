@@ -650,7 +650,9 @@ $("logout").addEventListener("click", async () => {
   // Revoke the token on the server first, so that it cannot connect again. Leave either way, but if
   // the server did not confirm it (an error, or no answer in time), the login page says that the
   // token may stay valid until it expires.
-  const { ok } = await postJson("/logout", undefined, { Authorization: `Bearer ${login.token}` },
+  // The refresh token too: an expired access token still names its sign-in, but the body makes sure.
+  const body = login.refreshToken ? { refreshToken: login.refreshToken } : undefined;
+  const { ok } = await postJson("/logout", body, { Authorization: `Bearer ${login.token}` },
     { timeoutMs: LOGOUT_TIMEOUT_MS });
   socket.close();
   clearLogin();
