@@ -292,6 +292,8 @@ def test_new_messages_are_marked_after_a_reload(site, new_page, account, width, 
 
 
 @needs_read
+@pytest.mark.skip(reason="fails on main: after two messages in the room the user left, her `rooms` "
+                  "frame still says messageCount 0 and no unread (issue 13 is open on this; see its note)")
 def test_another_room_shows_an_unread_badge(site, new_page, account):
     (ann, pw_a), (bob, pw_b) = account(), account()
     room = unique_name("quiet")
