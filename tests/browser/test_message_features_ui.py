@@ -180,8 +180,9 @@ def test_a_reply_carries_its_quote_to_both_sides(site, new_page, account, width,
     assert a.errors == [] and b.errors == []
 
 
-def test_the_other_person_sees_who_is_typing(site, new_page, account):
-    a, b, ann, bob, room = two_in_a_room(site, new_page, account, 1280, 800)
+@pytest.mark.parametrize("width,height", SIZES)
+def test_the_other_person_sees_who_is_typing(site, new_page, account, width, height):
+    a, b, ann, bob, room = two_in_a_room(site, new_page, account, width, height)
     b.click("#message-input")
     b.keyboard.type("hang on, ")
     wait_text(a, "#typing", f"{bob} is typing…")
@@ -292,13 +293,14 @@ def test_new_messages_are_marked_after_a_reload(site, new_page, account, width, 
 
 
 @needs_read
-def test_another_room_shows_an_unread_badge(site, new_page, account):
+@pytest.mark.parametrize("width,height", SIZES)
+def test_another_room_shows_an_unread_badge(site, new_page, account, width, height):
     (ann, pw_a), (bob, pw_b) = account(), account()
     room = unique_name("quiet")
-    a = new_page(1280, 800)
+    a = new_page(width, height)
     log_in(a, site, ann, pw_a)
     create_room(a, room)
-    b = new_page(1280, 800)
+    b = new_page(width, height)
     log_in(b, site, bob, pw_b, room)
     a.wait_for_timeout(2500)
     # ann goes back to general; bob writes in the room she left, mentioning her once.
@@ -315,6 +317,7 @@ def test_another_room_shows_an_unread_badge(site, new_page, account):
     a.reload()
     wait_connected(a)
     wait_in_sidebar(a, room)
+    open_sidebar(a)  # a drawer on a phone
     badge = f"#room-list .room-link[data-room='{room}'] .unread-badge"
     a.wait_for_selector(badge, timeout=20000)
     assert a.inner_text(badge).startswith("2")
