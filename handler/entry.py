@@ -55,14 +55,19 @@ def websocket_route(route: str, work: Callable[[Chat, WebSocketEvent, str, Ident
         if isinstance(exc, Refused) or event is None or event.connection_id is None:
             return {"statusCode": 403}
         chat = _chat_for(event)
+        # Which request the error answers: a client with several requests out (a join, a read
+        # marker, a room action) must not take one's refusal for another's.
+        action = protocol.answered_action(event.route_key, event.body)
+        answered = {"action": action} if action else {}
         if isinstance(exc, ProtocolError):
-            chat.reply_error(event.connection_id, exc.code, exc.message, exc.fields)
+            chat.reply_error(event.connection_id, exc.code, exc.message, {**exc.fields, **answered})
         elif isinstance(exc, StorageUnavailable):
-            chat.reply_error(event.connection_id, ErrorCode.UNAVAILABLE, "the chat store is unavailable; try again")
+            chat.reply_error(event.connection_id, ErrorCode.UNAVAILABLE, "the chat store is unavailable; try again",
+                             answered)
         elif isinstance(exc, ConnectionGone):
             quietly(chat.drop_gone, [event.connection_id])  # the sender itself left while we worked
         elif not isinstance(exc, SessionExpired):  # an expired session was told why and closed already
-            chat.reply_error(event.connection_id, ErrorCode.INTERNAL, "internal error")
+            chat.reply_error(event.connection_id, ErrorCode.INTERNAL, "internal error", answered)
         return OK
 
     def run(event: WebSocketEvent):

@@ -93,6 +93,9 @@ class Action(str, enum.Enum):
     READ = "read"
 
 
+_ACTION_VALUES = frozenset(action.value for action in Action)
+
+
 class ErrorCode(str, enum.Enum):
     """The ``code`` of an ``error`` frame."""
 
@@ -272,6 +275,19 @@ def parse_request(body: str | bytes | None) -> Request:
     if not isinstance(action, str) or not action:
         raise ProtocolError(ErrorCode.BAD_REQUEST, 'frame needs an "action" string')
     return Request(action=action, fields=data)
+
+
+def answered_action(route_key: str | None, body: str | bytes | None) -> str | None:
+    """The action an error frame answers, for its `action` field (docs/protocol.md "Errors"): the
+    route's key (API Gateway routes by the action), or on `$default` the frame's own action if it
+    is one the server knows. None for a frame with no usable action: an unknown one is not echoed."""
+    if route_key in _ACTION_VALUES:
+        return route_key
+    try:
+        action = parse_request(body).action
+    except ProtocolError:
+        return None
+    return action if action in _ACTION_VALUES else None
 
 
 def _depth(value, level: int = 1) -> int:

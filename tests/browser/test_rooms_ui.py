@@ -120,9 +120,13 @@ def test_a_private_room_is_created_a_member_is_invited_and_a_stranger_is_refused
     a.wait_for_selector(f"#member-list li[data-user='{ann}'] .role-owner")
     close_drawer(a)
 
-    # A stranger who types its name is told why, in words, and stays where they were.
+    # A stranger who types its name is told why, in words, and stays where they were. They have
+    # just said something in #general, so a read marker is out too: its answer and the join's
+    # refusal must not be taken for each other.
     c = new_page(width, height)
     log_in(c, site, cat, pw_c)
+    send(c, "anyone in the garden?")
+    c.wait_for_selector(message_item(c, "anyone in the garden?"))
     open_rooms(c)
     c.fill("#room-input", room)
     c.press("#room-input", "Enter")

@@ -3,6 +3,9 @@ socket past the access token's expiry without a reload (one tab renews, the othe
 
 The renewal test runs its own stack and site, whose access tokens live TOKEN_TTL seconds."""
 
+import time
+
+import jwt
 import pytest
 import requests
 
@@ -34,6 +37,8 @@ def test_a_logout_in_one_tab_ends_the_others(site, new_page, account):
     wait_connected(tab)
     page.click("#logout")
     tab.wait_for_url("**/index.html?reason=logout", timeout=15000)
+    # Both pages have arrived: none is closed in the middle of its logout request or navigation.
+    page.wait_for_url("**/index.html?reason=logout", timeout=15000)
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +93,41 @@ def test_every_tab_stays_connected_past_the_tokens_expiry(short_site, new_page):
     first.press("#message-input", "Enter")
     second.wait_for_selector("text=still here", timeout=10000)
     assert errors == [] and first.errors == []
+
+
+def test_a_tab_whose_renewal_could_not_get_through_in_time_stays_signed_in(short_site, new_page):
+    """A computer waking from sleep, a network down when the renewal was due: the token runs out,
+    the server closes the connection, and once /refresh answers again the tab renews the sign-in
+    and reconnects, without a reload and without sending the user to the login page."""
+    name, password = unique_name("wake"), "browser-pass-1"
+    created = requests.post(f"{short_site.stack.http_url}/register", json={"username": name, "password": password},
+                            timeout=30)
+    assert created.status_code == 201
+    page = new_page()
+    log_in(page, short_site, name, password)
+    page.evaluate("window.__notReloaded = true")
+    started = page.inner_text("#connected-at")
+    token = page.evaluate("localStorage.getItem('wschat.token')")
+    refreshes = []
+
+    def unreachable(route):
+        refreshes.append(route.request.url)
+        route.abort("internetdisconnected")
+
+    page.route("**/refresh", unreachable)
+    # Past the token's expiry: the renewal was tried and could not get through.
+    expires_at = jwt.decode(token, options={"verify_signature": False})["exp"]
+    page.wait_for_timeout(max(0.0, expires_at + 2 - time.time()) * 1000)
+    assert refreshes, "the page never tried to renew"
+    assert page.url.endswith("/chat.html")
+    page.unroute("**/refresh")
+    # The next try gets through: a new token, a new connection, the same page.
+    page.wait_for_function("(t) => localStorage.getItem('wschat.token') !== t", arg=token, timeout=20000)
+    wait_connected(page)
+    assert page.url.endswith("/chat.html")
+    assert page.evaluate("window.__notReloaded === true")
+    assert page.inner_text("#connected-at") != started
+    page.fill("#message-input", "awake again")
+    page.press("#message-input", "Enter")
+    page.wait_for_selector("#messages li:has-text('awake again')", timeout=10000)
+    assert page.errors == []

@@ -135,22 +135,23 @@ def test_heartbeat(stack, register, client):
     assert c.next("heartbeat")["serverTime"].endswith("Z")
 
 
-@pytest.mark.parametrize("frame, code", [
-    ("not json at all", "bad_request"),
-    ('{"no":"action"}', "bad_request"),
-    ('{"action":"teleport"}', "unknown_action"),
-    ('{"action":"sendmessage","message":""}', "empty_message"),
-    ('{"action":"sendmessage","message":5}', "bad_request"),
-    (json.dumps({"action": "sendmessage", "message": "x" * 2001}), "too_large"),
-    ('{"action":"join","room":"no spaces"}', "invalid_room"),
-    ('{"action":"history","limit":"lots"}', "bad_request"),
+@pytest.mark.parametrize("frame, code, action", [
+    ("not json at all", "bad_request", None),
+    ('{"no":"action"}', "bad_request", None),
+    ('{"action":"teleport"}', "unknown_action", None),  # an unknown action is not echoed back
+    ('{"action":"sendmessage","message":""}', "empty_message", "sendmessage"),
+    ('{"action":"sendmessage","message":5}', "bad_request", "sendmessage"),
+    (json.dumps({"action": "sendmessage", "message": "x" * 2001}), "too_large", "sendmessage"),
+    ('{"action":"join","room":"no spaces"}', "invalid_room", "join"),
+    ('{"action":"history","limit":"lots"}', "bad_request", "history"),
 ])
-def test_malformed_input_gets_an_error_and_the_connection_stays_open(stack, register, client, frame, code):
+def test_malformed_input_gets_an_error_and_the_connection_stays_open(stack, register, client, frame, code, action):
     c = client(register()["token"])
     c.join()
     c.send(frame)
     error = c.next("error")
     assert error["code"] == code and error["message"]
+    assert error.get("action") == action
     c.send({"action": "heartbeat"})
     assert c.next("heartbeat")
 

@@ -67,6 +67,7 @@ def test_a_private_room_admits_only_its_members(stack, person, client):
     # join: forbidden, and the connection stays where it was (its messages still reach its room).
     refused = error(e, {"action": "join", "room": room})
     assert refused["code"] == "forbidden" and "secret" not in refused["message"]
+    assert refused["action"] == "join"  # which request it answers (docs/protocol.md "Errors")
     e.send({"action": "sendmessage", "message": "still here"})
     assert e.next("message")["room"] == lobby
 
@@ -89,6 +90,7 @@ def test_a_private_room_admits_only_its_members(stack, person, client):
                   {"action": "deletemessage", "room": room, "id": secret["id"]}):
         answer = error(e, frame)
         assert answer["code"] == "forbidden" and "secret plans" not in answer["message"], frame
+        assert answer["action"] == frame["action"]
 
     # The directory lists public rooms only; eve's rooms frame does not name the private one.
     listed = ask(e, {"action": "rooms"}, "rooms")

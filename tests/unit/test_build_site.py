@@ -196,3 +196,25 @@ def test_the_message_features_read_their_limits_from_the_contract(tmp_path):
     for key in ("reactionKindsMax", "reactionNamesShown", "emojiMaxChars", "replyExcerptChars",
                 "typingIntervalSeconds", "messageMaxChars"):
         assert f"config.{key}" in scripts, key
+
+
+def test_every_action_the_page_sends_has_a_place_for_its_refusal():
+    # An error frame names the action it answers (docs/protocol.md "Errors"); chat.js hands it to
+    # the part of the page that sent it. An action sent but not routed would be refused in a
+    # generic banner, and one routed to the wrong part would be said in the wrong place.
+    scripts = {path.name: path.read_text() for path in (build_site.TEMPLATES / "static/js").glob("*.js")}
+    sent = {action for text in scripts.values() for action in re.findall(r'action: "([a-z]+)"', text)}
+    assert sent <= {action.value for action in protocol.Action}
+
+    def listed(script, name):
+        body = re.search(rf"static {name} = \[(.*?)\];", scripts[script], re.S).group(1)
+        return set(re.findall(r'"([a-z]+)"', body))
+
+    chat = scripts["chat.js"]
+    handlers = chat[chat.index("const refusalHandlers = {"):]
+    handlers = handlers[:handlers.index("\n};")]
+    own = set(re.findall(r"^  ([a-z]+)[(:]", handlers, re.M))
+    features, rooms = listed("message_features.js", "ACTIONS"), listed("rooms.js", "ACTIONS")
+    assert not (own & features or own & rooms or features & rooms)
+    # (Some actions are sent under a computed name: ban and mute share a dialog, invite and unban another.)
+    assert sent <= own | features | rooms <= {action.value for action in protocol.Action}

@@ -103,11 +103,14 @@ def test_an_event_that_cannot_be_opened_is_answered_without_one():
 
 @pytest.mark.parametrize("exc, frames", [
     (ProtocolError(ErrorCode.TOO_LARGE, "message is longer than 2000 characters"),
-     [{"type": "error", "code": "too_large", "message": "message is longer than 2000 characters"}]),
+     [{"type": "error", "code": "too_large", "message": "message is longer than 2000 characters",
+       "action": "sendmessage"}]),
     (StorageUnavailable("append_message: ThrottlingException"),
-     [{"type": "error", "code": "unavailable", "message": "the chat store is unavailable; try again"}]),
-    (SendFailed("post_to_connection: HTTP 500"), [{"type": "error", "code": "internal", "message": "internal error"}]),
-    (Bug("boom"), [{"type": "error", "code": "internal", "message": "internal error"}]),
+     [{"type": "error", "code": "unavailable", "message": "the chat store is unavailable; try again",
+       "action": "sendmessage"}]),
+    (SendFailed("post_to_connection: HTTP 500"),
+     [{"type": "error", "code": "internal", "message": "internal error", "action": "sendmessage"}]),
+    (Bug("boom"), [{"type": "error", "code": "internal", "message": "internal error", "action": "sendmessage"}]),
     (SessionExpired(), []),  # told why and closed already
 ])
 def test_a_websocket_route_answers_a_failure_with_an_error_frame(api, exc, frames):
@@ -115,6 +118,21 @@ def test_a_websocket_route_answers_a_failure_with_an_error_frame(api, exc, frame
     assert route(ws_event("sendmessage", {"action": "sendmessage", "message": "hi"}, connection_id="w1")) == {
         "statusCode": 200}
     assert api.frames("w1") == frames
+
+
+@pytest.mark.parametrize("route_key, body, action", [
+    ("join", {"action": "join", "room": "garden"}, "join"),
+    # $default: the frame's own action, if the server knows it; an unknown one is not echoed back.
+    ("$default", {"action": "history"}, "history"),
+    ("$default", {"action": "<img src=x>"}, None),
+    ("$default", "not json", None),
+])
+def test_an_error_frame_names_the_action_it_answers(api, route_key, body, action):
+    """A client with a join, a read marker and a room action out at once tells their refusals apart."""
+    route = websocket_route(route_key, raising(ProtocolError(ErrorCode.FORBIDDEN, "no")))
+    route(ws_event(route_key, body, connection_id="w1"))
+    [frame] = api.frames("w1")
+    assert frame.get("action") == action and frame["code"] == "forbidden"
 
 
 def test_a_websocket_route_whose_sender_left_forgets_the_connection(api):

@@ -70,7 +70,7 @@ def test_messages_over_the_rate_are_refused_and_not_broadcast(api, monkeypatch):
         send("a1", f"m{n}")
     send("a1", "one too many")
     assert api.last("a1") == {"type": "error", "code": "rate_limited", "message": "too many messages: wait 1.0 s",
-                              "retryAfterMs": 1000}
+                              "retryAfterMs": 1000, "action": "sendmessage"}
     assert [f["message"] for f in api.frames("b1", "message")] == ["m0", "m1", "m2"]
     assert [m.message for m in store().recent_messages("general", 10)[0]] == ["m0", "m1", "m2"]
     now[0] += 1000

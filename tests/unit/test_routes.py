@@ -307,7 +307,8 @@ def test_database_failure_is_reported_as_unavailable(api, monkeypatch):
     monkeypatch.setenv("WSCHAT_DDB_ENDPOINT", "http://127.0.0.1:9")
     reinstall_app(dynamodb=None)  # a real client, to an address where nothing listens
     send("a1", {"action": "sendmessage", "message": "hi"})
-    assert api.last("a1") == {"type": "error", "code": "unavailable", "message": "the chat store is unavailable; try again"}
+    assert api.last("a1") == {"type": "error", "code": "unavailable", "message": "the chat store is unavailable; try again",
+                              "action": "sendmessage"}
 
 
 def test_a_bug_becomes_an_internal_error_frame_not_an_exception(api, monkeypatch):

@@ -38,6 +38,9 @@ const CHARS_LEFT_SHOWN_BELOW = 200;
 // floor, so that a refused message is never resent in a busy loop.
 const RATE_LIMIT_WAIT_FALLBACK_MS = 1_000;
 const RATE_LIMIT_WAIT_FLOOR_MS = 250;
+// A token that ran out before it was renewed: how often, and how far apart, renewing is tried.
+const RESCUE_ATTEMPTS = 4;
+const RESCUE_RETRY_MS = 5_000;
 // How long a logout waits for the server to confirm the revocation before it gives up and says so.
 const LOGOUT_TIMEOUT_MS = 10_000;
 // A tab shown again asks for the rooms' unread counts, at most this often.
@@ -134,7 +137,7 @@ const socket = new ChatSocket({
     // While not connected, who is online is not known: the list says so instead of looking live.
     if (name !== "open") $("presence").dataset.live = "false";
     if (name !== "open") outbox.disconnected();
-    if (name === "closed" && !state.ended && isExpired(login)) endSession("token_expired");
+    if (name === "closed" && !state.ended && isExpired(login)) tokenRanOut();
     if (name === "waiting") connectFailed();
   },
   onOpen: () => {
@@ -255,49 +258,58 @@ const handlers = {
   kicked: (frame) => removedFrom(frame),
   banned: (frame) => removedFrom(frame),
   error(frame) {
-    if (frame.code === "session_expired" && frame.reason === "token_expired" && !isExpired(currentLogin())) {
-      // The connection's token ran out but a renewed one is stored (its `renew` did not get
-      // through): the server closes this connection, and the socket reconnects with the new one.
-      login = currentLogin();
-      clock.tokenExpiresAtMs = login.expiresAtMs;
-    } else if (frame.code === "invalid_token") {
-      // A `renew` refused: the fallback above applies when the old token runs out.
+    if (frame.code === "session_expired" && frame.reason === "token_expired") {
+      // The connection's token ran out before a renewal reached the server: the server closes
+      // this connection, and the socket reconnects with a renewed token if the sign-in holds.
+      tokenRanOut();
     } else if (frame.code === "session_expired") {
       // The server says why as a code (frame.reason); its message is for people, not for branching.
       endSession(frame.reason);
     } else if (frame.code === "not_connected") {
       socket.drop();
-    } else if ((!outbox.inFlight || frame.code === "unknown_action") && features.failed(frame)) {
-      // It answered an edit, a reaction, typing or a read marker: said (or not) where it belongs.
-    } else if (frame.code === "muted") {
-      // Only a message is ever refused as muted: it goes back into the box.
-      giveBack(outbox.refuse());
-      showBanner(mutedWords(rooms.label(state.shownRoom), frame.until));
-    } else if (state.historyRequests.length && !outbox.inFlight) {
-      // No message is in flight, so the error answers the oldest history request.
-      historyFailed(state.historyRequests.shift(), frame);
-    } else if (frame.code === "rate_limited" && outbox.holdFor(rateLimitWaitMs(frame))) {
-      // Neither stored nor sent: it stays first in the outbox and goes again after the wait.
-      showBanner("Too many messages at once: yours wait and go out in order.", { kind: RATE_LIMITED_BANNER });
-    } else if (state.joining !== null && !outbox.inFlight && JOIN_REFUSALS.has(frame.code)) {
-      // The error answers the room switch (private, banned, too many joins, ...).
-      joinRefused(frame);
-    } else if (!outbox.inFlight && rooms.failed(frame)) {
-      // It answered a room action (create, invite, moderation...): said where it was asked.
-    } else if (state.joining !== null && !outbox.inFlight) {
-      joinRefused(frame);
-    } else if (frame.code === "forbidden" && state.outOfRoom) {
-      giveBack(outbox.refuse());
-      showBanner("You are in no room now: open a room to send messages (yours is back in the box).");
     } else {
-      giveBack(outbox.refuse());
-      showBanner(frame.message);
+      // Every other error names the request it answers (`action`): several may be out at once (a
+      // message, a join, a read marker, a room action), and each refusal is said where it belongs.
+      (refusalHandlers[frame.action] ?? refusedOther)(frame);
     }
   },
 };
 
-// The codes a refused join answers with (docs/protocol.md).
-const JOIN_REFUSALS = new Set(["forbidden", "banned", "invalid_room", "rate_limited", "bad_request"]);
+const refusalHandlers = {
+  sendmessage: messageRefused,
+  join: joinRefused,
+  history(frame) {
+    if (state.historyRequests.length) historyFailed(state.historyRequests.shift(), frame);
+  },
+  // The open connection keeps its token until it runs out; the clocks then end or rescue it.
+  renew() {},
+  heartbeat() {},
+  ...Object.fromEntries(MessageFeatures.ACTIONS.map((action) => [action, (frame) => features.failed(frame)])),
+  ...Object.fromEntries(Rooms.ACTIONS.map((action) => [action, (frame) => rooms.failed(frame)])),
+};
+
+// A message the server refused: held and sent again after a rate limit's wait, otherwise given back
+// to the composer with the reason.
+function messageRefused(frame) {
+  if (frame.code === "rate_limited" && outbox.holdFor(rateLimitWaitMs(frame))) {
+    // Neither stored nor sent: it stays first in the outbox and goes again after the wait.
+    showBanner("Too many messages at once: yours wait and go out in order.", { kind: RATE_LIMITED_BANNER });
+    return;
+  }
+  giveBack(outbox.refuse());
+  if (frame.code === "muted") {
+    showBanner(mutedWords(rooms.label(state.shownRoom), frame.until));
+  } else if (frame.code === "forbidden" && state.outOfRoom) {
+    showBanner("You are in no room now: open a room to send messages (yours is back in the box).");
+  } else {
+    showBanner(frame.message);
+  }
+}
+
+// An error that names no request of this page (a frame it did not send, an unknown action).
+function refusedOther(frame) {
+  showBanner(frame.message);
+}
 
 // Goes to `room` (a click in the sidebar, the directory, an invitation, the Room field): a join on
 // the open connection; while there is none, the next connection asks for it.
@@ -557,7 +569,48 @@ function tick() {
   if (state.ended) return;
   const due = clock.due(now);
   if (due === "auto") autoDisconnect();
+  else if (due === "token_expired") tokenRanOut();
   else if (due) endSession(due);
+}
+
+// The token ran out before it was renewed (a renewal slower than its margin, a computer waking from
+// sleep): renewed now if the sign-in still holds (another tab may have done it already), and the
+// connection goes on with it; otherwise the session ends. A renewal that cannot reach the server
+// is tried RESCUE_ATTEMPTS times.
+let rescue = null;
+function tokenRanOut(attempt = 1) {
+  if (state.ended || rescue) return;
+  const stored = currentLogin();
+  if (!isExpired(stored)) {
+    useLogin(stored);
+    return;
+  }
+  if (!login.refreshToken) {
+    endSession("token_expired");
+    return;
+  }
+  rescue = renewStored(refreshTokens, login.token).then((result) => {
+    rescue = null;
+    if (result.login && !isExpired(result.login)) {
+      useLogin(result.login);
+    } else if (result.failed && attempt < RESCUE_ATTEMPTS) {
+      rescue = setTimeout(() => {
+        rescue = null;
+        tokenRanOut(attempt + 1);
+      }, RESCUE_RETRY_MS);
+    } else {
+      endSession(result.ended ?? "token_expired");
+    }
+  });
+}
+
+// A renewed sign-in (from this tab or another): the clocks count to it, the open connection is
+// given it, and a connection closed for want of it opens again.
+function useLogin(fresh) {
+  keeper.adopt(fresh);
+  login = fresh;
+  clock.tokenExpiresAtMs = fresh.expiresAtMs;
+  if (!socket.ws) socket.open();
 }
 
 // Ends the session for good and goes to the login page, which says why. `code` is a SessionEnd code

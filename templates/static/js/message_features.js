@@ -18,10 +18,11 @@ const TYPING_SHOWN_MS = config.typingIntervalSeconds * 1000 + 3_000;
 const TYPING_AFTER_MESSAGE_MS = 1_500;
 // The read marker goes to the server at most this often.
 const READ_INTERVAL_MS = 2_000;
-// An edit or a reaction whose answer has not come in this long no longer explains an error frame.
-const PENDING_MS = 10_000;
 
 export class MessageFeatures {
+  // The requests this module sends: an error frame answering one of them is its to handle (failed).
+  static ACTIONS = ["editmessage", "react", "typing", "read"];
+
   // send(frame): true if sent; room(): the room shown; messages: the MessageList; banner(text): a
   // problem; composer: the message textarea.
   constructor({ me, send, room, messages, banner, composer }) {
@@ -35,9 +36,7 @@ export class MessageFeatures {
     this.readSent = null; // the newest id sent as read (or heard from another tab) in this room
     this.readAt = 0;
     this.readTimer = null;
-    this.readUnsupported = false; // the server answered `read` with unknown_action
-    this.pendingEdit = null; // {id, text, at}
-    this.pendingReacts = []; // times of reacts sent and not yet answered
+    this.pendingEdit = null; // {id, text} of the edit sent and not yet answered
     this.picker = null; // {node, id}
 
     registerMessageAction({ id: "edit", label: "Edit", visible: (m) => this.mayEdit(m), run: (m) => this.startEdit(m.id) });
@@ -153,7 +152,7 @@ export class MessageFeatures {
       this.banner("Not connected: your edit was not saved. Try again once the page has reconnected.");
       return;
     }
-    this.pendingEdit = { id, text, at: Date.now() };
+    this.pendingEdit = { id, text };
     this.closeEditor(item, { refocus: true });
     item.setAttribute("aria-busy", "true");
   }
@@ -177,13 +176,10 @@ export class MessageFeatures {
   react(id, emoji) {
     if (!this.send({ action: "react", room: this.room(), id, emoji })) {
       this.banner("Not connected: try again once the page has reconnected.");
-      return;
     }
-    this.pendingReacts.push(Date.now());
   }
 
   reaction(frame) {
-    if (frame.user === this.me) this.pendingReacts.shift();
     if (frame.room !== this.room() || !this.reactions.has(frame.id)) return;
     const list = this.reactions.get(frame.id);
     let entry = list.find((r) => r.emoji === frame.emoji);
@@ -351,7 +347,7 @@ export class MessageFeatures {
   // every READ_INTERVAL_MS.
   maybeRead() {
     const newest = this.messages.lastId;
-    if (!newest || this.readUnsupported || document.hidden || !this.messages.nearBottom()) return;
+    if (!newest || document.hidden || !this.messages.nearBottom()) return;
     if (this.readSent !== null && newest <= this.readSent) return;
     const wait = this.readAt + READ_INTERVAL_MS - Date.now();
     if (wait > 0) {
@@ -383,40 +379,25 @@ export class MessageFeatures {
     this.readTimer = null;
   }
 
-  // An error frame, if it answers an edit or a reaction (said in the banner; an edit goes back into
-  // its editor), or a read marker (quiet: nothing the user did); true if it was taken.
+  // An error frame that answers one of this module's requests (its `action` says which): a refused
+  // edit goes back into its editor and a refused reaction is said in the banner; typing and read
+  // markers fail in silence (nothing the user asked for: a muted user is told when they send).
   failed(frame) {
-    const now = Date.now();
-    // Only `read` can be unknown (a server from before read markers): stop sending it. Taken even
-    // while a message is in flight, which an unknown action cannot be about.
-    if (frame.code === "unknown_action" && this.readAt > 0) {
-      this.readUnsupported = true;
-      return true;
-    }
-    this.pendingReacts = this.pendingReacts.filter((at) => now - at < PENDING_MS);
-    if (this.pendingEdit && now - this.pendingEdit.at < PENDING_MS) {
-      const { id, text } = this.pendingEdit;
+    if (frame.action === "editmessage") {
+      const edit = this.pendingEdit;
       this.pendingEdit = null;
-      this.item(id)?.removeAttribute("aria-busy");
-      if (this.item(id)) this.startEdit(id, text);
+      if (edit && this.item(edit.id)) {
+        this.item(edit.id).removeAttribute("aria-busy");
+        this.startEdit(edit.id, edit.text);
+      }
       this.banner(`Your edit was not saved: ${refusalWords(frame)}`);
-      return true;
-    }
-    if (this.pendingReacts.length) {
-      this.pendingReacts.shift();
+    } else if (frame.action === "react") {
       this.banner(frame.code === "too_large"
         ? `That message has as many reactions as it may hold (${config.reactionKindsMax} different emoji).`
         : `Your reaction did not go through: ${refusalWords(frame)}`);
-      return true;
     }
-    // A muted user's typing is refused (muted): nothing to say, they are told when they send.
-    if (frame.code === "muted" && now - this.lastTypingSent < PENDING_MS) return true;
-    // A read marker is answered by a `read` frame, a refusal only by its timing.
-    return this.readAt > 0 && now - this.readAt < PENDING_MS && READ_ERRORS.has(frame.code);
   }
 }
-
-const READ_ERRORS = new Set(["unknown_action", "rate_limited", "not_found", "bad_request", "forbidden"]);
 
 function refusalWords(frame) {
   switch (frame.code) {

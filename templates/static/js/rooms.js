@@ -18,8 +18,14 @@ const OWNER = RANKS.owner;
 const ADMIN = config.roles.length; // a site admin outranks every role in a room
 // Replies that never come (the connection dropped) stop counting after this long.
 const PENDING_MS = 30_000;
+// The requests this module makes in the background: a refusal of one is never said.
+const QUIET_ACTIONS = new Set(["rooms", "members"]);
 
 export class Rooms {
+  // The requests this module sends: an error frame answering one of them is its to handle (failed).
+  static ACTIONS = ["createroom", "invite", "leave", "dm", "rooms", "members", "setrole", "kick", "ban", "unban",
+    "mute", "deletemessage"];
+
   // send(frame): true if sent; shownRoom(): the room the page shows; switchTo(room): join it;
   // status(text): a polite announcement; banner(text): a problem; changed(): names or roles changed
   // (the page redraws its heading and message menus); closePanels(): close a phone drawer.
@@ -164,25 +170,20 @@ export class Rooms {
     this.pending = [];
   }
 
-  // An error frame, if it answers one of this module's requests: said where it belongs (in the
-  // open dialog, or in the banner); true if it was taken.
+  // An error frame that answers one of this module's requests (its `action` says which kind; the
+  // oldest of that kind): said where it belongs (in the open dialog, or in the banner). A
+  // background refresh (rooms, members) fails in silence.
   failed(frame) {
-    const now = Date.now();
-    this.pending = this.pending.filter((entry) => now - entry.at < PENDING_MS);
-    if (!this.pending.length) return false;
-    // A background refresh (rooms, members) fails in silence; a person's own action is answered.
-    const index = this.pending.findIndex((entry) => !entry.quiet);
-    const entry = this.pending.splice(index < 0 ? 0 : index, 1)[0];
-    if (entry.quiet) return true;
+    const entry = this.settle([frame.action]);
+    if (!entry) {
+      if (!QUIET_ACTIONS.has(frame.action)) this.banner(actionRefusal(frame, { action: frame.action }));
+      return;
+    }
+    if (entry.quiet) return;
     const text = actionRefusal(frame, { action: entry.action, label: entry.room ? this.label(entry.room) : undefined,
       user: entry.user });
     if (entry.dialog?.isOpen) entry.dialog.showError(text);
     else this.banner(text);
-    return true;
-  }
-
-  get expecting() {
-    return this.pending.length > 0;
   }
 
   // -- frames --------------------------------------------------------------------------------
