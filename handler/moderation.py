@@ -45,6 +45,7 @@ class ModerationService(RoomActions):
                 raise ProtocolError(ErrorCode.FORBIDDEN, "the room changed hands meanwhile")
         else:
             self._outranks(standing, request.room, target, conn)
+            self._not_its_owner(standing, target)
             self.rooms.set_role(request.room, target.key, target.username, request.role, now)
         self.rooms.log(request.room, actor=identity.username, action="setrole", target=target.username, now_ms=now,
                        role=request.role)
@@ -57,10 +58,21 @@ class ModerationService(RoomActions):
         standing = self._moderator(request.room, conn)
         target = self._target(request.user)
         self._outranks(standing, request.room, target, conn)
+        self._not_its_owner(standing, target)
         moved = self._kick(standing, target, protocol.kicked_frame(room=request.room, by=identity.username))
         self.rooms.log(request.room, actor=identity.username, action="kick", target=target.username, now_ms=self.clock())
         self.chat._reply(connection_id, protocol.done_frame(action="kick", room=request.room, user=target.username))
         log.add(room=request.room, connections=moved)
+
+    @staticmethod
+    def _not_its_owner(standing, target) -> None:
+        """Only a site admin outranks a room's owner, and even they may not demote, kick or ban
+        one: the room's record would still name an owner without the role. They hand the room
+        over first (setrole owner), after which the old owner is a moderator like any other."""
+        record = standing.access.record
+        if record is not None and record.owner and user_key(record.owner) == target.key:
+            raise ProtocolError(ErrorCode.FORBIDDEN,
+                                f"{target.username} owns {standing.room}: make someone else its owner first")
 
     def _kick(self, standing, target, frame: dict) -> int:
         if standing.private:
@@ -79,6 +91,7 @@ class ModerationService(RoomActions):
         standing = self._moderator(request.room, conn)
         target = self._target(request.user)
         self._outranks(standing, request.room, target, conn)
+        self._not_its_owner(standing, target)
         now = self.clock()
         until = now + request.minutes * self._minute_ms if request.minutes else None
         # The ban first: a join racing with the kick below meets it.

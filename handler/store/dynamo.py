@@ -35,6 +35,10 @@ class ConditionFailed(WschatError):
         self.item = item
         self.reasons = reasons or []
 
+    def failed_at(self, index: int) -> bool:
+        """Whether the transaction's action at `index` is one whose condition did not hold."""
+        return len(self.reasons) > index and self.reasons[index].get("Code") == "ConditionalCheckFailed"
+
 
 # What a cancelled transaction may report per action and still count as "a condition did not hold"
 # (a conflict with another transaction on the same item is worth trying again, as a condition is).

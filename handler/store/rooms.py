@@ -187,10 +187,9 @@ class RoomsStore:
                 self._count_owned(owner_key, 1, max_owned),
             ])
         except ConditionFailed as failed:
-            codes = [r.get("Code") for r in failed.reasons]
-            if codes and codes[0] == "ConditionalCheckFailed":
+            if failed.failed_at(0):
                 return "exists"
-            if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
+            if failed.failed_at(2):
                 return "too_many"
             raise
         return "created"
@@ -272,10 +271,9 @@ class RoomsStore:
                 self._count_owned(new_key, 1, max_owned),
             ])
         except ConditionFailed as failed:
-            codes = [r.get("Code") for r in failed.reasons]
-            if codes and codes[0] == "ConditionalCheckFailed":
+            if failed.failed_at(0):
                 return "not_owner"
-            if len(codes) > 4 and codes[4] == "ConditionalCheckFailed":
+            if failed.failed_at(4):
                 return "too_many"
             raise
         return "done"

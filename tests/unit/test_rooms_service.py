@@ -174,6 +174,30 @@ def test_a_site_admin_outranks_an_owner_but_a_moderator_does_not(world, api):
     assert [(e["actor"], e["action"], e["target"]) for e in entries][:2] == [("root", "ban", "bob"), ("ann", "setrole", "bob")]
 
 
+def test_an_admin_hands_a_room_over_before_removing_its_owner(world, api):
+    """Demoting, kicking or banning the owner would leave the room's record naming an owner who has
+    no such role (and, in a private room, no membership): refused, until the room is handed over."""
+    chat, rooms, moderation = world()
+    clock = world.clock
+    member("root", admin=True)
+    member("ann")
+    connect(chat, clock, "c-ann", "ann")
+    connect(chat, clock, "c-root", "root")
+    rooms.create_room("c-ann", who(clock, "ann"), parsed(protocol.parse_create_room, room="den", visibility="private"))
+    root = who(clock, "root")
+    for call in (lambda: moderation.set_role("c-root", root, parsed(protocol.parse_set_role, room="den", user="ann",
+                                                                         role="moderator")),
+                 lambda: moderation.kick("c-root", root, parsed(protocol.parse_room_user, room="den", user="ann")),
+                 lambda: moderation.ban("c-root", root, parsed(protocol.parse_ban, room="den", user="ann"))):
+        assert "make someone else its owner first" in refused(call, ErrorCode.FORBIDDEN).message
+    assert app.app().rooms_store.role("den", "ann") == "owner"
+    # Handed over to the admin, the old owner is a moderator, and may be removed like one.
+    moderation.set_role("c-root", root, parsed(protocol.parse_set_role, room="den", user="root", role="owner"))
+    moderation.kick("c-root", root, parsed(protocol.parse_room_user, room="den", user="ann"))
+    assert app.app().rooms_store.role("den", "ann") is None
+    assert app.app().rooms_store.role("den", "root") == "owner"
+
+
 def test_dm_names_are_canonical_valid_and_reserved():
     name = protocol.dm_room("ann.x", "bob")
     assert name == protocol.dm_room("bob", "ann.x") and protocol.ROOM_PATTERN.fullmatch(name)

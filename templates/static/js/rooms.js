@@ -372,11 +372,15 @@ export class Rooms {
     const room = this.current;
     const items = [];
     if (this.mayModerate(user)) {
-      items.push({ id: "kick", label: "Kick", run: () => this.act({ action: "kick", room, user }) });
-      items.push({ id: "ban", label: "Ban…", run: () => this.openModerate("ban", user) });
+      // Only a site admin outranks the owner, and may only mute them: the room is handed over
+      // before its owner is demoted, kicked or banned (the server refuses otherwise).
+      const role = this.members.get(user);
+      if (role !== "owner") {
+        items.push({ id: "kick", label: "Kick", run: () => this.act({ action: "kick", room, user }) });
+        items.push({ id: "ban", label: "Ban…", run: () => this.openModerate("ban", user) });
+      }
       items.push({ id: "mute", label: "Mute…", run: () => this.openModerate("mute", user) });
-      if (this.myRank() >= OWNER) {
-        const role = this.members.get(user);
+      if (this.myRank() >= OWNER && role !== "owner") {
         if (role !== "moderator") {
           items.push({ id: "make-moderator", label: "Make moderator",
             run: () => this.act({ action: "setrole", room, user, role: "moderator" }) });
