@@ -490,7 +490,7 @@ def test_a_refused_room_switch_says_so_and_the_field_and_heading_agree(site, new
             if frame.get("action") == "join" and frame.get("room") == "refused-room":
                 # As the server answers a user over their join budget.
                 ws.send(json.dumps({"type": "error", "code": "rate_limited", "message": "too many joins: wait 2.0 s",
-                                    "retryAfterMs": 2000}))
+                                    "retryAfterMs": 2000, "action": "join"}))
                 return
             server.send(message)
 

@@ -182,6 +182,7 @@ def test_a_rate_limited_message_goes_again_after_the_servers_wait_and_first(site
         if frame["message"] == "first" and not refused_at:
             refused_at.append(time.monotonic())
             ws.send(json.dumps({"type": "error", "code": "rate_limited", "message": "too many messages: wait 1.5 s",
+                                "action": "sendmessage",
                                 "retryAfterMs": 1500}))
             return False
         return True
@@ -216,7 +217,8 @@ def test_a_message_refused_for_good_comes_back_after_the_draft(site, stack, new_
     send(page, "second")
     page.wait_for_function("document.getElementById('message-input').value === ''")
     page.fill("#message-input", "a draft")
-    refusal[0].send(json.dumps({"type": "error", "code": "bad_request", "message": "message has control characters"}))
+    refusal[0].send(json.dumps({"type": "error", "code": "bad_request", "message": "message has control characters",
+                                "action": "sendmessage"}))
     page.wait_for_selector("#messages li.message:has-text('second')")
     assert page.input_value("#message-input") == "a draft\nfirst"
     assert "control characters" in page.inner_text("#banner-text")

@@ -372,7 +372,8 @@ class CatchUpFaults:
     `after`, sent on a reconnect) are answered with an error frame, as a store failure would be;
     everything else goes to the server. `drop()` cuts the page's current connection."""
 
-    UNAVAILABLE = {"type": "error", "code": "unavailable", "message": "the chat store is unavailable; try again"}
+    UNAVAILABLE = {"type": "error", "code": "unavailable", "message": "the chat store is unavailable; try again",
+                   "action": "history"}
 
     def __init__(self, page, failures):
         self.failures = failures

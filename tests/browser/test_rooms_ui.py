@@ -307,6 +307,23 @@ def test_a_moderator_mutes_kicks_and_bans_and_each_person_is_told(site, new_page
     wait_closed(a, "invite-dialog")
     a.wait_for_selector(f"#messages li.notice:has-text('{bob} may come back')")
     switch_room(b, room)
+
+    # The moderation log, from the room's menu: every action above, newest first, in words.
+    a.click("#room-menu .menu-button")
+    a.click("#room-menu [role=menuitem][data-action=modlog]")
+    a.wait_for_selector("#modlog-dialog[open]")
+    a.wait_for_function("document.querySelectorAll('#modlog-list .modlog-what').length === 4")
+    assert a.eval_on_selector_all("#modlog-list .modlog-what", "ns => ns.map(n => n.textContent)") == [
+        f"{ann} lifted {bob}'s ban", f"{ann} banned {bob} until the ban is lifted", f"{ann} kicked {cat}",
+        f"{ann} muted {bob} for 5 min"]
+    assert a.inner_text("#modlog-title") == f"Moderation log of #{room}"
+    a.keyboard.press("Escape")
+    wait_closed(a, "modlog-dialog")
+    # bob, a plain member, is offered no log.
+    close_drawer(b)
+    b.click("#room-menu .menu-button")
+    assert "modlog" not in b.eval_on_selector_all("#room-menu [role=menuitem]", "ns => ns.map(n => n.dataset.action)")
+    b.keyboard.press("Escape")
     for page in (a, b, c):
         assert page.errors == []
 
@@ -437,4 +454,13 @@ def test_rooms_ui_has_no_serious_accessibility_violation(site, new_page, account
         a.keyboard.press("Escape")
         wait_closed(a, "directory-dialog")
         close_drawer(a)
+        # The moderation log (empty here: its words for that are checked too).
+        a.click("#room-menu .menu-button")
+        a.click("#room-menu [role=menuitem][data-action=modlog]")
+        a.wait_for_selector("#modlog-dialog[open]")
+        a.wait_for_function("document.getElementById('modlog-status').textContent !== 'Loading…'")
+        assert axe_violations(a) == [], f"moderation log, {scheme}"
+        screenshot(a, f"rooms-modlog-{width}x{height}-{scheme}")
+        a.keyboard.press("Escape")
+        wait_closed(a, "modlog-dialog")
     assert a.errors == [] and b.errors == []

@@ -251,6 +251,7 @@ const handlers = {
   },
   done: (frame) => rooms.onDone(frame),
   members: (frame) => rooms.onMembers(frame),
+  modlog: (frame) => rooms.onModlog(frame),
   deleted(frame) {
     rooms.onDeleted(frame);
     if (frame.room === state.shownRoom) messages.markDeleted(frame);

@@ -7,7 +7,7 @@ import { config, fullMatch } from "./config.js";
 import { Dialog } from "./dialogs.js";
 import { MenuButton } from "./menu.js";
 import { actionRefusal, formatUntil } from "./refusals.js";
-import { renderDirectory, renderMembers, renderRoomList, roomLabel } from "./rooms_view.js";
+import { renderDirectory, renderMembers, renderModlog, renderRoomList, roomLabel } from "./rooms_view.js";
 
 const $ = (id) => document.getElementById(id);
 const isRoomName = fullMatch(config.roomPattern);
@@ -24,7 +24,7 @@ const QUIET_ACTIONS = new Set(["rooms", "members"]);
 export class Rooms {
   // The requests this module sends: an error frame answering one of them is its to handle (failed).
   static ACTIONS = ["createroom", "invite", "leave", "dm", "rooms", "members", "setrole", "kick", "ban", "unban",
-    "mute", "deletemessage"];
+    "mute", "deletemessage", "modlog"];
 
   // send(frame): true if sent; shownRoom(): the room the page shows; switchTo(room): join it;
   // status(text): a polite announcement; banner(text): a problem; changed(): names or roles changed
@@ -49,12 +49,15 @@ export class Rooms {
     this.dmDialog = new Dialog("dm-dialog", { onSubmit: (data) => this.submitDm(data), fallbackFocus });
     this.moderateDialog = new Dialog("moderate-dialog", { onSubmit: (data) => this.submitModerate(data), fallbackFocus });
     this.directoryDialog = new Dialog("directory-dialog", { fallbackFocus });
+    this.modlogDialog = new Dialog("modlog-dialog", { fallbackFocus });
+    this.modlog = { room: null, entries: [], hasMore: false };
 
     $("new-room").addEventListener("click", () => this.openCreate());
     $("new-dm").addEventListener("click", () => this.openDm());
     $("browse-rooms").addEventListener("click", () => this.openDirectory());
     $("directory-filter").addEventListener("input", () => this.showDirectory());
     $("directory-more").addEventListener("click", () => this.requestRooms({ after: this.directoryAfter }));
+    $("modlog-more").addEventListener("click", () => this.requestModlog({ more: true }));
     $("more-members").addEventListener("click", () => this.requestMembers({ more: true }));
     $("invite-dismiss").addEventListener("click", () => this.hideInvitation());
 
@@ -406,6 +409,7 @@ export class Rooms {
     if (!this.isDm(room) && this.myRank() >= MODERATOR) {
       items.push({ id: "invite", label: "Invite someone…", run: () => this.openInvite("invite") });
       items.push({ id: "unban", label: "Lift a ban…", run: () => this.openInvite("unban") });
+      items.push({ id: "modlog", label: "Moderation log…", run: () => this.openModlog() });
     }
     const role = this.entry(room)?.role;
     if (role && role !== "owner") {
@@ -521,6 +525,38 @@ export class Rooms {
     const frame = { action: kind, room, user };
     if (text) frame.minutes = minutes;
     this.act(frame, this.moderateDialog);
+  }
+
+  // The room's moderation log (moderators and up): newest first, a page at a time.
+  openModlog() {
+    const room = this.current;
+    this.modlog = { room, entries: [], hasMore: false };
+    $("modlog-title").textContent = `Moderation log of ${this.label(room)}`;
+    $("modlog-list").replaceChildren();
+    $("modlog-more").hidden = true;
+    $("modlog-status").textContent = "Loading…";
+    this.modlogDialog.open({ focus: this.modlogDialog.node.querySelector("[data-dialog-cancel]") });
+    this.requestModlog();
+  }
+
+  requestModlog({ more = false } = {}) {
+    const { room, entries } = this.modlog;
+    const frame = more && entries.length ? { action: "modlog", room, before: entries.at(-1).id } : { action: "modlog", room };
+    this.request(frame, { room, dialog: this.modlogDialog });
+  }
+
+  onModlog(frame) {
+    this.settle(["modlog"]);
+    if (frame.room !== this.modlog.room) return;
+    const known = new Set(this.modlog.entries.map((entry) => entry.id));
+    this.modlog.entries.push(...frame.entries.filter((entry) => !known.has(entry.id)));
+    this.modlog.hasMore = !!frame.hasMore;
+    renderModlog($("modlog-list"), this.modlog.entries);
+    const count = this.modlog.entries.length;
+    $("modlog-status").textContent = count
+      ? `${count} ${count === 1 ? "entry" : "entries"}, newest first.${frame.hasMore ? " Older ones can be loaded." : ""}`
+      : "Nothing yet: no one has been invited, kicked, banned or muted here.";
+    $("modlog-more").hidden = !frame.hasMore;
   }
 
   openDirectory() {

@@ -95,3 +95,37 @@ export function renderMembers(list, rows, me, menuFor, canAct) {
     return item;
   }));
 }
+
+// One moderation log entry in words: "bob banned eve for 60 min".
+export function modlogWords(entry) {
+  const { actor, target } = entry;
+  switch (entry.action) {
+    case "ban":
+      return `${actor} banned ${target} ${entry.minutes ? `for ${entry.minutes} min` : "until the ban is lifted"}`;
+    case "mute":
+      return `${actor} muted ${target} for ${entry.minutes} min`;
+    case "kick":
+      return `${actor} kicked ${target}`;
+    case "unban":
+      return `${actor} lifted ${target}'s ban`;
+    case "invite":
+      return `${actor} invited ${target}`;
+    case "setrole":
+      return entry.role === "owner" ? `${actor} handed the room over to ${target}` : `${actor} made ${target} a ${entry.role}`;
+    case "deletemessage":
+      return `${actor} deleted a message by ${target}`;
+    default:
+      return `${actor}: ${entry.action}${target ? ` (${target})` : ""}`;
+  }
+}
+
+// entries: the moderation log, newest first; when is said in the reader's own clock.
+export function renderModlog(list, entries) {
+  list.replaceChildren(...entries.map((entry) => {
+    const item = element("li", "modlog-entry");
+    const when = element("time", "modlog-when", new Date(entry.at).toLocaleString([], { dateStyle: "medium", timeStyle: "short" }));
+    when.dateTime = entry.at;
+    item.append(when, element("span", "modlog-what", modlogWords(entry)));
+    return item;
+  }));
+}
