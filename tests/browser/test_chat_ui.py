@@ -508,3 +508,38 @@ def test_a_refused_room_switch_says_so_and_the_field_and_heading_agree(site, new
     send(page, "still here")
     page.wait_for_selector("#messages li.message.own:has-text('still here')")
     assert page.errors == []
+
+
+def test_a_refused_first_join_says_so_and_keeps_the_room_asked_for(site, new_page, account):
+    # The join a new connection sends (before any room is shown) refused: by the join budget when
+    # many tabs open at once, or a store failure. The page says so and asks for the same room next
+    # time (it once asked for a room named "null").
+    name, password = account()
+    page = new_page()
+    log_in(page, site, name, password)
+    refused = []
+
+    def route(ws):
+        server = ws.connect_to_server()
+
+        def from_page(message):
+            frame = json.loads(message)
+            if frame.get("action") == "join" and "room" not in frame and not refused:
+                refused.append(frame)
+                ws.send(json.dumps({"type": "error", "code": "unavailable", "action": "join",
+                                    "message": "the chat store is unavailable; try again"}))
+                return
+            server.send(message)
+
+        ws.on_message(from_page)
+
+    page.route_web_socket(re.compile(".*"), route)
+    page.reload()
+    page.wait_for_selector("#banner:not([hidden])")
+    assert page.inner_text("#banner-text") == (
+        "Could not switch to #general: the chat store is unavailable; try again.")
+    assert page.evaluate("sessionStorage.getItem('wschat.room')") == "general"
+    page.reload()
+    wait_connected(page)
+    assert page.inner_text("#room-name") == "general"
+    assert refused and page.errors == []

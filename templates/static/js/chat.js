@@ -376,6 +376,12 @@ function retryRefusedRoom(room) {
 function joinRefused(frame) {
   const wanted = state.joining ?? state.room;
   state.joining = null;
+  if (state.shownRoom === null) {
+    // The first join of the page (no room shown yet): said, and the room asked for stays the
+    // one the next connection asks for.
+    showBanner(joinRefusal(frame, roomTitle(wanted)));
+    return;
+  }
   state.room = state.shownRoom;
   showRoom(state.shownRoom);
   const where = state.outOfRoom ? "Open another room to go on."
@@ -592,6 +598,7 @@ function tokenRanOut(attempt = 1) {
   }
   rescue = renewStored(refreshTokens, login.token).then((result) => {
     rescue = null;
+    if (state.ended) return; // logged out (or ended) meanwhile
     if (result.login && !isExpired(result.login)) {
       useLogin(result.login);
     } else if (result.failed && attempt < RESCUE_ATTEMPTS) {
@@ -602,16 +609,21 @@ function tokenRanOut(attempt = 1) {
     } else {
       endSession(result.ended ?? "token_expired");
     }
+  }, () => {
+    // Storage or Web Locks failed: nothing can renew the sign-in here.
+    rescue = null;
+    endSession("token_expired");
   });
 }
 
 // A renewed sign-in (from this tab or another): the clocks count to it, the open connection is
-// given it, and a connection closed for want of it opens again.
+// given it, and a connection closed for want of it opens again (one closed on purpose, by the
+// auto-disconnect, stays closed until the user reconnects).
 function useLogin(fresh) {
   keeper.adopt(fresh);
   login = fresh;
   clock.tokenExpiresAtMs = fresh.expiresAtMs;
-  if (!socket.ws) socket.open();
+  if (!socket.ws && !socket.intentional) socket.open();
 }
 
 // Ends the session for good and goes to the login page, which says why. `code` is a SessionEnd code

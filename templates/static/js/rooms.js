@@ -50,7 +50,7 @@ export class Rooms {
     this.moderateDialog = new Dialog("moderate-dialog", { onSubmit: (data) => this.submitModerate(data), fallbackFocus });
     this.directoryDialog = new Dialog("directory-dialog", { fallbackFocus });
     this.modlogDialog = new Dialog("modlog-dialog", { fallbackFocus });
-    this.modlog = { room: null, entries: [], hasMore: false };
+    this.modlog = { room: null, entries: [], hasMore: false, opened: 0 };
 
     $("new-room").addEventListener("click", () => this.openCreate());
     $("new-dm").addEventListener("click", () => this.openDm());
@@ -530,7 +530,8 @@ export class Rooms {
   // The room's moderation log (moderators and up): newest first, a page at a time.
   openModlog() {
     const room = this.current;
-    this.modlog = { room, entries: [], hasMore: false };
+    // `opened` tells this opening's replies from those of an earlier one still on their way.
+    this.modlog = { room, entries: [], hasMore: false, opened: this.modlog.opened + 1 };
     $("modlog-title").textContent = `Moderation log of ${this.label(room)}`;
     $("modlog-list").replaceChildren();
     $("modlog-more").hidden = true;
@@ -542,12 +543,12 @@ export class Rooms {
   requestModlog({ more = false } = {}) {
     const { room, entries } = this.modlog;
     const frame = more && entries.length ? { action: "modlog", room, before: entries.at(-1).id } : { action: "modlog", room };
-    this.request(frame, { room, dialog: this.modlogDialog });
+    this.request(frame, { room, dialog: this.modlogDialog, opened: this.modlog.opened });
   }
 
   onModlog(frame) {
-    this.settle(["modlog"]);
-    if (frame.room !== this.modlog.room) return;
+    const request = this.settle(["modlog"]);
+    if (frame.room !== this.modlog.room || request?.opened !== this.modlog.opened) return;
     const known = new Set(this.modlog.entries.map((entry) => entry.id));
     this.modlog.entries.push(...frame.entries.filter((entry) => !known.has(entry.id)));
     this.modlog.hasMore = !!frame.hasMore;
