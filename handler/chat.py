@@ -220,7 +220,9 @@ class Chat(ChatFeatures):
             log.add(fromRoom=old_room)
         log.add(room=room, online=len(online), history=len(welcome["history"]), hasMore=welcome["hasMore"])
 
-    def send_message(self, connection_id: str, identity: Identity, request: protocol.SendMessage) -> None:
+    def send_message(self, connection_id: str, identity: Identity, request: protocol.SendMessage) -> dict:
+        """Store and deliver a message; return the sender's own copy of it, which the route hands
+        back as its response (a two-way route: API Gateway sends it to the asker without a post)."""
         # The budget first: a refused message costs a write or two and reads nothing.
         self._spend("message", identity.username, self.message_budget, "too many messages")
         conn = self._live_connection(connection_id)
@@ -241,19 +243,23 @@ class Chat(ChatFeatures):
         if not new:
             # A repeat (a client resending after a reconnect): only its sender hears, the original.
             self._untouch(conn.room, touched)
-            self.sender.send(connection_id, stored.frame())
             log.add(room=conn.room, messageId=stored.id, repeated=True)
-            return
-        members = audience.result()
+            return stored.frame()
+        frame = stored.frame()
+        # Everyone else in the room gets a post; the sender's own connection gets the response
+        # (the index may not even list a connection that joined a moment ago).
+        everyone = audience.result()
+        others = [member for member in everyone if member.connection_id != connection_id]
         # Mentions are recorded while the message is delivered (after its write: a mention always
         # names a stored message); a message without one makes no write for them.
         mentioned = self._record_mentions(conn.room, stored)
-        posted, gone = self.broadcaster.deliver(conn.room, members, stored.frame())
-        log.add(room=conn.room, messageId=stored.id, members=len(members), postedHere=posted, gone=len(gone))
+        posted, gone = self.broadcaster.deliver(conn.room, others, frame) if others else (0, [])
+        log.add(room=conn.room, messageId=stored.id, members=len(everyone), postedHere=posted, gone=len(gone))
         self._touched(touched)
         self._mentions_recorded(mentioned)
         if gone:
             self.drop_gone_members(conn.room, gone)
+        return frame
 
     def _record_mentions(self, room: str, stored) -> list:
         """One write per user the message mentions (protocol.mentions), on the side pool. A
@@ -370,8 +376,9 @@ class Chat(ChatFeatures):
         log.add(room=room, members=len(members), gone=len(gone))
         return len(gone)
 
-    def heartbeat(self, connection_id: str) -> None:
-        self.sender.send(connection_id, protocol.heartbeat_frame(server_time=protocol.iso_utc(self.clock())))
+    def heartbeat(self) -> dict:
+        """The heartbeat's answer, which the route hands back as its response (no post)."""
+        return protocol.heartbeat_frame(server_time=protocol.iso_utc(self.clock()))
 
     def _reply(self, connection_id: str, frame: dict) -> None:
         """Send the asker its reply. One the management API refuses as too large (a bug: replies are

@@ -3,6 +3,7 @@ failure. Entry modules (connect, disconnect, messages, http_auth, fanout, sweep,
 are one line per route over these.
 
     websocket_route   sendmessage, join, history, heartbeat, $default: failures become an error frame
+                      (posted, or on a two-way route, sendmessage and heartbeat, the response's body)
     connect_route     $connect: failures become the status API Gateway refuses the upgrade with
     disconnect_route  $disconnect: nothing to answer; the row's ttl cleans up what could not be
     http_route        POST /register, /login, /guest, /logout: failures become {"error": ...}
@@ -23,6 +24,7 @@ from handler.errors import ConnectionGone, SessionExpired, StorageUnavailable
 from handler.events import AuthorizerEvent, HttpEvent, WebSocketEvent
 from handler.guard import Refused, guard, quietly
 from handler.protocol import ErrorCode, Identity, ProtocolError
+from handler.sender import POST_MAX_BYTES
 from handler.settings import ConfigError
 
 OK = {"statusCode": 200}
@@ -48,34 +50,58 @@ def _authorized(event: WebSocketEvent) -> tuple[str, Identity]:
     return event.connection_id, event.identity
 
 
-def websocket_route(route: str, work: Callable[[Chat, WebSocketEvent, str, Identity], None]):
-    """A route of an open connection: `work(chat, event, connection_id, identity)`."""
+def answer(frame: dict) -> dict:
+    """A two-way route's response: API Gateway sends its body to the asker as one message, with
+    no post (no management API call, none of its latency or request quota). The frame is built
+    under API Gateway's 128 KB like any post; one that is not is a bug, logged, and the asker told."""
+    data = protocol.encode(frame)
+    if len(data) > POST_MAX_BYTES:
+        log.error("answer too large for API Gateway", frameType=frame.get("type"), bytes=len(data))
+        data = protocol.encode(protocol.error_frame(ErrorCode.INTERNAL, f"the {frame.get('type')} reply was too large"))
+    return {"statusCode": 200, "body": data.decode("utf-8")}
+
+
+def websocket_route(route: str, work: Callable[[Chat, WebSocketEvent, str, Identity], dict | None], *,
+                    two_way: bool = False):
+    """A route of an open connection: `work(chat, event, connection_id, identity)`.
+
+    two_way: the route has a route response (infra/functions.yml, routeResponseSelectionExpression),
+    so what `work` returns, or the error frame of a failure, is the response's body. Only the
+    last thing a route says to its asker can go there: the body reaches the client after every
+    post made during the call. A one-way route posts everything."""
 
     def on_failure(event: WebSocketEvent | None, exc: Exception):
         if isinstance(exc, Refused) or event is None or event.connection_id is None:
             return {"statusCode": 403}
         chat = _chat_for(event)
+        if isinstance(exc, ConnectionGone):
+            quietly(chat.drop_gone, [event.connection_id])  # the sender itself left while we worked
+            return OK
+        if isinstance(exc, SessionExpired):  # an expired session was told why and closed already
+            return OK
         # Which request the error answers: a client with several requests out (a join, a read
         # marker, a room action) must not take one's refusal for another's.
         action = protocol.answered_action(event.route_key, event.body)
-        answered = {"action": action} if action else {}
+        fields = {"action": action} if action else {}
         if isinstance(exc, ProtocolError):
-            chat.reply_error(event.connection_id, exc.code, exc.message, {**exc.fields, **answered})
+            code, message, fields = exc.code, exc.message, {**exc.fields, **fields}
         elif isinstance(exc, StorageUnavailable):
-            chat.reply_error(event.connection_id, ErrorCode.UNAVAILABLE, "the chat store is unavailable; try again",
-                             answered)
-        elif isinstance(exc, ConnectionGone):
-            quietly(chat.drop_gone, [event.connection_id])  # the sender itself left while we worked
-        elif not isinstance(exc, SessionExpired):  # an expired session was told why and closed already
-            chat.reply_error(event.connection_id, ErrorCode.INTERNAL, "internal error", answered)
+            code, message = ErrorCode.UNAVAILABLE, "the chat store is unavailable; try again"
+        else:
+            code, message = ErrorCode.INTERNAL, "internal error"
+        if two_way:
+            return answer({**protocol.error_frame(code, message), **fields})
+        chat.reply_error(event.connection_id, code, message, fields)
         return OK
 
     def run(event: WebSocketEvent):
         connection_id, identity = _authorized(event)
-        work(_chat_for(event), event, connection_id, identity)
-        return OK
+        reply = work(_chat_for(event), event, connection_id, identity)
+        return answer(reply) if two_way and reply is not None else OK
 
-    return guard(route, open_event=WebSocketEvent.of, bind=_websocket_keys, on_failure=on_failure, fallback=OK)(run)
+    entry = guard(route, open_event=WebSocketEvent.of, bind=_websocket_keys, on_failure=on_failure, fallback=OK)(run)
+    entry.two_way = two_way  # checked against the stack's route responses (tests/unit/test_routes.py)
+    return entry
 
 
 def websocket_routes(function: str, table: dict, service: Callable[[Chat], object]):

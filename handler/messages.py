@@ -7,7 +7,7 @@ from handler.protocol import ErrorCode, ProtocolError
 
 
 def _send_message(chat, event, connection_id, identity):
-    chat.send_message(connection_id, identity, protocol.parse_send_message(protocol.parse_request(event.body)))
+    return chat.send_message(connection_id, identity, protocol.parse_send_message(protocol.parse_request(event.body)))
 
 
 def _join(chat, event, connection_id, identity):
@@ -19,7 +19,7 @@ def _history(chat, event, connection_id, identity):
 
 
 def _heartbeat(chat, event, connection_id, identity):
-    chat.heartbeat(connection_id)
+    return chat.heartbeat()
 
 
 def _renew(chat, event, connection_id, identity):
@@ -41,10 +41,12 @@ def _default(chat, event, connection_id, identity):
     raise ProtocolError(ErrorCode.UNKNOWN_ACTION, f"action {request.action!r} is not served on this route")
 
 
-send_message = websocket_route("sendmessage", _send_message)
+# Two-way routes (infra/functions.yml): the sender's copy of its message, and the heartbeat's
+# answer, are each route's response, not a post.
+send_message = websocket_route("sendmessage", _send_message, two_way=True)
 join = websocket_route("join", _join)
 history = websocket_route("history", _history)
-heartbeat = websocket_route("heartbeat", _heartbeat)
+heartbeat = websocket_route("heartbeat", _heartbeat, two_way=True)
 default = websocket_route("$default", _default)
 renew = websocket_route("renew", _renew)
 read = websocket_route("read", _read)

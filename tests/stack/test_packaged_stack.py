@@ -19,6 +19,7 @@ import pytest
 from devstack import iam as stack_iam
 from handler import iam
 from tests import iam_scenarios
+from tests.gateway_model import two_way_routes
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGE = "prod"
@@ -43,7 +44,7 @@ NOT_CALLED_BY_THE_CODE = {
     # tests/integration/test_abuse.py::test_room_switching_cannot_amplify_presence do.
     # (disconnect uses its own now: a `left` held for the presence grace.)
     **{(function, "dynamodb:PutItem"): "a held-back presence change's follow-up row (BroadcastPolicy)"
-       for function in ("sendmessage", "join", "history", "heartbeat", "default", "fanout", "sweep", "rooms",
+       for function in ("sendmessage", "join", "history", "default", "fanout", "sweep", "rooms",
                         "interact", "renew", "read")},
 }
 # The log groups a function's role may write to: its own (the sign-up pair shares one role).
@@ -198,7 +199,7 @@ def test_every_function_has_scenarios(functions):
 
 
 def test_every_call_the_functions_make_is_granted_by_their_roles(scenario_calls, functions):
-    assert {call.function for call in scenario_calls} == {f.key for f in functions}
+    assert {call.function for call in scenario_calls} == {f.key for f in functions} - iam_scenarios.CALLS_NOTHING
     refused = sorted({(c.function, c.action, c.resource) for c in scenario_calls if not c.allowed})
     assert refused == [], "calls the packaged roles do not grant (infra/roles.yml):\n" + "\n".join(map(str, refused))
 
@@ -301,6 +302,18 @@ def test_access_logs_leave_out_the_query_string(resources):
     for stage in ("WebsocketsDeploymentStage", "HttpApiStage"):
         throttling = resources[stage]["Properties"]["DefaultRouteSettings"]
         assert throttling["ThrottlingRateLimit"] > 0 and throttling["ThrottlingBurstLimit"] > 0
+
+
+def test_only_the_two_way_routes_have_a_route_response(resources):
+    # A route response makes API Gateway send the function's body to the asker (handler/entry.py,
+    # two_way); the routes whose entry returns an answer are those (tests/gateway_model.py).
+    routes = {name: r["Properties"]["RouteKey"] for name, r in resources.items() if r["Type"] == "AWS::ApiGatewayV2::Route"}
+    answered = {routes[r["Properties"]["RouteId"]["Ref"]] for r in resources.values()
+                if r["Type"] == "AWS::ApiGatewayV2::RouteResponse"}
+    assert answered == two_way_routes() == {"sendmessage", "heartbeat"}
+    for name, route in routes.items():
+        assert (resources[name]["Properties"].get("RouteResponseSelectionExpression") == "$default") == (
+            route in answered), route
 
 
 def test_outputs_name_the_endpoints(template):

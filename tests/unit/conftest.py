@@ -26,6 +26,7 @@ from handler.app import App
 from handler.settings import Settings
 from handler.transport import Response
 from tests import iam_harness
+from tests.gateway_model import answer_to_asker
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 STAGE = "test"
@@ -124,6 +125,21 @@ def install_app(**clients) -> App:
     return instance
 
 
+def through_gateway(entry, event: dict) -> dict:
+    """Call a route's entry point as API Gateway does: a two-way route's answer reaches its asker,
+    so the fake @connections API records it beside the posts (tests/gateway_model.py)."""
+    response = entry(event)
+    answer = answer_to_asker(event, response)
+    if answer is not None:
+        _fakes["transport"].received(*answer)
+    return response
+
+
+def heard(chat, connection_id: str, frame: dict) -> dict:
+    """A Chat call's answer (what a two-way route returns) as its asker receives it."""
+    return chat.sender.transport.received(connection_id, frame)
+
+
 def reinstall_app(**clients) -> App:
     """After a test changed the environment: the same fakes, settings read again."""
     return install_app(**clients)
@@ -177,6 +193,12 @@ class FakeManagementApi:
 
     def request_many(self, service, method, urls, body, headers, deadline):
         return [self.request(service, method, url, body, headers) for url in urls]
+
+    def received(self, connection_id: str, frame: dict) -> dict:
+        """A frame the client got another way than a post: a two-way route's answer
+        (tests/gateway_model.py). Recorded beside the posts, which it follows."""
+        self.posts.setdefault(connection_id, []).append(frame)
+        return frame
 
     def frames(self, connection_id: str, type_: str | None = None) -> list[dict]:
         frames = self.posts.get(connection_id, [])

@@ -6,13 +6,13 @@ import pytest
 from handler import protocol
 from handler.protocol import (EditMessage, ErrorCode, Identity, ProtocolError, React, Renew, Request, SendMessage,
                               Typing)
-from tests.unit.conftest import store
+from tests.unit.conftest import heard, store
 from tests.unit.test_chat_service import T0, chat, chat_with, clock, connect, identity, presence  # noqa: F401
 
 
 def sent(chat, clock, api, connection_id, username, text, **extra):
-    chat.send_message(connection_id, identity(clock, username), SendMessage(text, None, **extra))
-    return api.frames(connection_id)[-1]
+    return heard(chat, connection_id, chat.send_message(connection_id, identity(clock, username),
+                                                        SendMessage(text, None, **extra)))
 
 
 def refused(call) -> ProtocolError:

@@ -8,7 +8,7 @@ from handler.errors import SessionExpired, StorageUnavailable
 from handler.guard import Refused
 from handler.protocol import ErrorCode, HistoryQuery, Identity, Join, ProtocolError, SendMessage, SessionEnd
 from handler.store.chat import Member
-from tests.unit.conftest import Clock, accounts, reinstall_app, session_row, store
+from tests.unit.conftest import Clock, accounts, heard, reinstall_app, session_row, store
 
 T0 = 1_795_000_000_000  # epoch ms; every test's clock starts here
 
@@ -54,7 +54,8 @@ def presence(event, user, room, online):
 
 
 def say(chat, clock, connection_id, username, text, client_msg_id=None):
-    chat.send_message(connection_id, identity(clock, username), SendMessage(text, client_msg_id))
+    return heard(chat, connection_id, chat.send_message(connection_id, identity(clock, username),
+                                                        SendMessage(text, client_msg_id)))
 
 
 # -- connect -------------------------------------------------------------------------------------

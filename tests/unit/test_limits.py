@@ -9,7 +9,7 @@ import pytest
 from authorizer import handler as authorizer
 from handler import app, connect, http_auth, messages, sweep
 from handler.limits import Budget, LoginPolicy, address_group
-from tests.unit.conftest import SECRET, load_event, ws_event, reinstall_app, session_row, set_clock, store
+from tests.unit.conftest import SECRET, load_event, reinstall_app, session_row, set_clock, store, through_gateway, ws_event
 
 
 def test_budget_allows_a_burst_then_a_steady_rate():
@@ -55,7 +55,8 @@ def test_addresses_are_counted_by_ipv4_address_or_ipv6_64(address, group):
 
 
 def send(cid, text, **kwargs):
-    return messages.send_message(ws_event("sendmessage", {"action": "sendmessage", "message": text}, connection_id=cid, **kwargs))
+    return through_gateway(messages.send_message,
+                           ws_event("sendmessage", {"action": "sendmessage", "message": text}, connection_id=cid, **kwargs))
 
 
 def test_messages_over_the_rate_are_refused_and_not_broadcast(api, monkeypatch):

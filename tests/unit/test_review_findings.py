@@ -20,8 +20,7 @@ def test_a_moderator_banned_from_a_public_room_can_no_longer_moderate_it(world, 
     connect(chat, clock, "c-mod", "mod", room="pub")
     connect(chat, clock, "c-eve", "eve", room="pub")
     moderation.set_role("c-ann", who(clock, "ann"), parsed(protocol.parse_set_role, room="pub", user="mod", role="moderator"))
-    chat.send_message("c-eve", who(clock, "eve"), SendMessage("eve's words", None))
-    msg_id = api.frames("c-eve", "message")[-1]["id"]
+    msg_id = chat.send_message("c-eve", who(clock, "eve"), SendMessage("eve's words", None))["id"]
     clock.advance(1)
     moderation.ban("c-ann", who(clock, "ann"), parsed(protocol.parse_ban, room="pub", user="mod"))
     mod = who(clock, "mod")
@@ -140,8 +139,7 @@ def test_a_reply_shows_the_quoted_message_as_it_is_now(world, api, how):
     rooms.create_room("c-ann", who(clock, "ann"), parsed(protocol.parse_create_room, room="pub"))
     connect(chat, clock, "c-eve", "eve", room="pub")
     connect(chat, clock, "c-sock", "sock", room="pub")
-    chat.send_message("c-eve", who(clock, "eve"), SendMessage("ABUSIVE TEXT / my password is hunter2", None))
-    bad = api.frames("c-eve", "message")[-1]["id"]
+    bad = chat.send_message("c-eve", who(clock, "eve"), SendMessage("ABUSIVE TEXT / my password is hunter2", None))["id"]
     clock.advance(1)
     chat.send_message("c-sock", who(clock, "sock"), SendMessage("+1", None, reply_to=bad))
     clock.advance(1)

@@ -7,7 +7,10 @@ import pytest
 
 from handler import app, connect, disconnect, messages, protocol
 from handler.store.chat import ChatStore
-from tests.unit.conftest import ws_event, reinstall_app, session_row, set_clock, store
+from devstack.tables import load_config
+from tests import iam_harness
+from tests.gateway_model import two_way_routes
+from tests.unit.conftest import reinstall_app, session_row, set_clock, store, through_gateway, ws_event
 
 
 def connect_user(connection_id, username="alice", room=None, **kwargs):
@@ -17,7 +20,8 @@ def connect_user(connection_id, username="alice", room=None, **kwargs):
 
 
 def send(connection_id, body, username="alice", **kwargs):
-    return messages.send_message(ws_event("sendmessage", body, connection_id=connection_id, username=username, **kwargs))
+    return through_gateway(messages.send_message,
+                           ws_event("sendmessage", body, connection_id=connection_id, username=username, **kwargs))
 
 
 def join(connection_id, room=None, username="alice", **kwargs):
@@ -125,8 +129,10 @@ def test_bad_messages_get_an_error_and_are_not_stored_or_broadcast(api, body, co
     connect_user("a1", "alice")
     connect_user("b1", "bob")
     api.clear()
-    assert send("a1", body) == {"statusCode": 200}
+    calls = api.calls
+    assert send("a1", body)["statusCode"] == 200
     assert api.frames("a1") == [api.last("a1")] and api.last("a1")["type"] == "error"
+    assert api.calls == calls  # the refusal is the route's response: no post
     assert api.last("a1")["code"] == code and api.last("a1")["message"]
     assert api.frames("b1") == []
     assert store().recent_messages("general", 10) == ([], False)
@@ -157,8 +163,35 @@ def test_default_route_only_ever_replies_with_an_error(api):
 
 def test_heartbeat_replies_with_server_time(api):
     connect_user("a1")
-    messages.heartbeat(ws_event("heartbeat", {"action": "heartbeat"}, connection_id="a1"))
+    assert through_gateway(messages.heartbeat, ws_event("heartbeat", {"action": "heartbeat"}, connection_id="a1"))["statusCode"] == 200
     assert api.last("a1")["type"] == "heartbeat" and api.last("a1")["serverTime"].endswith("Z")
+
+
+def test_the_routes_that_answer_in_their_response_are_the_stacks_two_way_routes():
+    # A route that returns its answer without a route response would leave the client waiting
+    # for ever (API Gateway drops the body); one with a route response that still posts would
+    # pay for a post and get an empty message.
+    answering = set()
+    for spec in load_config()["functions"].values():
+        entry = getattr(*iam_harness.entry_point(spec["handler"]))
+        for event in spec.get("events") or []:
+            if "websocket" in event and getattr(entry, "two_way", False):
+                answering.add(event["websocket"]["route"])
+    assert answering == two_way_routes() == {"sendmessage", "heartbeat"}
+
+
+def test_a_message_and_a_heartbeat_answer_their_sender_without_a_post(api):
+    connect_user("a1")
+    connect_user("b1", "bob")
+    api.clear()
+    calls = api.calls
+    response = messages.send_message(ws_event("sendmessage", {"action": "sendmessage", "message": "hi"},
+                                              connection_id="a1"))
+    assert json.loads(response["body"])["message"] == "hi"
+    assert api.frames("a1") == [] and api.last("b1")["message"] == "hi"
+    assert api.calls == calls + 1  # the post to bob, and only that
+    response = messages.heartbeat(ws_event("heartbeat", {"action": "heartbeat"}, connection_id="a1"))
+    assert json.loads(response["body"])["type"] == "heartbeat" and api.calls == calls + 1
 
 
 def test_history_paging_before_and_after(api):
@@ -318,7 +351,7 @@ def test_a_bug_becomes_an_internal_error_frame_not_an_exception(api, monkeypatch
         raise KeyError("boom")
 
     monkeypatch.setattr(ChatStore, "append_message", broken)
-    assert send("a1", {"action": "sendmessage", "message": "hi"}) == {"statusCode": 200}
+    assert send("a1", {"action": "sendmessage", "message": "hi"})["statusCode"] == 200
     assert api.last("a1")["code"] == "internal"
 
 
@@ -403,7 +436,7 @@ def test_behind_a_custom_domain_replies_go_to_the_apis_own_endpoint(api):
     connect_user("a1")
     event = ws_event("heartbeat", {"action": "heartbeat"}, connection_id="a1")
     event["requestContext"]["domainName"] = "chat.example.com"
-    assert messages.heartbeat(event)["statusCode"] == 200
+    assert through_gateway(messages.heartbeat, event)["statusCode"] == 200
     assert api.last("a1")["type"] == "heartbeat"  # the fake answers only the execute-api endpoint
 
 
