@@ -21,8 +21,8 @@ from handler.limits import Budget
 from handler.protocol import ErrorCode, Identity, ProtocolError
 from handler.sender import Sender
 from handler.settings import Limits
-from handler.store.budgets import BudgetStore
-from handler.store.chat import ChatStore, Connection, FollowUp, Member
+from handler.store.budgets import BudgetStore, Spending
+from handler.store.chat import AlongsideMoved, ChatStore, Connection, FollowUp, Member
 from handler.store.rooms import RoomsStore, user_key
 from handler.store.unread import MarkerStore
 
@@ -36,6 +36,10 @@ LOGOUT_RECHECK_SECONDS = 5
 EVICT_RECHECK_SECONDS = 5
 # A logout follow-up names a token id, or this and a refresh family (a jti never holds a colon).
 FAMILY_PREFIX = "fam:"
+
+# How many times sendmessage reads the sender's budget again when another of their tabs spent it
+# between its read and its write, before it answers rate_limited.
+SEND_ATTEMPTS = 3
 
 # Runs a DynamoDB read beside a write (sendmessage's store and audience lookup).
 _side_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="side")
@@ -223,10 +227,20 @@ class Chat(ChatFeatures):
     def send_message(self, connection_id: str, identity: Identity, request: protocol.SendMessage) -> dict:
         """Store and deliver a message; return the sender's own copy of it, which the route hands
         back as its response (a two-way route: API Gateway sends it to the asker without a post)."""
-        # The budget first: a refused message costs a write or two and reads nothing.
-        self._spend("message", identity.username, self.message_budget, "too many messages")
-        conn = self._live_connection(connection_id)
+        for _ in range(SEND_ATTEMPTS):
+            try:
+                return self._send_message(connection_id, identity, request)
+            except AlongsideMoved:
+                log.add(budgetMoved=True)  # another tab of the sender spent the budget meanwhile: read again
+        raise ProtocolError(ErrorCode.RATE_LIMITED, "too many messages at once: try again",
+                            retryAfterMs=self.message_budget.interval_ms)
+
+    def _send_message(self, connection_id: str, identity: Identity, request: protocol.SendMessage) -> dict:
+        # One read, the connection's row with the sender's message budget; a refusal writes
+        # nothing, and an allowed message spends the budget in the transaction that stores it.
+        conn, spending = self._sender_and_budget(connection_id, identity.username)
         self._check_may_send(conn)
+        self._over_budget("message", "too many messages", spending.wait_ms)
         # Only a reply reads more (the quoted message); a plain message costs what it always did.
         reply_to = self._quoted(conn.room, request.reply_to) if request.reply_to else None
         # The audience lookup runs while the message is written. Nothing is posted before the
@@ -236,7 +250,7 @@ class Chat(ChatFeatures):
         # after it (a repeat or a failed write takes its count back).
         touched = _side_pool.submit(self.rooms.touch, conn.room, self.clock()) if self.rooms else None
         try:
-            stored, new = self._store_message(conn, identity, request, reply_to)
+            stored, new = self._store_message(conn, identity, request, reply_to, spending.action)
         except Exception:
             self._untouch(conn.room, touched)
             raise
@@ -339,10 +353,12 @@ class Chat(ChatFeatures):
         return current
 
     def _store_message(self, conn: Connection, identity: Identity, request: protocol.SendMessage,
-                       reply_to: dict | None = None):
-        """(the stored message, True), or (the original, False) when its clientMsgId is a repeat."""
+                       reply_to: dict | None = None, alongside: dict | None = None):
+        """(the stored message, True), or (the original, False) when its clientMsgId is a repeat.
+        `alongside`: written with the message or not at all (the sender's budget)."""
         fields = dict(room=conn.room, sender=identity.username, message=request.message,
-                      client_msg_id=request.client_msg_id, sent_at_ms=self.clock(), reply_to=reply_to)
+                      client_msg_id=request.client_msg_id, sent_at_ms=self.clock(), reply_to=reply_to,
+                      alongside=alongside)
         if request.client_msg_id is None:
             return self.store.append_message(**fields), True
         return self.store.append_message_once(**fields, window_seconds=self.limits.client_msg_id_seconds)
@@ -439,8 +455,16 @@ class Chat(ChatFeatures):
         """The connection's row, or `not_connected`; a session past its deadline is ended."""
         return self._live_connection(connection_id)
 
+    def _sender_and_budget(self, connection_id: str, username: str) -> tuple[Connection, Spending]:
+        """The sender's live row and what a message would spend of their budget, in one read."""
+        conn, budget = self.store.get_connection_and_limit(connection_id, self.budgets.key("message", username))
+        return self._alive(connection_id, conn), self.budgets.spending(
+            "message", username, self.message_budget, self.clock(), budget)
+
     def _live_connection(self, connection_id: str) -> Connection:
-        conn = self.store.get_connection(connection_id)
+        return self._alive(connection_id, self.store.get_connection(connection_id))
+
+    def _alive(self, connection_id: str, conn: Connection | None) -> Connection:
         if conn is None:
             raise ProtocolError(ErrorCode.NOT_CONNECTED, "this connection is no longer known; reconnect")
         if self.clock() // 1000 >= conn.deadline:
@@ -560,7 +584,10 @@ class Chat(ChatFeatures):
 
     def _spend(self, kind: str, username: str, budget: Budget, what: str) -> None:
         """Spend one of the user's `kind` budget, or refuse the request with `rate_limited`."""
-        wait_ms = self.budgets.spend(kind, username, budget, self.clock())
+        self._over_budget(kind, what, self.budgets.spend(kind, username, budget, self.clock()))
+
+    def _over_budget(self, kind: str, what: str, wait_ms: int | None) -> None:
+        """Refuse with `rate_limited` when the budget allows nothing for `wait_ms` more."""
         if wait_ms is None:
             return
         log.add(rateLimited=kind)

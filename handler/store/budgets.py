@@ -12,6 +12,8 @@ Each item holds `tat` (epoch ms, see limits.Budget) and a `ttl` shortly after it
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from handler.limits import Budget
 from handler.settings import Tables
 from handler.store.dynamo import ConditionFailed, ReadCounter, Table, get_n, get_s, n, s
@@ -22,6 +24,15 @@ TTL_SLACK_SECONDS = 60
 
 def _key(kind: str, subject: str) -> dict:
     return {"key": s(f"budget#{kind}#{subject}")}
+
+
+@dataclass(frozen=True)
+class Spending:
+    """One action of a budget read a moment ago: `action`, the transaction Update that spends it
+    (written with the action itself), or `wait_ms` when the budget allows none now."""
+
+    action: dict | None = None
+    wait_ms: int | None = None
 
 
 class BudgetStore:
@@ -73,6 +84,36 @@ class BudgetStore:
             tat = get_n(refused.item or {}, "tat")
         # No `tat` here means the item vanished between the two writes: count it as one interval.
         return budget.interval_ms if tat is None else budget.retry_after_ms(tat, now_ms)
+
+    def key(self, kind: str, subject: str) -> dict:
+        """The subject's budget item's key in the Limits table (`table`)."""
+        return _key(kind, subject)
+
+    @property
+    def table(self) -> str:
+        return self.limits.name
+
+    def spending(self, kind: str, subject: str, budget: Budget, now_ms: int, seen: dict | None) -> Spending:
+        """Spend one action of a budget as read a moment ago (`seen`: its item, or None), in a
+        transaction with the action: the Update holds only if the budget is still as it was read,
+        so that two actions at once cannot both take its last place (the one whose transaction
+        fails reads again). sendmessage spends so: the budget is read with the connection row,
+        and a refusal writes nothing."""
+        tat = get_n(seen, "tat") if seen else None
+        fresh = budget.spend(tat, now_ms)
+        if fresh is None:
+            return Spending(wait_ms=budget.retry_after_ms(tat, now_ms))
+        unchanged = ({"ConditionExpression": "attribute_not_exists(tat)"} if tat is None
+                     else {"ConditionExpression": "tat = :seen", "ExpressionAttributeValues": {":seen": n(tat)}})
+        latest_tat = now_ms + budget.tolerance_ms + budget.interval_ms
+        return Spending(action={"Update": {
+            "TableName": self.limits.name, "Key": _key(kind, subject),
+            "UpdateExpression": "SET tat = :fresh, #ttl = :ttl",
+            **unchanged,
+            "ExpressionAttributeNames": {"#ttl": "ttl"},
+            "ExpressionAttributeValues": {**unchanged.get("ExpressionAttributeValues", {}), ":fresh": n(fresh),
+                                          ":ttl": n(latest_tat // 1000 + TTL_SLACK_SECONDS)},
+        }})
 
     def note(self, kind: str, subject: str) -> str | None:
         """The `note` written with the subject's last allowed action (None if there is none)."""

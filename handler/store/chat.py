@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 from handler import protocol
 from handler.settings import Retention, Tables
-from handler.store.dynamo import ConditionFailed, ReadCounter, Table, get_bool, get_n, get_s, n, s, transact_write
-from handler.errors import StorageUnavailable
+from handler.store.dynamo import (ConditionFailed, ReadCounter, Table, get_across, get_bool, get_n, get_s, n, s,
+                                  transact_write)
+from handler.errors import StorageUnavailable, WschatError
 
 ROOM_INDEX = "by-room"
 USER_INDEX = "by-user"
@@ -36,6 +37,11 @@ FOLLOW_UP_PREFIX = "due#"
 FOLLOW_UP_TTL_SECONDS = 3600
 # How many message ids a store tries before it gives up (an id clash is one in 16 million).
 APPEND_ATTEMPTS = 3
+
+
+class AlongsideMoved(WschatError):
+    """The action to be written with a message (the sender's budget) no longer held: it changed
+    since it was read (another tab of the sender spent it meanwhile). Nothing was written."""
 
 
 @dataclass(frozen=True)
@@ -184,6 +190,13 @@ class ChatStore:
         # (DynamoDB's default read may be a second behind).
         item = self.connections.get("get_connection", {"connectionId": s(connection_id)}, consistent=True)
         return _connection(item) if item else None
+
+    def get_connection_and_limit(self, connection_id: str, limit_key: dict) -> tuple[Connection | None, dict | None]:
+        """The connection's row and one Limits item (a budget) in one strongly consistent read."""
+        row, limit = get_across(self.client, "get_connection_and_limit", self.reads,
+                                [(self.connections.name, {"connectionId": s(connection_id)}),
+                                 (self.limits.name, limit_key)])
+        return (_connection(row) if row else None), limit
 
     def delete_connection(self, connection_id: str, *, connected_before_ms: int | None = None) -> Connection | None:
         """Remove the row and return what it held, or None if it was already gone.
@@ -377,26 +390,37 @@ class ChatStore:
 
     def append_message(
         self, *, room: str, sender: str, message: str, client_msg_id: str | None, sent_at_ms: int,
-        reply_to: dict | None = None,
+        reply_to: dict | None = None, alongside: dict | None = None,
     ) -> StoredMessage:
         """Store a message under a new time-ordered id and return it: one write, no counter.
 
         The condition makes a clash of two messages in the same millisecond with the same random
-        suffix (one in 16 million) a retry instead of an overwrite.
+        suffix (one in 16 million) a retry instead of an overwrite. `alongside`: a transaction
+        action written with the message or not at all (the sender's budget); AlongsideMoved if
+        its condition did not hold.
         """
         id_ms = self._next_id_ms(sent_at_ms)
         for _ in range(APPEND_ATTEMPTS):
             stored, item = self._new_message(id_ms, room, sender, message, client_msg_id, sent_at_ms, reply_to)
             try:
-                self.messages.put("append_message", item, ConditionExpression="attribute_not_exists(id)")
+                if alongside is None:
+                    self.messages.put("append_message", item, ConditionExpression="attribute_not_exists(id)")
+                else:
+                    transact_write(self.client, "append_message", [
+                        {"Put": {"TableName": self.messages.name, "Item": item,
+                                 "ConditionExpression": "attribute_not_exists(id)"}},
+                        alongside,
+                    ])
                 return stored
-            except ConditionFailed:
+            except ConditionFailed as failed:
+                if alongside is not None and failed.failed_at(1):
+                    raise AlongsideMoved("append_message") from None
                 continue
         raise StorageUnavailable("append_message: no free id")
 
     def append_message_once(
         self, *, room: str, sender: str, message: str, client_msg_id: str, sent_at_ms: int, window_seconds: int,
-        reply_to: dict | None = None,
+        reply_to: dict | None = None, alongside: dict | None = None,
     ) -> tuple[StoredMessage, bool]:
         """Store a message unless its sender stored one with the same client_msg_id in the last
         `window_seconds`: (the new message, True), or (the one stored then, False).
@@ -404,7 +428,8 @@ class ChatStore:
         One transaction of two conditional puts, the claim `sent#<sender>#<clientMsgId>` (Limits)
         and the message: both are written or neither, so a claim always names a stored message,
         and of two sends of one id at once one is stored. A repeat costs one read more (the
-        original message, by the id its claim holds).
+        original message, by the id its claim holds). `alongside` as in append_message: a repeat
+        writes nothing, so spends nothing.
         """
         now_s = sent_at_ms // 1000
         claim_key = {"key": s(f"sent#{sender}#{client_msg_id}")}
@@ -424,9 +449,12 @@ class ChatStore:
                     }},
                     {"Put": {"TableName": self.messages.name, "Item": item,
                              "ConditionExpression": "attribute_not_exists(id)"}},
+                    *([alongside] if alongside is not None else []),
                 ])
                 return stored, True
             except ConditionFailed as failed:
+                if alongside is not None and failed.failed_at(2) and not failed.failed_at(0):
+                    raise AlongsideMoved("append_message_once") from None
                 claimed = failed.reasons[0] if failed.reasons else {}
                 if claimed.get("Code") != "ConditionalCheckFailed":
                     continue  # an id clash, or a conflict with a transaction on the same claim: again

@@ -7,7 +7,7 @@ from handler import app, protocol
 from handler.errors import SessionExpired, StorageUnavailable
 from handler.guard import Refused
 from handler.protocol import ErrorCode, HistoryQuery, Identity, Join, ProtocolError, SendMessage, SessionEnd
-from handler.store.chat import Member
+from handler.store.chat import ChatStore, Member
 from tests.unit.conftest import Clock, accounts, heard, reinstall_app, session_row, store
 
 T0 = 1_795_000_000_000  # epoch ms; every test's clock starts here
@@ -467,16 +467,55 @@ def test_one_message_budget_for_all_of_a_users_connections(api, chat_with, clock
     say(chat, clock, "b1", "bob", "bob has a budget of his own")
 
 
-def test_a_refused_message_reads_nothing_and_sends_nothing(api, chat_with, clock):
+@pytest.mark.parametrize("burst, earlier, stored", [
+    (1, False, ["from tab 2"]),
+    (2, False, ["from tab 2", "from tab 1"]),
+    (2, True, ["earlier", "from tab 2"]),
+])
+def test_two_tabs_spending_the_last_of_a_budget_at_once_cannot_both_take_it(api, chat_with, clock, monkeypatch,
+                                                                             burst, earlier, stored):
+    # Tab 1 reads the budget; before its write, tab 2 spends the same budget. Tab 1's transaction
+    # then fails on the budget, and it reads again: with room for one message only tab 2's is
+    # stored (tab 1 is refused), with room for two both are.
+    chat = chat_with(WSCHAT_MESSAGE_BURST=burst, WSCHAT_MESSAGE_RATE=0.01)
+    connect(chat, clock, "a1", "alice")
+    connect(chat, clock, "a2", "alice")
+    if earlier:
+        say(chat, clock, "a1", "alice", "earlier")
+    read = ChatStore.get_connection_and_limit
+    raced = []
+
+    def read_then_race(self, connection_id, key):
+        found = read(self, connection_id, key)
+        if connection_id == "a1" and not raced:
+            raced.append(True)
+            say(chat, clock, "a2", "alice", "from tab 2")
+        return found
+
+    monkeypatch.setattr(ChatStore, "get_connection_and_limit", read_then_race)
+    if "from tab 1" not in stored:
+        with pytest.raises(ProtocolError) as refused:
+            say(chat, clock, "a1", "alice", "from tab 1")
+        assert refused.value.code is ErrorCode.RATE_LIMITED
+    else:
+        say(chat, clock, "a1", "alice", "from tab 1")
+    assert [m.message for m in store().recent_messages("general", 10)[0]] == stored
+
+
+def test_a_refused_message_reads_its_row_and_budget_and_writes_and_sends_nothing(api, chat_with, clock):
     chat = chat_with(WSCHAT_MESSAGE_BURST=1, WSCHAT_MESSAGE_RATE=0.1)
     connect(chat, clock, "a1", "alice")
     connect(chat, clock, "b1", "bob")
     say(chat, clock, "a1", "alice", "allowed")
     api.clear()
+    budget = chat.budgets.limits.get("test", chat.budgets.key("message", "alice"), consistent=True)
     reads = app.app().reads.total
-    with pytest.raises(ProtocolError):
+    with pytest.raises(ProtocolError) as refused:
         say(chat, clock, "a1", "alice", "refused")
-    assert app.app().reads.total == reads and api.posts == {}
+    assert refused.value.code is ErrorCode.RATE_LIMITED and refused.value.fields["retryAfterMs"] == 10_000
+    assert app.app().reads.total == reads + 2 and api.posts == {}
+    assert chat.budgets.limits.get("test", chat.budgets.key("message", "alice"), consistent=True) == budget
+    assert [m.message for m in store().recent_messages("general", 10)[0]] == ["allowed"]
 
 
 def test_joins_and_history_requests_have_budgets(api, chat_with, clock):
