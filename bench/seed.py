@@ -97,7 +97,9 @@ def send_message(raw_event: dict, endpoint: str | None = None) -> dict:
         while True:
             page = _ddb().scan(**kwargs)
             scanned += page["ScannedCount"]
-            rows += [item for item in page["Items"] if item["room"]["S"] == room]
+            # The table also holds rows that are not connections in a room (a kicked connection,
+            # the sweep's follow-ups): the seed's scan skips them as it skips other rooms.
+            rows += [item for item in page["Items"] if item.get("room", {}).get("S") == room]
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

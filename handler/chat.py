@@ -227,11 +227,14 @@ class Chat(ChatFeatures):
     def send_message(self, connection_id: str, identity: Identity, request: protocol.SendMessage) -> dict:
         """Store and deliver a message; return the sender's own copy of it, which the route hands
         back as its response (a two-way route: API Gateway sends it to the asker without a post)."""
-        for _ in range(SEND_ATTEMPTS):
+        for attempt in range(1, SEND_ATTEMPTS + 1):
             try:
                 return self._send_message(connection_id, identity, request)
             except AlongsideMoved:
-                log.add(budgetMoved=True)  # another tab of the sender spent the budget meanwhile: read again
+                # Another tab of the sender spent the budget meanwhile (or its write is under
+                # way): read again.
+                log.add(budgetMoved=attempt)
+        log.add(rateLimited="message")
         raise ProtocolError(ErrorCode.RATE_LIMITED, "too many messages at once: try again",
                             retryAfterMs=self.message_budget.interval_ms)
 
@@ -256,13 +259,21 @@ class Chat(ChatFeatures):
             raise
         if not new:
             # A repeat (a client resending after a reconnect): only its sender hears, the original.
+            # It wrote nothing, so it spends its budget here: repeats are no cheaper to flood with.
             self._untouch(conn.room, touched)
             log.add(room=conn.room, messageId=stored.id, repeated=True)
+            self._spend("message", identity.username, self.message_budget, "too many messages")
             return stored.frame()
+        # The message is stored: from here on the sender gets its copy whatever else fails (an
+        # error now would make it send the text again, as a new message).
         frame = stored.frame()
         # Everyone else in the room gets a post; the sender's own connection gets the response
         # (the index may not even list a connection that joined a moment ago).
-        everyone = audience.result()
+        try:
+            everyone = audience.result()
+        except StorageUnavailable:
+            log.warning("could not read the room's members: the message is stored, not posted")
+            everyone = []
         others = [member for member in everyone if member.connection_id != connection_id]
         # Mentions are recorded while the message is delivered (after its write: a mention always
         # names a stored message); a message without one makes no write for them.
@@ -272,7 +283,7 @@ class Chat(ChatFeatures):
         self._touched(touched)
         self._mentions_recorded(mentioned)
         if gone:
-            self.drop_gone_members(conn.room, gone)
+            quietly(self.drop_gone_members, conn.room, gone)
         return frame
 
     def _record_mentions(self, room: str, stored) -> list:

@@ -104,7 +104,7 @@ class BudgetStore:
         if fresh is None:
             return Spending(wait_ms=budget.retry_after_ms(tat, now_ms))
         unchanged = ({"ConditionExpression": "attribute_not_exists(tat)"} if tat is None
-                     else {"ConditionExpression": "tat = :seen", "ExpressionAttributeValues": {":seen": n(tat)}})
+                     else {"ConditionExpression": "tat = :seen", "ExpressionAttributeValues": {":seen": seen["tat"]}})
         latest_tat = now_ms + budget.tolerance_ms + budget.interval_ms
         return Spending(action={"Update": {
             "TableName": self.limits.name, "Key": _key(kind, subject),

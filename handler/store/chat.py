@@ -413,7 +413,7 @@ class ChatStore:
                     ])
                 return stored
             except ConditionFailed as failed:
-                if alongside is not None and failed.failed_at(1):
+                if alongside is not None and failed.stopped_at(1):
                     raise AlongsideMoved("append_message") from None
                 continue
         raise StorageUnavailable("append_message: no free id")
@@ -453,7 +453,7 @@ class ChatStore:
                 ])
                 return stored, True
             except ConditionFailed as failed:
-                if alongside is not None and failed.failed_at(2) and not failed.failed_at(0):
+                if alongside is not None and failed.stopped_at(2) and not failed.failed_at(0):
                     raise AlongsideMoved("append_message_once") from None
                 claimed = failed.reasons[0] if failed.reasons else {}
                 if claimed.get("Code") != "ConditionalCheckFailed":

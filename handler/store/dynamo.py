@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from typing import Iterator
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -38,6 +39,11 @@ class ConditionFailed(WschatError):
     def failed_at(self, index: int) -> bool:
         """Whether the transaction's action at `index` is one whose condition did not hold."""
         return len(self.reasons) > index and self.reasons[index].get("Code") == "ConditionalCheckFailed"
+
+    def stopped_at(self, index: int) -> bool:
+        """Whether the action at `index` failed its condition or met another transaction on its item."""
+        return self.failed_at(index) or (len(self.reasons) > index
+                                         and self.reasons[index].get("Code") == "TransactionConflict")
 
 
 # What a cancelled transaction may report per action and still count as "a condition did not hold"
@@ -182,7 +188,9 @@ def get_across(client, operation: str, reads: "ReadCounter", wanted: list[tuple[
     request = {}
     for table, key in wanted:
         request.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
-    for _ in range(3):
+    for attempt in range(3):
+        if attempt:
+            time.sleep(0.02 * 2 ** attempt)  # keys left unprocessed (throttling): back off a little
         with call(operation):
             response = client.batch_get_item(RequestItems=request)
         for table, items in response.get("Responses", {}).items():

@@ -194,7 +194,7 @@ def log_lines(stack):
                 continue
 
 
-def test_a_refused_message_costs_no_read(stack, clients):
+def test_a_refused_message_reads_only_its_row_and_budget(stack, clients):
     user = register(stack)
     name = user["user"]["username"]
     c = open_client(stack, clients, user["token"], unique_name("room"))
@@ -211,8 +211,9 @@ def test_a_refused_message_costs_no_read(stack, clients):
             break
         time.sleep(0.5)
     assert len(lines) == len(refused)
-    # Neither the connection's row nor the room's member list was read for a refused message.
-    assert [line["itemsRead"] for line in lines] == [0] * len(lines)
+    # One read of two items (the connection's row and the sender's budget), never the room's
+    # member list (that nothing is written: test_chat_service.py's refused-message test).
+    assert [line["itemsRead"] for line in lines] == [2] * len(lines)
 
 
 def test_joins_and_history_requests_are_limited_per_user(stack, clients):

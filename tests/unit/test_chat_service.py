@@ -4,6 +4,7 @@
 import pytest
 
 from handler import app, protocol
+from handler import chat as chat_module
 from handler.errors import SessionExpired, StorageUnavailable
 from handler.guard import Refused
 from handler.protocol import ErrorCode, HistoryQuery, Identity, Join, ProtocolError, SendMessage, SessionEnd
@@ -500,6 +501,52 @@ def test_two_tabs_spending_the_last_of_a_budget_at_once_cannot_both_take_it(api,
     else:
         say(chat, clock, "a1", "alice", "from tab 1")
     assert [m.message for m in store().recent_messages("general", 10)[0]] == stored
+
+
+def test_a_budget_that_keeps_moving_under_a_message_ends_in_rate_limited(api, chat_with, clock, monkeypatch):
+    # Other tabs spending the budget between every read and write of this one: after
+    # SEND_ATTEMPTS reads it gives up with rate_limited, having stored nothing of its own.
+    chat = chat_with(WSCHAT_MESSAGE_BURST=100, WSCHAT_MESSAGE_RATE=1)
+    connect(chat, clock, "a1", "alice")
+    connect(chat, clock, "a2", "alice")
+    read = ChatStore.get_connection_and_limit
+
+    def read_then_race(self, connection_id, key):
+        found = read(self, connection_id, key)
+        if connection_id == "a1":
+            say(chat, clock, "a2", "alice", "from tab 2")
+        return found
+
+    monkeypatch.setattr(ChatStore, "get_connection_and_limit", read_then_race)
+    with pytest.raises(ProtocolError) as refused:
+        say(chat, clock, "a1", "alice", "from tab 1")
+    assert refused.value.code is ErrorCode.RATE_LIMITED and refused.value.fields["retryAfterMs"] == 1000
+    assert [m.message for m in store().recent_messages("general", 10)[0]] == ["from tab 2"] * chat_module.SEND_ATTEMPTS
+
+
+def test_repeats_spend_the_message_budget_too(api, chat_with, clock):
+    chat = chat_with(WSCHAT_MESSAGE_BURST=3, WSCHAT_MESSAGE_RATE=0.01)
+    connect(chat, clock, "a1", "alice")
+    say(chat, clock, "a1", "alice", "once", client_msg_id="c-1")
+    for _ in range(2):
+        assert say(chat, clock, "a1", "alice", "once", client_msg_id="c-1")["message"] == "once"
+    with pytest.raises(ProtocolError) as refused:
+        say(chat, clock, "a1", "alice", "once", client_msg_id="c-1")
+    assert refused.value.code is ErrorCode.RATE_LIMITED
+
+
+def test_a_stored_message_reaches_its_sender_even_if_the_room_cannot_be_read(api, chat, clock, monkeypatch):
+    # After the write an error would make the client send the text again, as a new message.
+    connect(chat, clock, "a1", "alice")
+    connect(chat, clock, "b1", "bob")
+
+    def unreadable(self, room):
+        raise StorageUnavailable("room_members: throttled")
+
+    monkeypatch.setattr(ChatStore, "room_members", unreadable)
+    frame = say(chat, clock, "a1", "alice", "stored")
+    assert frame["message"] == "stored" and api.frames("b1", "message") == []
+    assert [m.message for m in store().recent_messages("general", 10)[0]] == ["stored"]
 
 
 def test_a_refused_message_reads_its_row_and_budget_and_writes_and_sends_nothing(api, chat_with, clock):

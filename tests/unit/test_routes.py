@@ -434,10 +434,10 @@ def test_behind_a_custom_domain_replies_go_to_the_apis_own_endpoint(api):
     # Behind a custom domain the event's domainName is chat.example.com, which does not serve
     # @connections: the endpoint must come from the API's id and region, or every reply fails.
     connect_user("a1")
-    event = ws_event("heartbeat", {"action": "heartbeat"}, connection_id="a1")
+    event = ws_event("join", {"action": "join"}, connection_id="a1")  # a route that posts its reply
     event["requestContext"]["domainName"] = "chat.example.com"
-    assert through_gateway(messages.heartbeat, event)["statusCode"] == 200
-    assert api.last("a1")["type"] == "heartbeat"  # the fake answers only the execute-api endpoint
+    assert messages.join(event)["statusCode"] == 200
+    assert api.last("a1")["type"] == "welcome"  # the fake answers only the execute-api endpoint
 
 
 def test_the_management_endpoint_follows_the_region_and_stage():
