@@ -203,7 +203,7 @@ class App:
 
     def read_service(self, chat: Chat) -> ReadService:
         """Read markers (read) over the chat service of the event."""
-        return ReadService(chat, self.marker_store, self.rooms_store, self.settings.limits)
+        return ReadService(chat, self.marker_store, self.settings.limits)
 
     def moderation(self, chat: Chat) -> ModerationService:
         """Moderation (setrole, kick, ban, unban, mute, deletemessage, modlog)."""

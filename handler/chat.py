@@ -249,18 +249,21 @@ class Chat(ChatFeatures):
         # The audience lookup runs while the message is written. Nothing is posted before the
         # write succeeded, so a posted message is always in history.
         audience = _side_pool.submit(self.store.room_members, conn.room)
-        # So does the room's activity and message count: one UpdateItem beside the write, not
-        # after it (a repeat or a failed write takes its count back).
-        touched = _side_pool.submit(self.rooms.touch, conn.room, self.clock()) if self.rooms else None
+        # So does, once a minute per room and process, the room's last activity (the rooms list's
+        # order, the directory's). Nothing counts messages per message: unread counts are counted
+        # from the messages (handler/unread.py).
+        now = self.clock()
+        touched = (_side_pool.submit(self.rooms.touch, conn.room, now)
+                   if self.rooms and self.rooms.touch_due(conn.room, now) else None)
         try:
             stored, new = self._store_message(conn, identity, request, reply_to, spending.action)
         except Exception:
-            self._untouch(conn.room, touched)
+            self._touched(touched)
             raise
         if not new:
             # A repeat (a client resending after a reconnect): only its sender hears, the original.
             # It wrote nothing, so it spends its budget here: repeats are no cheaper to flood with.
-            self._untouch(conn.room, touched)
+            self._touched(touched)
             log.add(room=conn.room, messageId=stored.id, repeated=True)
             self._spend("message", identity.username, self.message_budget, "too many messages")
             return stored.frame()
@@ -280,7 +283,10 @@ class Chat(ChatFeatures):
         mentioned = self._record_mentions(conn.room, stored)
         posted, gone = self.broadcaster.deliver(conn.room, others, frame) if others else (0, [])
         log.add(room=conn.room, messageId=stored.id, members=len(everyone), postedHere=posted, gone=len(gone))
-        self._touched(touched)
+        if touched is not None and not self._touched(touched):
+            # Once more: a room whose activity lags its messages by more than a minute could have
+            # its unread count skipped (handler/unread.py).
+            quietly(self.rooms.touch, conn.room, now)
         self._mentions_recorded(mentioned)
         if gone:
             quietly(self.drop_gone_members, conn.room, gone)
@@ -325,10 +331,6 @@ class Chat(ChatFeatures):
         except StorageUnavailable:
             log.warning("could not update the room's activity")
             return False
-
-    def _untouch(self, room: str, touched) -> None:
-        if self._touched(touched):
-            quietly(self.rooms.untouch, room)
 
     def _quoted(self, room: str, message_id: str) -> dict:
         """What a reply's frame says of the message it answers, which must be in the same room."""

@@ -574,10 +574,9 @@ def renewed_frame(*, expires_at: str, session_ends_at: str | None) -> dict:
 
 # -- read markers, unread counts and mentions (issue 13) ------------------------------------------
 
-# An unread count stops here: `unread: 999` means 999 or more (a client shows "999+"). It also
-# bounds the one COUNT Query a `read` makes (the messages after the id read), so a marker set far
-# back costs at most this many items read, once.
-UNREAD_MAX = 999
+# An unread count stops here: `unread: 99` means 99 or more (a client shows "99+"). It also
+# bounds what counting one room reads (the ids after the marker: at most this many messages).
+UNREAD_MAX = 99
 # `@name` mentions at most this many distinct users per message (the first ones in the text; the
 # sender never counts): each is one write beside the message's, and `mentions` in a frame stays
 # short (5 names of at most 32 characters).

@@ -151,19 +151,20 @@ class RoomActions:
         named = list(dict.fromkeys([m.room for m in memberships] + [m.room for m in marked if m.read_id]))
         records = {}
         for start in range(0, len(named), protocol.ROOMS_MINE_MAX):  # BatchGetItem takes 100 keys
-            records.update(self.rooms.records(named[start:start + protocol.ROOMS_MINE_MAX]))
+            # Strongly consistent: a room's last activity decides whether its unread messages are
+            # counted (handler/unread.py), and a touch of a moment ago must count.
+            records.update(self.rooms.records(named[start:start + protocol.ROOMS_MINE_MAX], consistent=True))
         mine = []
         for membership in memberships:
             record = records.get(membership.room)
             entry = {"room": membership.room, "visibility": record.visibility if record else "public",
                      "role": membership.role, "dm": membership.dm_with is not None,
                      "topic": record.topic if record else None,
-                     "lastActivityAt": protocol.iso_utc(record.last_activity_ms) if record and record.last_activity_ms else None,
-                     "messageCount": record.message_count if record else 0}
+                     "lastActivityAt": protocol.iso_utc(record.last_activity_ms) if record and record.last_activity_ms else None}
             if membership.dm_with is not None:
                 entry["with"] = membership.dm_with
             mine.append(entry)
-        mine = unread_entries(mine, memberships, marked, records)
+        mine = unread_entries(mine, memberships, marked, records, self.chat.store.newest_after)
         mine.sort(key=lambda e: e["lastActivityAt"] or "", reverse=True)
         more = more or len(mine) > protocol.ROOMS_MINE_MAX
         return mine[:protocol.ROOMS_MINE_MAX], more

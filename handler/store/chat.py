@@ -662,12 +662,17 @@ class ChatStore:
         return self.connections.count("count_in_room", IndexName=ROOM_INDEX, KeyConditionExpression="room = :room",
                                       ExpressionAttributeValues={":room": s(room)})
 
-    def count_after(self, room: str, message_id: str, at_most: int) -> int:
-        """How many messages the room holds after `message_id` (tombstones too), counting at most
-        `at_most` (a read marker's COUNT Query: usually none or a few)."""
-        return self.messages.count("count_after", KeyConditionExpression="room = :room AND id > :id",
-                                   ExpressionAttributeValues={":room": s(room), ":id": s(message_id)},
-                                   ConsistentRead=True, at_most=at_most)
+    def newest_after(self, room: str, message_id: str | None, at_most: int) -> list[str]:
+        """The ids of the room's messages after `message_id` (all, for None; tombstones too),
+        newest first, at most `at_most` of them: an unread count, and the newest message's time.
+        One Query of one page, ids only on the wire (DynamoDB still reads whole items)."""
+        condition, values = "room = :room", {":room": s(room)}
+        if message_id is not None:
+            condition, values = "room = :room AND id > :id", {**values, ":id": s(message_id)}
+        items = self.messages.query("newest_after", KeyConditionExpression=condition,
+                                    ExpressionAttributeValues=values, ProjectionExpression="id",
+                                    ScanIndexForward=False, ConsistentRead=True, limit=at_most)
+        return [get_s(item, "id") for item in items]
 
     def has_messages(self, room: str) -> bool:
         return bool(list(self.messages.query(

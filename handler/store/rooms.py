@@ -26,6 +26,8 @@ ACTIVITY_INDEX = "by-activity"
 # The directory's sort key is the minute of a room's last message: a busy room rewrites its
 # index entry once a minute, not once a message (docs/performance.md).
 ACTIVITY_GRAIN_MS = 60_000
+# touch() remembers at most this many rooms per process (then starts again: a touch too many).
+TOUCHED_MEMORY_MAX = 10_000
 # An expired ban or mute is removed by TTL this long after it ran out (reads ignore it already).
 EXPIRED_TTL_SECONDS = 86400
 
@@ -38,7 +40,6 @@ class RoomRecord:
     owner: str | None
     created_at_ms: int | None
     last_activity_ms: int | None
-    message_count: int
     dm_users: tuple[str, ...] = ()  # the two usernames of a direct conversation
 
     @property
@@ -102,40 +103,53 @@ class RoomsStore:
         self.rooms = Table(client, tables.rooms, self.reads)
         self.client = client
         self.retention = retention
+        # room -> the minute this process last told the room's record of a message (touch).
+        self._touched: dict[str, int] = {}
 
     # -- the hot path ------------------------------------------------------------------------------
 
-    def touch(self, room: str, now_ms: int) -> None:
-        """Count a stored message: the room's last activity and messageCount, in one UpdateItem
-        (sendmessage runs it beside the message write). A room with no record yet (a public room
-        anyone typed) gets one here, without `visibility`, so the directory (an index keyed on it)
-        does not list it: only rooms made with createroom are listed, and the default room, so
-        that a join and a message cannot put any name in everyone's list."""
-        listed = "#visibility = if_not_exists(#visibility, :public), " if room == protocol.DEFAULT_ROOM else ""
-        self.rooms.update(
-            "touch_room", _meta_key(room),
-            UpdateExpression=(
-                f"SET lastActivityAt = :now, activeAt = :minute, #room = :room, {listed}"
-                "createdAt = if_not_exists(createdAt, :now) "
-                "ADD messageCount :one"
-            ),
-            # Names for every attribute that may be one of DynamoDB's reserved words (and only
-            # those the expression uses: DynamoDB refuses unused ones).
-            ExpressionAttributeNames={"#room": "room", **({"#visibility": "visibility"} if listed else {})},
-            ExpressionAttributeValues={
-                ":now": n(now_ms), ":minute": n(now_ms - now_ms % ACTIVITY_GRAIN_MS), ":room": s(room),
-                ":one": n(1), **({":public": s("public")} if listed else {}),
-            },
-        )
+    def touch_due(self, room: str, now_ms: int) -> bool:
+        """Whether this process has not told the room's record about a message this minute."""
+        return self._touched.get(room) != now_ms - now_ms % ACTIVITY_GRAIN_MS
 
-    def untouch(self, room: str) -> None:
-        """Take back a count that touch() made for a message that was not stored (a repeat, a
-        failed write)."""
+    def touch(self, room: str, now_ms: int) -> None:
+        """The room's last activity, at most once a minute per room and process (sendmessage
+        runs it beside the message write when touch_due): `lastActivityAt` is then at most a
+        minute behind the room's newest message, and `activeAt` (the directory's sort key) is
+        that minute. The room's messages are not counted here: unread counts are counted from
+        the messages (ChatStore.newest_after). Only a later time is written, so a late write from
+        another process never moves the activity back.
+
+        A room with no record yet (a public room anyone typed) gets one here, without
+        `visibility`, so the directory (an index keyed on it) does not list it: only rooms made
+        with createroom are listed, and the default room, so that a join and a message cannot put
+        any name in everyone's list."""
+        minute = now_ms - now_ms % ACTIVITY_GRAIN_MS
+        if len(self._touched) > TOUCHED_MEMORY_MAX:
+            self._touched.clear()
+        self._touched[room] = minute
+        listed = "#visibility = if_not_exists(#visibility, :public), " if room == protocol.DEFAULT_ROOM else ""
         try:
-            self.rooms.update("untouch_room", _meta_key(room), UpdateExpression="ADD messageCount :minus",
-                              ConditionExpression="attribute_exists(pk)", ExpressionAttributeValues={":minus": n(-1)})
+            self.rooms.update(
+                "touch_room", _meta_key(room),
+                UpdateExpression=(
+                    f"SET lastActivityAt = :now, activeAt = :minute, #room = :room, {listed}"
+                    "createdAt = if_not_exists(createdAt, :now)"
+                ),
+                ConditionExpression="attribute_not_exists(lastActivityAt) OR lastActivityAt < :now",
+                # Names for every attribute that may be one of DynamoDB's reserved words (and only
+                # those the expression uses: DynamoDB refuses unused ones).
+                ExpressionAttributeNames={"#room": "room", **({"#visibility": "visibility"} if listed else {})},
+                ExpressionAttributeValues={
+                    ":now": n(now_ms), ":minute": n(minute), ":room": s(room),
+                    **({":public": s("public")} if listed else {}),
+                },
+            )
         except ConditionFailed:
-            pass
+            pass  # another process told it of a later message already
+        except Exception:
+            self._touched.pop(room, None)  # not told: the next message tries again
+            raise
 
     # -- deciding access ---------------------------------------------------------------------------
 
@@ -176,8 +190,7 @@ class RoomsStore:
         """Create the room with its owner's membership, counting it against the owner's rooms:
         "created", "exists" (the name has a record) or "too_many" (the owner owns max_owned)."""
         meta = {**_meta_key(room), "room": s(room), "visibility": s(visibility), "owner": s(owner),
-                "createdAt": n(now_ms), "lastActivityAt": n(now_ms), "activeAt": n(now_ms - now_ms % ACTIVITY_GRAIN_MS),
-                "messageCount": n(0)}
+                "createdAt": n(now_ms), "lastActivityAt": n(now_ms), "activeAt": n(now_ms - now_ms % ACTIVITY_GRAIN_MS)}
         if topic:
             meta["topic"] = s(topic)
         try:
@@ -209,7 +222,7 @@ class RoomsStore:
         only (back, if they had left it): one who left comes back only by opening it."""
         (name_a, key_a), (name_b, key_b) = users
         meta = {**_meta_key(room), "room": s(room), "visibility": s("private"), "createdAt": n(now_ms),
-                "lastActivityAt": n(now_ms), "messageCount": n(0), "dm": {"L": [s(name_a), s(name_b)]}}
+                "lastActivityAt": n(now_ms), "dm": {"L": [s(name_a), s(name_b)]}}
         created = True
         try:
             self.rooms.put("open_dm", meta, ConditionExpression="attribute_not_exists(pk)")
@@ -288,11 +301,12 @@ class RoomsStore:
         found = [Membership(get_s(i, "room", ""), get_s(i, "role", "member"), get_s(i, "with")) for i in items[:limit]]
         return found, len(items) > limit
 
-    def records(self, rooms: list[str]) -> dict[str, RoomRecord]:
+    def records(self, rooms: list[str], *, consistent: bool = False) -> dict[str, RoomRecord]:
         """The records of up to 100 rooms, by name (a room without one is left out)."""
         if not rooms:
             return {}
-        items = self.rooms.get_many("room_records", [_meta_key(room) for room in dict.fromkeys(rooms)])
+        items = self.rooms.get_many("room_records", [_meta_key(room) for room in dict.fromkeys(rooms)],
+                                    consistent=consistent)
         return {record.room: record for record in map(_record, items)}
 
     def members(self, room: str, after_key: str | None, limit: int) -> tuple[list[tuple[str, str, str]], bool]:
@@ -390,7 +404,6 @@ def _record(item: dict) -> RoomRecord:
         owner=get_s(item, "owner"),
         created_at_ms=get_n(item, "createdAt"),
         last_activity_ms=get_n(item, "lastActivityAt"),
-        message_count=get_n(item, "messageCount", 0),
         dm_users=dm,
     )
 

@@ -4,7 +4,6 @@ The row is `pk` = `user#<userkey>`, `sk` = `read#<room>` (the user's partition, 
 rooms they own), so that a user's rows are one Query on the base table, without an index:
 
     readId     the newest message id the user has read in the room (only ever moves forward)
-    readCount  the room's messageCount at readId: unread = the room's messageCount now - readCount
     mentionId  the newest message of the room that mentions the user (`@name`)
     room, at, ttl
 
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 
 from handler.settings import Retention, Tables
 from handler.store.accounts import username_key
-from handler.store.dynamo import ConditionFailed, ReadCounter, Table, get_n, get_s, n, s
+from handler.store.dynamo import ConditionFailed, ReadCounter, Table, get_s, n, s
 
 # A user's rows read at once by `rooms`: their markers in at most this many rooms (the newest
 # read or mentioned are not told apart; a user reads rooms in the hundreds at most).
@@ -31,12 +30,7 @@ MARKERS_MAX = 200
 class Marker:
     room: str
     read_id: str | None  # None: never read (a mention's row)
-    read_count: int
     mention_id: str | None
-
-    def unread(self, message_count: int, cap: int) -> int:
-        """Messages stored after the marker, by the room's count now (see the module's docstring)."""
-        return max(0, min(message_count - self.read_count, cap))
 
     @property
     def mentioned(self) -> bool:
@@ -57,17 +51,16 @@ class MarkerStore:
     def _ttl(self, now_ms: int) -> dict:
         return n(now_ms // 1000 + self.retention.message_days * 86400)
 
-    def mark_read(self, username: str, room: str, message_id: str, read_count: int,
-                  now_ms: int) -> tuple[str, bool]:
+    def mark_read(self, username: str, room: str, message_id: str, now_ms: int) -> tuple[str, bool]:
         """Move the user's marker in the room to `message_id` if that is newer: (the marker as it
         now stands, whether it moved). A marker at or after the id stays (and is returned)."""
         try:
             self.rooms.update(
                 "mark_read", _key(username_key(username), room),
-                UpdateExpression="SET readId = :id, readCount = :count, #room = :room, #at = :now, #ttl = :ttl",
+                UpdateExpression="SET readId = :id, #room = :room, #at = :now, #ttl = :ttl",
                 ConditionExpression="attribute_not_exists(readId) OR readId < :id",
                 ExpressionAttributeNames={"#room": "room", "#at": "at", "#ttl": "ttl"},
-                ExpressionAttributeValues={":id": s(message_id), ":count": n(read_count), ":room": s(room),
+                ExpressionAttributeValues={":id": s(message_id), ":room": s(room),
                                            ":now": n(now_ms), ":ttl": self._ttl(now_ms)},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -107,6 +100,5 @@ def _marker(item: dict) -> Marker:
     return Marker(
         room=get_s(item, "room") or get_s(item, "sk", "")[len("read#"):],
         read_id=get_s(item, "readId"),
-        read_count=get_n(item, "readCount", 0),
         mention_id=get_s(item, "mentionId"),
     )

@@ -96,16 +96,6 @@ def test_a_mute_is_on_the_connection_row_and_ends_on_time(world, api):
     assert api.frames("c-ann", "message")[-1]["message"] == "free"
 
 
-def test_every_stored_message_counts_once(world, api):
-    chat, _, _ = world()
-    clock = world.clock
-    connect(chat, clock, "c-1", "ann", room="count")
-    for _ in range(2):
-        chat.send_message("c-1", who(clock, "ann"), SendMessage("once", "client-1"))  # a repeat counts nothing
-    chat.send_message("c-1", who(clock, "ann"), SendMessage("twice", None))
-    assert app.app().rooms_store.record("count").message_count == 2
-
-
 def test_a_kicked_connection_is_in_no_room_and_cannot_send_or_read(world, api):
     chat, rooms, moderation = world()
     clock = world.clock
@@ -228,7 +218,8 @@ def test_topic_is_one_line_of_text():
 def test_the_rooms_frame_fits_the_budget_and_pages_the_directory():
     topic = "\u4e00" * protocol.TOPIC_MAX_CHARS  # 3 bytes a character
     mine = [{"room": f"r{i:063d}", "visibility": "private", "role": "moderator", "dm": False, "topic": topic,
-             "lastActivityAt": protocol.iso_utc(i), "messageCount": 10**9} for i in range(protocol.ROOMS_MINE_MAX)]
+             "lastActivityAt": protocol.iso_utc(i), "unread": protocol.UNREAD_MAX, "mention": True}
+            for i in range(protocol.ROOMS_MINE_MAX)]
     directory = [{"room": f"p{i:063d}", "topic": topic, "online": 10**6, "lastActivityAt": protocol.iso_utc(i),
                   "cursor": f"{10**14}:p{i:063d}"} for i in range(protocol.DIRECTORY_PAGE)]
     frame = protocol.rooms_frame(mine=mine, mine_more=True, directory=directory, directory_more=True)

@@ -13,15 +13,16 @@ def rooms(api):
     return app.app().rooms_store
 
 
-def test_touch_makes_a_public_record_and_counts_every_message(rooms):
-    rooms.touch("typed", T0)
-    rooms.touch("typed", T0 + 90_000)
+def test_touch_makes_a_public_record_once_a_minute_and_never_moves_its_activity_back(rooms):
+    minute = T0 - T0 % ACTIVITY_GRAIN_MS
+    rooms.touch("typed", minute + 1_000)
+    assert not rooms.touch_due("typed", minute + 59_999) and rooms.touch_due("typed", minute + ACTIVITY_GRAIN_MS)
+    rooms.touch("typed", minute + 90_000)
     record = rooms.record("typed")
-    assert record.visibility == "public" and record.owner is None and record.message_count == 2
-    assert record.created_at_ms == T0 and record.last_activity_ms == T0 + 90_000
-    rooms.untouch("typed")
-    assert rooms.record("typed").message_count == 1
-    rooms.untouch("never-touched")  # no record: nothing to take back, and none made
+    assert record.visibility == "public" and record.owner is None
+    assert record.created_at_ms == minute + 1_000 and record.last_activity_ms == minute + 90_000
+    rooms.touch("typed", minute + 30_000)  # another process's late write of an earlier moment
+    assert rooms.record("typed").last_activity_ms == minute + 90_000
     assert rooms.record("never-touched") is None
 
 
@@ -30,7 +31,7 @@ def test_touch_keeps_a_private_room_private(rooms):
                              max_owned=5) == "created"
     rooms.touch("hidden", T0 + 1)
     record = rooms.record("hidden")
-    assert record.private and record.owner == "ann" and record.message_count == 1 and record.topic == "t"
+    assert record.private and record.owner == "ann" and record.topic == "t" and record.last_activity_ms == T0 + 1
     assert "hidden" not in [e.room for e in rooms.directory(None, 10)[0]]
 
 

@@ -4,6 +4,7 @@ directly over moto, the fake @connections API and a clock the test moves."""
 import pytest
 
 from handler import app, protocol
+from handler.errors import StorageUnavailable
 from handler.protocol import ErrorCode, ProtocolError, Read, Request, SendMessage
 from handler.store.unread import Marker
 from tests.unit.test_chat_service import T0, chat, chat_with, clock, connect, identity  # noqa: F401
@@ -41,13 +42,10 @@ def test_read_is_parsed():
     assert refused.value.code is ErrorCode.INVALID_ROOM
 
 
-def test_a_marker_counts_what_came_after_it():
-    marker = Marker("r", "1", read_count=4, mention_id="2")
-    assert marker.unread(10, protocol.UNREAD_MAX) == 6 and marker.mentioned
-    assert marker.unread(3, protocol.UNREAD_MAX) == 0  # a count that lags the marker: none
-    assert marker.unread(5000, protocol.UNREAD_MAX) == protocol.UNREAD_MAX
-    assert not Marker("r", "3", 0, "2").mentioned and not Marker("r", "3", 0, None).mentioned
-    assert Marker("r", None, 0, "2").mentioned  # mentioned in a room never read
+def test_a_marker_is_mentioned_by_a_mention_after_it():
+    assert Marker("r", "1", mention_id="2").mentioned
+    assert not Marker("r", "3", "2").mentioned and not Marker("r", "3", None).mentioned
+    assert Marker("r", None, "2").mentioned  # mentioned in a room never read
 
 
 # -- the store ---------------------------------------------------------------------------------------
@@ -56,11 +54,10 @@ def test_a_marker_counts_what_came_after_it():
 def test_a_marker_only_moves_forward(api, chat, clock):  # noqa: F811
     markers = app.app().marker_store
     first, second = protocol.new_message_id(T0, "000001"), protocol.new_message_id(T0 + 1, "000001")
-    assert markers.mark_read("Ann", "r", second, 7, T0) == (second, True)
-    assert markers.mark_read("ann", "r", first, 3, T0) == (second, False)  # one user, any letter case
-    assert markers.mark_read("ann", "r", second, 9, T0) == (second, False)
-    kept = markers.marker("ANN", "r")
-    assert (kept.read_id, kept.read_count) == (second, 7)
+    assert markers.mark_read("Ann", "r", second, T0) == (second, True)
+    assert markers.mark_read("ann", "r", first, T0) == (second, False)  # one user, any letter case
+    assert markers.mark_read("ann", "r", second, T0) == (second, False)
+    assert markers.marker("ANN", "r").read_id == second
 
 
 def test_a_newer_mention_is_kept(api, chat, clock):  # noqa: F811
@@ -88,7 +85,7 @@ def test_read_tells_the_users_other_connections_only_when_the_marker_moved(api, 
     assert api.frames("b1", "read") == []
     read(chat, clock, "a1", "ann", "r1", first)
     assert api.frames("a1", "read")[-1]["id"] == second and len(api.frames("a2", "read")) == 1
-    assert app.app().marker_store.marker("ann", "r1").read_count == 2
+    assert app.app().marker_store.marker("ann", "r1").read_id == second
 
 
 def test_read_of_a_private_room_needs_a_membership_and_an_id_not_in_the_future(api, chat, clock):  # noqa: F811
@@ -156,12 +153,98 @@ def test_rooms_lists_unread_counts_and_only_rooms_the_user_may_read(api, chat, c
     assert ann["priv"]["unread"] == 1 and ann["priv"]["mention"] is False and "pub" not in ann
 
 
-def test_the_count_after_a_marker_is_bounded(api, chat, clock):  # noqa: F811
+def test_the_ids_after_a_marker_are_newest_first_and_bounded(api, chat, clock):  # noqa: F811
     connect(chat, clock, "a1", "ann", "r1")
     for n in range(5):
         chat.send_message("a1", identity(clock, "ann"), SendMessage(f"m{n}", None))
         clock.advance(0.01)
-    first = store_ids(chat, "a1")[0]
-    assert chat.store.count_after("r1", first, 999) == 4
-    assert chat.store.count_after("r1", first, 2) == 2  # looks at no more than it was allowed
-    assert chat.store.count_after("r2", first, 999) == 0
+    ids = store_ids(chat, "a1")
+    assert chat.store.newest_after("r1", ids[0], 99) == ids[:0:-1]
+    assert chat.store.newest_after("r1", ids[0], 2) == ids[:2:-1]  # looks at no more than it was allowed
+    assert chat.store.newest_after("r1", None, 99) == ids[::-1]
+    assert chat.store.newest_after("r2", ids[0], 99) == []
+
+
+def test_unread_counts_every_stored_message_once_and_stop_at_the_cap(api, chat, clock):  # noqa: F811
+    connect(chat, clock, "a1", "ann", "r1")
+    connect(chat, clock, "b1", "bob", "r1")
+    for _ in range(2):
+        chat.send_message("a1", identity(clock, "ann"), SendMessage("once", "client-1"))  # a repeat counts nothing
+    chat.send_message("a1", identity(clock, "ann"), SendMessage("twice", None))
+    service = app.app().room_service(chat)
+
+    def unread(user, cid):
+        service.list_rooms(cid, identity(clock, user), None)
+        return {e["room"]: e["unread"] for e in api.frames(cid, "rooms")[-1]["mine"]}
+
+    read(chat, clock, "b1", "bob", "r1", store_ids(chat, "b1")[0])
+    assert unread("bob", "b1") == {"r1": 1}
+    for n in range(protocol.UNREAD_MAX + 3):
+        clock.advance(0.6)  # within the message budget
+        chat.send_message("a1", identity(clock, "ann"), SendMessage(f"m{n}", None))
+    assert unread("bob", "b1") == {"r1": protocol.UNREAD_MAX}
+    read(chat, clock, "b1", "bob", "r1", store_ids(chat, "b1")[-1])
+    assert unread("bob", "b1") == {"r1": 0}
+
+
+def test_a_room_quiet_since_the_marker_is_not_queried_and_a_busy_one_is(api, chat, clock, monkeypatch):  # noqa: F811
+    connect(chat, clock, "a1", "ann", "r1")
+    connect(chat, clock, "b1", "bob", "r1")
+    chat.send_message("a1", identity(clock, "ann"), SendMessage("hello", None))
+    service = app.app().room_service(chat)
+    asked = []
+    newest_after = chat.store.newest_after
+    monkeypatch.setattr(chat.store, "newest_after", lambda *args: (asked.append(args[0]), newest_after(*args))[1])
+    clock.advance(300)  # five minutes later bob reads it: nothing can be after his marker
+    read(chat, clock, "b1", "bob", "r1", protocol.message_id_at(clock()))
+    service.list_rooms("b1", identity(clock, "bob"), None)
+    assert api.frames("b1", "rooms")[-1]["mine"][0]["unread"] == 0 and asked == []
+    chat.send_message("a1", identity(clock, "ann"), SendMessage("news", None))
+    service.list_rooms("b1", identity(clock, "bob"), None)
+    assert api.frames("b1", "rooms")[-1]["mine"][0]["unread"] == 1 and asked == ["r1"]
+
+
+def test_a_message_after_the_marker_in_an_untouched_minute_is_counted(api, chat, clock):  # noqa: F811
+    # Only the first message of a minute touches the room; a later one in that minute, after
+    # bob's marker, must still be counted (the room's lastActivityAt is within two minutes).
+    connect(chat, clock, "a1", "ann", "r1")
+    connect(chat, clock, "b1", "bob", "r1")
+    clock.advance(60 - (clock() / 1000) % 60)  # the start of a minute
+    chat.send_message("a1", identity(clock, "ann"), SendMessage("first of the minute", None))
+    clock.advance(50)
+    read(chat, clock, "b1", "bob", "r1", protocol.message_id_at(clock()))  # read up to now, 50 s on
+    clock.advance(5)
+    assert not app.app().rooms_store.touch_due("r1", clock())
+    chat.send_message("a1", identity(clock, "ann"), SendMessage("same minute, after the marker", None))
+    app.app().room_service(chat).list_rooms("b1", identity(clock, "bob"), None)
+    assert api.frames("b1", "rooms")[-1]["mine"][0]["unread"] == 1
+
+
+def test_a_frame_counts_at_most_so_many_rooms_mentions_first_and_a_failed_count_says_null(
+        api, chat, clock, monkeypatch):  # noqa: F811
+    from handler import unread as unread_module
+
+    monkeypatch.setattr(unread_module, "UNREAD_ROOMS_COUNTED", 2)
+    connect(chat, clock, "a1", "ann", "r0")
+    connect(chat, clock, "b1", "bob", "r0")
+    for n in range(3):
+        chat.store.move_connection("a1", f"r{n}")
+        chat.store.move_connection("b1", f"r{n}")
+        chat.send_message("a1", identity(clock, "ann"), SendMessage("@bob look" if n == 0 else "news", None))
+        read(chat, clock, "b1", "bob", f"r{n}", protocol.message_id_at(T0 - 1))  # read before anything
+        clock.advance(1)
+    service = app.app().room_service(chat)
+    service.list_rooms("b1", identity(clock, "bob"), None)
+    unread = {e["room"]: e["unread"] for e in api.frames("b1", "rooms")[-1]["mine"]}
+    # r0 mentions bob: counted first; r2 is the most recently active of the others; r1 is not counted.
+    assert unread == {"r0": 1, "r1": None, "r2": 1}
+    newest_after = chat.store.newest_after
+
+    def throttled(room, *args):
+        if room == "r2":
+            raise StorageUnavailable("newest_after: throttled")
+        return newest_after(room, *args)
+
+    monkeypatch.setattr(chat.store, "newest_after", throttled)
+    service.list_rooms("b1", identity(clock, "bob"), None)
+    assert {e["room"]: e["unread"] for e in api.frames("b1", "rooms")[-1]["mine"]} == {"r0": 1, "r1": None, "r2": None}

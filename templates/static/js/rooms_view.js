@@ -28,9 +28,12 @@ export function renderRoomList(list, entries, current, onOpen) {
     if (!entry.dm && entry.visibility === "private") link.append(" ", element("span", "tag", "private"));
     if (entry.notMember) link.append(" ", element("span", "tag", "visiting"));
     // Unread messages (the server's count), marked when one mentions the user; none for the room shown.
-    if (entry.room !== current && entry.unread > 0) {
+    // A room the server did not count (unread null: too many rooms with news) shows only a mention.
+    const counted = Number.isInteger(entry.unread);
+    if (entry.room !== current && (entry.unread > 0 || (!counted && entry.mention))) {
       // The server stops counting at unreadMax: the badge then says that many, with a "+".
-      const count = config.unreadMax && entry.unread >= config.unreadMax ? `${entry.unread}+` : String(entry.unread);
+      const count = !counted ? "@"
+        : config.unreadMax && entry.unread >= config.unreadMax ? `${entry.unread}+` : String(entry.unread);
       const badge = element("span", entry.mention ? "unread-badge mention" : "unread-badge", count);
       badge.append(element("span", "visually-hidden", entry.mention ? " unread, with a mention of you" : " unread"));
       link.append(" ", badge);
