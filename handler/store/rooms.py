@@ -1,8 +1,6 @@
 """RoomsStore: rooms, memberships, bans, mutes, the moderation log and owned-room counts (Rooms).
 
-One partition per room (`pk` = `room#<name>`) holds its record (`meta`), its memberships
-(`member#<userkey>`), bans (`ban#<userkey>`), mutes (`mute#<userkey>`) and moderation log
-(`log#<id>`); `user#<userkey>` / `owned` counts the rooms a user owns. Users are keyed by
+Its rows (keys, items, what they are read into) are room_rows.py's. Users are keyed by
 accounts.username_key (one key for every letter case of a name). Two indexes: by-member (a
 user's memberships) and by-activity (the public directory, by the minute of the last message).
 Nothing here scans.
@@ -14,12 +12,15 @@ later: an expired one is ignored by every read here, whether or not TTL removed 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 
 from handler import protocol
 from handler.settings import Retention, Tables
 from handler.store.accounts import username_key
 from handler.store.dynamo import ConditionFailed, ReadCounter, Table, get_n, get_s, n, s, transact_write
+from handler.store.room_rows import (
+    Access, DirectoryEntry, Membership, RoomRecord, log_entry, log_item, meta_key, member_item, member_key, owned_key,
+    record_from_item, restriction_item, restriction_key, room_pk,
+)
 
 MEMBER_INDEX = "by-member"
 ACTIVITY_INDEX = "by-activity"
@@ -28,73 +29,6 @@ ACTIVITY_INDEX = "by-activity"
 ACTIVITY_GRAIN_MS = 60_000
 # touch() remembers at most this many rooms per process (then starts again: a touch too many).
 TOUCHED_MEMORY_MAX = 10_000
-# An expired ban or mute is removed by TTL this long after it ran out (reads ignore it already).
-EXPIRED_TTL_SECONDS = 86400
-
-
-@dataclass(frozen=True)
-class RoomRecord:
-    room: str
-    visibility: str
-    topic: str | None
-    owner: str | None
-    created_at_ms: int | None
-    last_activity_ms: int | None
-    dm_users: tuple[str, ...] = ()  # the two usernames of a direct conversation
-
-    @property
-    def private(self) -> bool:
-        return self.visibility == "private"
-
-
-@dataclass(frozen=True)
-class Access:
-    """What decides whether a user may be in a room, read in one BatchGetItem."""
-
-    record: RoomRecord | None  # None: a public room nobody created (any typed name)
-    role: str | None  # the user's membership role, or None
-    banned_until: int | None  # epoch ms; 0: until an unban; None: not banned
-    muted_until: int  # epoch ms; 0: not muted
-
-    @property
-    def private(self) -> bool:
-        # A direct conversation's name is private even before its record exists: nobody may
-        # claim a pair's room by joining it first.
-        return (self.record.private if self.record else False)
-
-
-@dataclass(frozen=True)
-class Membership:
-    room: str
-    role: str
-    dm_with: str | None
-
-
-@dataclass(frozen=True)
-class DirectoryEntry:
-    room: str
-    topic: str | None
-    active_at_ms: int
-
-    @property
-    def cursor(self) -> str:
-        return f"{self.active_at_ms}:{self.room}"
-
-
-def _pk(room: str) -> dict:
-    return s(f"room#{room}")
-
-
-def _meta_key(room: str) -> dict:
-    return {"pk": _pk(room), "sk": s("meta")}
-
-
-def _member_key(room: str, user_key: str) -> dict:
-    return {"pk": _pk(room), "sk": s(f"member#{user_key}")}
-
-
-def _owned_key(user_key: str) -> dict:
-    return {"pk": s(f"user#{user_key}"), "sk": s("owned")}
 
 
 class RoomsStore:
@@ -131,7 +65,7 @@ class RoomsStore:
         listed = "#visibility = if_not_exists(#visibility, :public), " if room == protocol.DEFAULT_ROOM else ""
         try:
             self.rooms.update(
-                "touch_room", _meta_key(room),
+                "touch_room", meta_key(room),
                 UpdateExpression=(
                     f"SET lastActivityAt = :now, activeAt = :minute, #room = :room, {listed}"
                     "createdAt = if_not_exists(createdAt, :now)"
@@ -156,8 +90,8 @@ class RoomsStore:
     def access(self, room: str, user_key: str, now_ms: int) -> Access:
         """The room's record and the user's membership, ban and mute in it (strongly consistent:
         a kick or ban a moment ago must hold)."""
-        keys = [_meta_key(room), _member_key(room, user_key),
-                {"pk": _pk(room), "sk": s(f"ban#{user_key}")}, {"pk": _pk(room), "sk": s(f"mute#{user_key}")}]
+        keys = [meta_key(room), member_key(room, user_key),
+                restriction_key("ban", room, user_key), restriction_key("mute", room, user_key)]
         items = {get_s(i, "sk"): i for i in self.rooms.get_many("room_access", keys, consistent=True)}
         meta = items.get("meta")
         member = items.get(f"member#{user_key}")
@@ -169,18 +103,18 @@ class RoomsStore:
             banned_until = until if until == 0 or until > now_ms else None
         muted_until = get_n(mute, "until", 0) if mute is not None else 0
         return Access(
-            record=_record(meta) if meta else None,
+            record=record_from_item(meta) if meta else None,
             role=get_s(member, "role") if member else None,
             banned_until=banned_until,
             muted_until=muted_until if muted_until > now_ms else 0,
         )
 
     def record(self, room: str) -> RoomRecord | None:
-        item = self.rooms.get("room", _meta_key(room), consistent=True)
-        return _record(item) if item else None
+        item = self.rooms.get("room", meta_key(room), consistent=True)
+        return record_from_item(item) if item else None
 
     def role(self, room: str, user_key: str) -> str | None:
-        item = self.rooms.get("membership", _member_key(room, user_key), consistent=True)
+        item = self.rooms.get("membership", member_key(room, user_key), consistent=True)
         return get_s(item, "role") if item else None
 
     # -- creating rooms ----------------------------------------------------------------------------
@@ -189,14 +123,14 @@ class RoomsStore:
                     now_ms: int, max_owned: int) -> str:
         """Create the room with its owner's membership, counting it against the owner's rooms:
         "created", "exists" (the name has a record) or "too_many" (the owner owns max_owned)."""
-        meta = {**_meta_key(room), "room": s(room), "visibility": s(visibility), "owner": s(owner),
+        meta = {**meta_key(room), "room": s(room), "visibility": s(visibility), "owner": s(owner),
                 "createdAt": n(now_ms), "lastActivityAt": n(now_ms), "activeAt": n(now_ms - now_ms % ACTIVITY_GRAIN_MS)}
         if topic:
             meta["topic"] = s(topic)
         try:
             transact_write(self.client, "create_room", [
                 {"Put": {"TableName": self.rooms.name, "Item": meta, "ConditionExpression": "attribute_not_exists(pk)"}},
-                {"Put": {"TableName": self.rooms.name, "Item": self._member_item(room, owner_key, owner, "owner", now_ms)}},
+                {"Put": {"TableName": self.rooms.name, "Item": member_item(room, owner_key, owner, "owner", now_ms)}},
                 self._count_owned(owner_key, 1, max_owned),
             ])
         except ConditionFailed as failed:
@@ -208,7 +142,7 @@ class RoomsStore:
         return "created"
 
     def _count_owned(self, user_key: str, delta: int, max_owned: int | None) -> dict:
-        update = {"TableName": self.rooms.name, "Key": _owned_key(user_key),
+        update = {"TableName": self.rooms.name, "Key": owned_key(user_key),
                   "UpdateExpression": "ADD #count :delta", "ExpressionAttributeNames": {"#count": "count"},
                   "ExpressionAttributeValues": {":delta": n(delta)}}
         if max_owned is not None and delta > 0:
@@ -221,7 +155,7 @@ class RoomsStore:
         if it has none (True: it is new) and both memberships then; else the opener's membership
         only (back, if they had left it): one who left comes back only by opening it."""
         (name_a, key_a), (name_b, key_b) = users
-        meta = {**_meta_key(room), "room": s(room), "visibility": s("private"), "createdAt": n(now_ms),
+        meta = {**meta_key(room), "room": s(room), "visibility": s("private"), "createdAt": n(now_ms),
                 "lastActivityAt": n(now_ms), "dm": {"L": [s(name_a), s(name_b)]}}
         created = True
         try:
@@ -230,36 +164,28 @@ class RoomsStore:
             created = False
         pairs = (((name_a, key_a), (name_b, key_b)), ((name_b, key_b), (name_a, key_a)))
         for (name, key), (other, _) in pairs if created else pairs[:1]:
-            self.rooms.put("dm_member", self._member_item(room, key, name, "member", now_ms, dm_with=other))
+            self.rooms.put("dm_member", member_item(room, key, name, "member", now_ms, dm_with=other))
         return created
 
     # -- memberships -------------------------------------------------------------------------------
-
-    def _member_item(self, room: str, user_key: str, username: str, role: str, now_ms: int,
-                     dm_with: str | None = None) -> dict:
-        item = {**_member_key(room, user_key), "member": s(user_key), "room": s(room), "username": s(username),
-                "role": s(role), "since": n(now_ms)}
-        if dm_with:
-            item["with"] = s(dm_with)
-        return item
 
     def add_member(self, room: str, user_key: str, username: str, role: str, now_ms: int) -> bool:
         """Make the user a member with `role`; False if they were one already (and keep their
         role: setrole changes it, see set_role)."""
         try:
-            self.rooms.put("add_member", self._member_item(room, user_key, username, role, now_ms),
+            self.rooms.put("add_member", member_item(room, user_key, username, role, now_ms),
                            ConditionExpression="attribute_not_exists(pk)")
         except ConditionFailed:
             return False
         return True
 
     def set_role(self, room: str, user_key: str, username: str, role: str, now_ms: int) -> None:
-        self.rooms.put("set_role", self._member_item(room, user_key, username, role, now_ms))
+        self.rooms.put("set_role", member_item(room, user_key, username, role, now_ms))
 
     def remove_member(self, room: str, user_key: str) -> bool:
         """End a membership (never the owner's: the condition keeps it); False if there was none."""
         try:
-            response = self.rooms.delete("remove_member", _member_key(room, user_key), ReturnValues="ALL_OLD",
+            response = self.rooms.delete("remove_member", member_key(room, user_key), ReturnValues="ALL_OLD",
                                          ConditionExpression="attribute_not_exists(#role) OR #role <> :owner",
                                          ExpressionAttributeNames={"#role": "role"},
                                          ExpressionAttributeValues={":owner": s("owner")})
@@ -274,12 +200,12 @@ class RoomsStore:
         (old_name, old_key), (new_name, new_key) = old, new
         try:
             transact_write(self.client, "transfer_room", [
-                {"Update": {"TableName": self.rooms.name, "Key": _meta_key(room), "UpdateExpression": "SET #owner = :new",
+                {"Update": {"TableName": self.rooms.name, "Key": meta_key(room), "UpdateExpression": "SET #owner = :new",
                             "ConditionExpression": "#owner = :old", "ExpressionAttributeNames": {"#owner": "owner"},
                             "ExpressionAttributeValues": {":new": s(new_name), ":old": s(old_name)}}},
-                {"Put": {"TableName": self.rooms.name, "Item": self._member_item(room, new_key, new_name, "owner", now_ms)}},
+                {"Put": {"TableName": self.rooms.name, "Item": member_item(room, new_key, new_name, "owner", now_ms)}},
                 {"Put": {"TableName": self.rooms.name,
-                         "Item": self._member_item(room, old_key, old_name, "moderator", now_ms)}},
+                         "Item": member_item(room, old_key, old_name, "moderator", now_ms)}},
                 self._count_owned(old_key, -1, None),
                 self._count_owned(new_key, 1, max_owned),
             ])
@@ -305,16 +231,16 @@ class RoomsStore:
         """The records of up to 100 rooms, by name (a room without one is left out)."""
         if not rooms:
             return {}
-        items = self.rooms.get_many("room_records", [_meta_key(room) for room in dict.fromkeys(rooms)],
+        items = self.rooms.get_many("room_records", [meta_key(room) for room in dict.fromkeys(rooms)],
                                     consistent=consistent)
-        return {record.room: record for record in map(_record, items)}
+        return {record.room: record for record in map(record_from_item, items)}
 
     def members(self, room: str, after_key: str | None, limit: int) -> tuple[list[tuple[str, str, str]], bool]:
         """(user key, username, role) of a page of the room's members, by key, after `after_key`."""
         start = f"member#{after_key}" if after_key else "member#"
         items = list(self.rooms.query(
             "members", KeyConditionExpression="pk = :pk AND sk BETWEEN :start AND :end",
-            ExpressionAttributeValues={":pk": _pk(room), ":start": s(start), ":end": s("member#\uffff")},
+            ExpressionAttributeValues={":pk": room_pk(room), ":start": s(start), ":end": s("member#\uffff")},
             limit=limit + 2,
         ))
         rows = [(get_s(i, "sk")[len("member#"):], get_s(i, "username", ""), get_s(i, "role", "member")) for i in items]
@@ -323,38 +249,24 @@ class RoomsStore:
 
     # -- bans and mutes ----------------------------------------------------------------------------
 
-    def _restriction(self, kind: str, room: str, user_key: str, username: str, until_ms: int | None, by: str,
-                     now_ms: int) -> None:
-        item = {"pk": _pk(room), "sk": s(f"{kind}#{user_key}"), "username": s(username), "by": s(by),
-                "at": n(now_ms)}
-        if until_ms:
-            item["until"] = n(until_ms)
-            item["ttl"] = n(until_ms // 1000 + EXPIRED_TTL_SECONDS)
-        self.rooms.put(f"put_{kind}", item)
-
     def ban(self, room: str, user_key: str, username: str, *, until_ms: int | None, by: str, now_ms: int) -> None:
-        self._restriction("ban", room, user_key, username, until_ms, by, now_ms)
+        self.rooms.put("put_ban", restriction_item("ban", room, user_key, username, until_ms, by, now_ms))
 
     def unban(self, room: str, user_key: str) -> bool:
-        response = self.rooms.delete("unban", {"pk": _pk(room), "sk": s(f"ban#{user_key}")}, ReturnValues="ALL_OLD")
+        response = self.rooms.delete("unban", restriction_key("ban", room, user_key), ReturnValues="ALL_OLD")
         return bool(response.get("Attributes"))
 
     def mute(self, room: str, user_key: str, username: str, *, until_ms: int, by: str, now_ms: int) -> None:
-        self._restriction("mute", room, user_key, username, until_ms, by, now_ms)
+        self.rooms.put("put_mute", restriction_item("mute", room, user_key, username, until_ms, by, now_ms))
 
     # -- the moderation log ------------------------------------------------------------------------
 
     def log(self, room: str, *, actor: str, action: str, target: str | None, now_ms: int, **details) -> str:
         """Add an entry (who, what, to whom, when, and the action's details); kept as long as messages."""
         entry_id = protocol.new_message_id(now_ms, secrets.token_hex(3))
-        item = {"pk": _pk(room), "sk": s(f"log#{entry_id}"), "actor": s(actor), "action": s(action), "at": n(now_ms),
-                "ttl": n(now_ms // 1000 + self.retention.message_days * 86400)}
-        if target:
-            item["target"] = s(target)
-        for name, value in details.items():
-            if value is not None:
-                item[name] = n(value) if isinstance(value, int) else s(str(value))
-        self.rooms.put("modlog_entry", item)
+        ttl = now_ms // 1000 + self.retention.message_days * 86400
+        self.rooms.put("modlog_entry", log_item(room, entry_id, actor=actor, action=action, target=target,
+                                                now_ms=now_ms, ttl=ttl, details=details))
         return entry_id
 
     def modlog(self, room: str, before: str | None, limit: int) -> tuple[list[dict], bool]:
@@ -362,7 +274,7 @@ class RoomsStore:
         end = f"log#{before}" if before else "log#\uffff"
         items = list(self.rooms.query(
             "modlog", KeyConditionExpression="pk = :pk AND sk BETWEEN :start AND :end",
-            ExpressionAttributeValues={":pk": _pk(room), ":start": s("log#"), ":end": s(end)},
+            ExpressionAttributeValues={":pk": room_pk(room), ":start": s("log#"), ":end": s(end)},
             ScanIndexForward=False, limit=limit + 2,
         ))
         entries = []
@@ -370,12 +282,7 @@ class RoomsStore:
             entry_id = get_s(item, "sk")[len("log#"):]
             if entry_id == before:
                 continue
-            entry = {"id": entry_id, "at": protocol.iso_utc(get_n(item, "at", 0)), "actor": get_s(item, "actor"),
-                     "action": get_s(item, "action"), "target": get_s(item, "target")}
-            for name in ("minutes", "role", "messageId"):
-                if name in item:
-                    entry[name] = get_n(item, name) if "N" in item[name] else get_s(item, name)
-            entries.append(entry)
+            entries.append(log_entry(entry_id, item))
         return entries[:limit], len(entries) > limit
 
     # -- the directory -----------------------------------------------------------------------------
@@ -385,7 +292,7 @@ class RoomsStore:
         request = {}
         if after:
             minute, _, room = after.partition(":")
-            request["ExclusiveStartKey"] = {**_meta_key(room), "visibility": s("public"), "activeAt": n(int(minute))}
+            request["ExclusiveStartKey"] = {**meta_key(room), "visibility": s("public"), "activeAt": n(int(minute))}
         items = list(self.rooms.query(
             "directory", IndexName=ACTIVITY_INDEX, KeyConditionExpression="#visibility = :public",
             ExpressionAttributeNames={"#visibility": "visibility"},
@@ -393,19 +300,6 @@ class RoomsStore:
         ))
         entries = [DirectoryEntry(get_s(i, "room", ""), get_s(i, "topic"), get_n(i, "activeAt", 0)) for i in items]
         return entries[:limit], len(entries) > limit
-
-
-def _record(item: dict) -> RoomRecord:
-    dm = tuple(value.get("S", "") for value in item.get("dm", {}).get("L", []))
-    return RoomRecord(
-        room=get_s(item, "room", get_s(item, "pk", "")[len("room#"):]),
-        visibility=get_s(item, "visibility", "public"),
-        topic=get_s(item, "topic"),
-        owner=get_s(item, "owner"),
-        created_at_ms=get_n(item, "createdAt"),
-        last_activity_ms=get_n(item, "lastActivityAt"),
-        dm_users=dm,
-    )
 
 
 def user_key(username: str) -> str:
