@@ -11,8 +11,8 @@ import sys
 import time
 import urllib.parse
 
-from authorizer.passwords import hash_password, verify_password
-from authorizer.tokens import issue_token
+from handler.auth.passwords import hash_password, verify_password
+from handler.auth.tokens import issue_token
 from devstack.secret import add_arguments as add_secret_arguments
 from devstack.secret import run_args as run_secret
 from devstack.site import SiteServer, build_local_site

@@ -17,7 +17,7 @@ connection checks and broadcaster, and keep its file to the core routes.
 
 from __future__ import annotations
 
-from authorizer.tokens import TokenError, TokenExpired
+from handler.auth.tokens import TokenError, TokenExpired
 from handler import log, protocol
 from handler.limits import Budget
 from handler.protocol import ErrorCode, Identity, ProtocolError

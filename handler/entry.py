@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Callable
 
-from authorizer.tokens import TokenError
+from handler.auth.tokens import TokenError
 from handler import log, protocol
 from handler.app import app
 from handler.chat import Chat

@@ -16,7 +16,7 @@ import functools
 import logging
 from typing import Any, Callable
 
-from authorizer.tokens import TokenError
+from handler.auth.tokens import TokenError
 from handler import log
 from handler.errors import ConnectionGone, SendFailed, SessionExpired, StorageUnavailable
 from handler.protocol import ProtocolError

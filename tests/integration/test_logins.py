@@ -16,7 +16,7 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from authorizer.tokens import verify_token
+from handler.auth.tokens import verify_token
 from devstack.__main__ import ensure_demo_users, local_settings
 from devstack.stack import LocalStack, Ports, jwt_secret
 

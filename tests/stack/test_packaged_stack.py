@@ -3,7 +3,7 @@ checks on the generated CloudFormation (least privilege, data safety, secrets, l
 asynchronous invocations).
 
 What each role must grant is not written down here: every function's scenarios
-(tests/iam_scenarios.py) run under the IAM harness (handler/iam.py) in recording mode, and the
+(tests/iam_scenarios.py) run under the IAM harness (local_iam/) in recording mode, and the
 packaged roles are compared with the calls they made: every call granted, and every grant used by
 some call, or named in NOT_CALLED_BY_THE_CODE with the reason it is there anyway."""
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from devstack import iam as stack_iam
-from handler import iam
+import local_iam as iam
 from tests import iam_scenarios
 from tests.gateway_model import two_way_routes
 

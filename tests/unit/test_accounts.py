@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from authorizer import passwords
+from handler.auth import passwords
 from handler import accounts as accounts_module
 from handler import app
 from handler.events import HttpEvent

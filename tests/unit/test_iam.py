@@ -1,4 +1,4 @@
-"""The IAM harness (handler/iam.py, devstack/iam.py): calls mapped to what IAM checks, refused as AWS
+"""The IAM harness (local_iam/, stackfiles/grants.py): calls mapped to what IAM checks, refused as AWS
 refuses them, and every function's scenarios (tests/iam_scenarios.py) run within its role."""
 
 import json
@@ -9,9 +9,11 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from devstack import iam as stack_iam
-from handler import connect, iam
+from handler import connect
 from handler.app import App
 from handler.settings import ConfigError, Settings
+import local_iam as iam
+from local_iam import enforcer
 from tests import iam_harness, iam_scenarios
 from tests.unit.conftest import IAM_WHERE, STAGE, FakeManagementApi, install_app, ws_event
 
@@ -192,10 +194,10 @@ def test_the_app_checks_every_client_when_iam_is_enforced(iam_policy_file):
     assert settings.iam.enforce and settings.iam.function == "wschat-test-sweep"
     instance = App(settings, dynamodb=object(), transport=FakeManagementApi(), lambda_client=object(), ssm_client=object())
     assert instance.enforcer.function() == "sweep"
-    assert all(isinstance(client, iam._PolicedClient)
+    assert all(isinstance(client, enforcer._PolicedClient)
                for client in (instance.dynamodb, instance.lambda_client(), instance.ssm_client()))
     assert isinstance(instance.sender("https://abc123.execute-api.us-east-1.amazonaws.com/test").transport,
-                      iam._PolicedTransport)
+                      enforcer._PolicedTransport)
     assert App(Settings.from_env({})).enforcer is None  # AWS: IAM itself checks
 
 
