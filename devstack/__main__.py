@@ -13,8 +13,8 @@ import urllib.parse
 
 from handler.auth.passwords import hash_password, verify_password
 from handler.auth.tokens import issue_token
-from devstack.secret import add_arguments as add_secret_arguments
-from devstack.secret import run_args as run_secret
+from ops.secret import add_arguments as add_secret_arguments
+from ops.secret import run_args as run_secret
 from devstack.site import SiteServer, build_local_site
 from devstack.stack import ROOT, STAGE, STATE_DIR, AwsLimits, LocalStack, Ports, StackError, port_in_use
 from handler.errors import StorageUnavailable
@@ -135,7 +135,7 @@ Press Ctrl-C to stop everything.""", flush=True)
 
 
 def secret(args, ssm=None) -> int:
-    """The stage's JWT secret in SSM Parameter Store (devstack/secret.py; `make secret` runs that directly)."""
+    """The stage's JWT secret in SSM Parameter Store (ops/secret.py; `make secret` runs that directly)."""
     return run_secret(args, ssm=ssm)
 
 

@@ -28,9 +28,11 @@ from typing import Callable
 import boto3
 
 from devstack import dynamodb_local, gateway
-from devstack import iam as stack_iam
 from devstack.http_relay import ORIGINS_VARIABLE, origins_from_env
-from devstack.tables import ROOT, create_tables
+from devstack.tables import create_tables
+from stackfiles import grants
+from stackfiles.cloudformation import LOCAL_API_ID, Where
+from stackfiles.config import ROOT
 
 STAGE = "local"
 STATE_DIR = ROOT / ".wschat"
@@ -166,7 +168,7 @@ class LocalStack:
     # None is serverless.yml; `make bench` passes serverless.bench.yml, which includes it.
     config: str | None = None
     # IAM as on AWS: each function's calls checked against its role in the stack files
-    # (handler/iam.py), from a policy document written at start. `iam_edit` may change that
+    # (local_iam/), from a policy document written at start. `iam_edit` may change that
     # document first (a test taking a grant away to see the refusal).
     enforce_iam: bool = True
     iam_edit: Callable[[dict], dict] | None = None
@@ -203,12 +205,12 @@ class LocalStack:
         return STATE_DIR / "iam" / f"policy-{self.ports.ws}.json"
 
     def write_iam_policy(self) -> Path:
-        """The local stage's roles, resolved from the stack files, as handler/iam.py reads them."""
-        where = stack_iam.Where(region=LOCAL_CREDENTIALS["AWS_REGION"], websocket_api=stack_iam.LOCAL_API_ID)
-        document = stack_iam.policy_document(STAGE, where)
+        """The local stage's roles, resolved from the stack files, as local_iam/ reads them."""
+        where = Where(region=LOCAL_CREDENTIALS["AWS_REGION"], websocket_api=LOCAL_API_ID)
+        document = grants.policy_document(STAGE, where)
         if self.iam_edit is not None:
             document = self.iam_edit(document)
-        return stack_iam.write_document(self.iam_policy_file, document)
+        return grants.write_document(self.iam_policy_file, document)
 
     def function_env(self) -> dict:
         """The environment sls offline and its Lambda processes run with."""

@@ -15,8 +15,8 @@ import importlib
 from collections.abc import Callable
 from pathlib import Path
 
-from devstack import iam as stack_iam
 import local_iam as iam
+from stackfiles import grants as stack_iam
 
 # Any stage: handler paths do not depend on it.
 ENTRY_POINTS: dict[str, str] = {f.key: f.handler for f in stack_iam.stack_functions("test")}

@@ -16,15 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from devstack import iam as stack_iam
 import local_iam as iam
+from stackfiles import grants as stack_iam
+from stackfiles.cloudformation import Where
 from tests import iam_scenarios
 from tests.gateway_model import two_way_routes
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGE = "prod"
 # Where the packaged roles' ARNs are resolved: the scenarios' account, region and WebSocket API.
-WHERE = stack_iam.Where(region=iam_scenarios.REGION, account=iam_scenarios.ACCOUNT, websocket_api=iam_scenarios.API_ID)
+WHERE = Where(region=iam_scenarios.REGION, account=iam_scenarios.ACCOUNT, websocket_api=iam_scenarios.API_ID)
 ARN = f"arn:aws:%s:{WHERE.region}:{WHERE.account}:"
 
 # Grants the functions' own code never calls, each with why the role holds it anyway:

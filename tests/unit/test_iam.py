@@ -8,12 +8,13 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from devstack import iam as stack_iam
 from handler import connect
 from handler.app import App
 from handler.settings import ConfigError, Settings
 import local_iam as iam
 from local_iam import enforcer
+from stackfiles import grants as stack_iam
+from stackfiles.cloudformation import Template, UnsupportedPolicy, Where
 from tests import iam_harness, iam_scenarios
 from tests.unit.conftest import IAM_WHERE, STAGE, FakeManagementApi, install_app, ws_event
 
@@ -213,7 +214,7 @@ def test_enforcing_without_a_readable_policy_is_a_config_error(tmp_path):
 
 
 def test_the_policy_document_names_every_function_its_lambda_and_role():
-    document = stack_iam.policy_document("local", stack_iam.Where(region="us-east-1"))
+    document = stack_iam.policy_document("local", Where(region="us-east-1"))
     assert set(document["functions"]) == set(iam_harness.ENTRY_POINTS)
     assert document["deployedNames"]["sweep"] == "wschat-local-sweep" and document["roles"]["guest"] == "SignupRole"
     assert iam.Policy.from_document(document).allows(
@@ -227,12 +228,12 @@ def test_the_policy_document_names_every_function_its_lambda_and_role():
 ])
 def test_what_the_resolver_cannot_model_faithfully_is_refused(statement):
     resources = {"R": {"Type": "AWS::IAM::Role", "Properties": {"Policies": [{"PolicyDocument": {"Statement": [statement]}}]}}}
-    with pytest.raises(stack_iam.UnsupportedPolicy):
-        stack_iam._Template(resources, stack_iam.Where(region="us-east-1")).grants("R")
+    with pytest.raises(UnsupportedPolicy):
+        Template(resources, Where(region="us-east-1")).grants("R")
 
 
 def test_managed_policies_from_outside_the_stack_are_refused():
     resources = {"R": {"Type": "AWS::IAM::Role", "Properties": {
         "ManagedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]}}}
-    with pytest.raises(stack_iam.UnsupportedPolicy, match="outside the stack"):
-        stack_iam._Template(resources, stack_iam.Where(region="us-east-1")).grants("R")
+    with pytest.raises(UnsupportedPolicy, match="outside the stack"):
+        Template(resources, Where(region="us-east-1")).grants("R")
