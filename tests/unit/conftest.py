@@ -18,13 +18,13 @@ import pytest
 from boto3.dynamodb.types import TypeDeserializer
 from moto import mock_aws
 
-from handler.auth import passwords
+import local_iam as iam
 from devstack.tables import create_tables
 from handler import app
 from handler.app import App
+from handler.auth import passwords
 from handler.settings import Settings
 from handler.transport import Response
-import local_iam as iam
 from stackfiles.cloudformation import Where
 from tests import iam_harness
 from tests.gateway_model import answer_to_asker

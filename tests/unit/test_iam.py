@@ -8,10 +8,10 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+import local_iam as iam
 from handler import connect
 from handler.app import App
 from handler.settings import ConfigError, Settings
-import local_iam as iam
 from local_iam import enforcer
 from stackfiles import grants as stack_iam
 from stackfiles.cloudformation import Template, UnsupportedPolicy, Where
