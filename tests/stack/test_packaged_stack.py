@@ -325,8 +325,38 @@ def test_function_zip_is_small_and_has_no_boto3(packaged):
     archive = packaged / "wschat.zip"
     assert archive.stat().st_size <= 1_000_000
     names = zipfile.ZipFile(archive).namelist()
-    assert "handler/chat.py" in names and "authorizer/tokens.py" in names and any(n.startswith("jwt/") for n in names)
+    assert "handler/chat.py" in names and "handler/auth/tokens.py" in names and "authorizer/handler.py" in names
+    assert any(n.startswith("jwt/") for n in names)
     assert not any(n.startswith(("boto3/", "botocore/", "tests/", "node_modules/", "devstack/")) for n in names)
+
+
+# The code the functions run; every other top-level package or module of the checkout is local-only.
+PRODUCT = {"handler", "authorizer"}
+# Local-only folders that hold no Python of their own.
+LOCAL_ONLY_FOLDERS = {"templates", "scripts", "docs", "infra", "site", "node_modules"}
+
+
+def local_only_names() -> set[str]:
+    """Every top-level Python package or module of the checkout that is not the product (local_iam,
+    stackfiles, ops, devstack, bench, tests, build_site.py, ...), and the folders above."""
+    found = set(LOCAL_ONLY_FOLDERS)
+    for entry in ROOT.iterdir():
+        if entry.name.startswith(".") or entry.name in PRODUCT | LOCAL_ONLY_FOLDERS:
+            continue
+        if entry.suffix == ".py" or (entry.is_dir() and (entry / "__init__.py").exists()):
+            found.add(entry.name)
+    return found
+
+
+def test_no_local_only_code_is_in_the_function_zips(packaged):
+    local_only = local_only_names()
+    assert {"local_iam", "stackfiles", "ops", "devstack", "bench", "tests", "build_site.py"} <= local_only
+    archives = sorted(packaged.glob("*.zip"))
+    assert archives, f"no zip in {packaged}"
+    for archive in archives:
+        tops = {name.split("/", 1)[0] for name in zipfile.ZipFile(archive).namelist()}
+        assert not tops & local_only, f"{archive.name} holds local-only code: {sorted(tops & local_only)}"
+        assert tops & PRODUCT == PRODUCT, archive.name
 
 
 def test_the_sweep_runs_on_a_schedule(resources):
