@@ -51,9 +51,9 @@ bench: deps
 soak: deps
 	$(PY) -m bench.soak
 
-# The region of every AWS command below, one rule everywhere (devstack/region.py): REGION, else
+# The region of every AWS command below, one rule everywhere (ops/region.py): REGION, else
 # AWS_REGION, AWS_DEFAULT_REGION, the active profile's region, us-east-1. Standard library only.
-REGION_OF = $(PYTHON) -m devstack.region $(if $(REGION),--region $(REGION))
+REGION_OF = $(PYTHON) -m ops.region $(if $(REGION),--region $(REGION))
 
 # The deployable artifact for a stage (no AWS account needed): .serverless/
 #   make package STAGE=prod [REGION=eu-west-1]
@@ -75,10 +75,10 @@ lint: package
 # The JWT secret of a deployed stage in SSM Parameter Store (needs AWS credentials; docs/deploy.md).
 #   make secret STAGE=prod [REGION=eu-west-1] [ROTATE=1 [GRACE=7200] [FORCE=1]]
 # Needs only Python and boto3: not Java, not npm, not the test toolchain.
-# REGION, else AWS_REGION, AWS_DEFAULT_REGION, the profile's region, us-east-1 (devstack/region.py).
+# REGION, else AWS_REGION, AWS_DEFAULT_REGION, the profile's region, us-east-1 (ops/region.py).
 enabled = $(filter-out 0 no false,$(1))
 secret: secret-deps
-	$(PY) -m devstack.secret --stage $(STAGE) $(if $(REGION),--region $(REGION)) \
+	$(PY) -m ops.secret --stage $(STAGE) $(if $(REGION),--region $(REGION)) \
 		$(if $(call enabled,$(ROTATE)),--rotate) $(if $(GRACE),--grace-seconds $(GRACE)) $(if $(call enabled,$(FORCE)),--force)
 
 # A .venv with boto3 (the version requirements-dev.txt pins), only if it has none yet.
@@ -93,7 +93,7 @@ secret-deps:
 # USER must be given on the command line: the shell's own $USER is never taken for it.
 admin: secret-deps
 	@test "$(origin USER)" = "command line" || { echo "make admin: name the user: make admin USER=<name> STAGE=$(STAGE)" >&2; exit 2; }
-	$(PY) -m devstack.admin --stage $(STAGE) --user "$(USER)" $(if $(REGION),--region $(REGION)) \
+	$(PY) -m ops.admin --stage $(STAGE) --user "$(USER)" $(if $(REGION),--region $(REGION)) \
 		$(if $(call enabled,$(REVOKE)),--revoke)
 
 clean:

@@ -4,7 +4,7 @@
     python build_site.py --local                             # endpoints of the local stack (make dev)
 
 The endpoints reach the pages as one JSON block (see templates/base.html), never spliced into code.
-The stack is looked up in the region every wschat tool uses (devstack/region.py): --region, then
+The stack is looked up in the region every wschat tool uses (ops/region.py): --region, then
 AWS_REGION, AWS_DEFAULT_REGION, the profile's region, us-east-1; the same as `make deploy`'s.
 """
 
@@ -62,7 +62,7 @@ def stack_endpoints(stage: str, region: str | None, cloudformation=None) -> dict
 def stack_region(explicit: str | None = None) -> str:
     """The region the stack was deployed to, by the rule `make deploy` and `make secret` follow."""
     sys.path.insert(0, str(ROOT))
-    from devstack.region import resolve_region
+    from ops.region import resolve_region
 
     return resolve_region(explicit)
 
@@ -82,7 +82,7 @@ def stage_flags(stage: str) -> dict[str, bool]:
     login page shows only what works."""
     import yaml
 
-    from devstack.tables import load_config
+    from stackfiles.config import load_config
 
     try:
         params = load_config().get("params", {})

@@ -35,7 +35,9 @@ import jwt
 import websockets
 
 from bench.strategy import write_mode
-from devstack.stack import ROOT, LocalStack, Ports, jwt_secret
+from devstack.local_stage import Ports, jwt_secret
+from devstack.stack import LocalStack
+from stackfiles.config import ROOT
 
 PY = sys.executable
 BENCH_CONFIG = "serverless.bench.yml"

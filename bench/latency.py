@@ -19,7 +19,8 @@ import urllib.parse
 import requests
 from websockets.sync.client import connect
 
-from devstack.stack import LocalStack, Ports
+from devstack.local_stage import Ports
+from devstack.stack import LocalStack
 
 
 def percentile(values, fraction):

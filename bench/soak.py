@@ -26,7 +26,8 @@ import uuid
 import websockets
 
 from bench.__main__ import percentile, token
-from devstack.stack import LocalStack, Ports
+from devstack.local_stage import Ports
+from devstack.stack import LocalStack
 
 
 async def run(args) -> int:

@@ -9,7 +9,7 @@ import json
 import os
 
 from bench import seed
-from devstack.stack import STATE_DIR
+from devstack.local_stage import STATE_DIR
 from handler import app, messages
 
 MODE_FILE = STATE_DIR / "bench-mode.json"

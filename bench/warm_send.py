@@ -19,7 +19,8 @@ sys.path.insert(0, ".")  # the checkout in the current folder, not this file's
 import requests  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
-from devstack.stack import LocalStack, Ports  # noqa: E402
+from devstack.local_stage import Ports  # noqa: E402
+from devstack.stack import LocalStack  # noqa: E402
 
 kwargs = {}
 if "aws_limits" in inspect.signature(LocalStack).parameters:

@@ -11,16 +11,18 @@ import sys
 import time
 import urllib.parse
 
-from authorizer.passwords import hash_password, verify_password
-from authorizer.tokens import issue_token
-from devstack.secret import add_arguments as add_secret_arguments
-from devstack.secret import run_args as run_secret
+from devstack.local_stage import STAGE, STATE_DIR, AwsLimits, Ports
 from devstack.site import SiteServer, build_local_site
-from devstack.stack import ROOT, STAGE, STATE_DIR, AwsLimits, LocalStack, Ports, StackError, port_in_use
+from devstack.stack import LocalStack, StackError, port_in_use
+from handler.auth.passwords import hash_password, verify_password
+from handler.auth.tokens import issue_token
 from handler.errors import StorageUnavailable
 from handler.settings import Settings
 from handler.signing_keys import SigningKeys
 from handler.store.accounts import AccountsStore
+from ops.secret import add_arguments as add_secret_arguments
+from ops.secret import run_args as run_secret
+from stackfiles.config import ROOT
 
 DEMO_USERS = ("alice", "bob")
 # Site admins among them: they moderate every room (`make admin` does the same on a deployed stage).
@@ -135,7 +137,7 @@ Press Ctrl-C to stop everything.""", flush=True)
 
 
 def secret(args, ssm=None) -> int:
-    """The stage's JWT secret in SSM Parameter Store (devstack/secret.py; `make secret` runs that directly)."""
+    """The stage's JWT secret in SSM Parameter Store (ops/secret.py; `make secret` runs that directly)."""
     return run_secret(args, ssm=ssm)
 
 

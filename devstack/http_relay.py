@@ -103,7 +103,7 @@ def rules_from_config(cors, origins: tuple[str, ...]) -> CorsRules:
 
 
 def load_rules(environ=os.environ) -> CorsRules:
-    from devstack.tables import load_config
+    from stackfiles.config import load_config
 
     cors = load_config().get("provider", {}).get("httpApi", {}).get("cors")
     return rules_from_config(cors, origins_from_env(environ))

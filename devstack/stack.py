@@ -12,7 +12,6 @@ from __future__ import annotations
 import glob
 import json
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -27,83 +26,19 @@ from typing import Callable
 
 import boto3
 
-from devstack import dynamodb_local, gateway
-from devstack import iam as stack_iam
-from devstack.http_relay import ORIGINS_VARIABLE, origins_from_env
-from devstack.tables import ROOT, create_tables
-
-STAGE = "local"
-STATE_DIR = ROOT / ".wschat"
-SECRET_FILE = STATE_DIR / "jwt-secret"
-LOCAL_CREDENTIALS = {
-    # DynamoDB Local with -sharedDb accepts any credentials; boto3 only needs some.
-    "AWS_ACCESS_KEY_ID": "local",
-    "AWS_SECRET_ACCESS_KEY": "local",
-    "AWS_REGION": "us-east-1",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
+from devstack import dynamodb_local
+from devstack.http_relay import ORIGINS_VARIABLE
+from devstack.local_stage import (
+    LOCAL_CREDENTIALS, STAGE, STATE_DIR, AwsLimits, Ports, default_allowed_origins, jwt_secret,
+)
+from devstack.tables import create_tables
+from stackfiles import grants
+from stackfiles.cloudformation import LOCAL_API_ID, Where
+from stackfiles.config import ROOT
 
 
 class StackError(Exception):
     """Raised when a part of the local stack cannot start; the message says why in one line."""
-
-
-@dataclass
-class Ports:
-    http: int = 3000
-    ws: int = 3001  # where clients connect: the gateway (sls offline itself when there is none)
-    ddb: int = 8000
-    lambda_: int = 3002
-    management: int = 3004  # the gateway's @connections API, which the functions post to
-    offline_ws: int = 3005  # sls offline's own WebSocket and @connections port, behind the gateway
-    offline_http: int = 3006  # sls offline's own HTTP port, behind the relay on `http`
-
-    @classmethod
-    def from_env(cls) -> "Ports":
-        return cls(
-            http=int(os.environ.get("WSCHAT_HTTP_PORT", 3000)),
-            ws=int(os.environ.get("WSCHAT_WS_PORT", 3001)),
-            ddb=int(os.environ.get("WSCHAT_DDB_PORT", 8000)),
-            lambda_=int(os.environ.get("WSCHAT_LAMBDA_PORT", 3002)),
-            management=int(os.environ.get("WSCHAT_MANAGEMENT_PORT", 3004)),
-            offline_ws=int(os.environ.get("WSCHAT_OFFLINE_WS_PORT", 3005)),
-            offline_http=int(os.environ.get("WSCHAT_OFFLINE_HTTP_PORT", 3006)),
-        )
-
-    @classmethod
-    def free(cls) -> "Ports":
-        return cls(http=free_port(), ws=free_port(), ddb=free_port(), lambda_=free_port(), management=free_port(),
-                   offline_ws=free_port(), offline_http=free_port())
-
-
-@dataclass(frozen=True)
-class AwsLimits:
-    """What API Gateway enforces on a WebSocket API that a client or a function can observe
-    (AWS page "Quotas for configuring and running a WebSocket in API Gateway"), enforced locally.
-
-    The sizes are the gateway's (devstack/gateway.py); the timeouts are serverless-offline's own
-    options (`webSocketIdleTimeout`, `webSocketHardTimeout`), which close with 1001 "Going away".
-    Tests shorten the timeouts; nothing else should change these.
-    """
-
-    frame_max_bytes: int = gateway.FRAME_MAX_BYTES  # a client frame over this closes the connection (1009)
-    message_max_bytes: int = gateway.MESSAGE_MAX_BYTES  # so does a client message over this
-    post_max_bytes: int = gateway.POST_MAX_BYTES  # an @connections post over this gets HTTP 413
-    idle_timeout_seconds: int = 600  # no frame either way for this long closes the connection
-    hard_timeout_seconds: int = 7200  # and every connection closes after this long
-
-    @classmethod
-    def from_env(cls) -> "AwsLimits":
-        return cls(
-            idle_timeout_seconds=int(os.environ.get("WSCHAT_WS_IDLE_TIMEOUT_SECONDS", 600)),
-            hard_timeout_seconds=int(os.environ.get("WSCHAT_WS_HARD_TIMEOUT_SECONDS", 7200)),
-        )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def port_in_use(port: int) -> bool:
@@ -121,21 +56,6 @@ def wait_for_port(port: int, process: subprocess.Popen, what: str, timeout: floa
             return
         time.sleep(0.1)
     raise StackError(f"{what} did not open port {port} within {timeout:.0f} s; see {log_path}")
-
-
-def jwt_secret() -> str:
-    """This checkout's signing secret for the local stage, made on first use, kept out of git."""
-    STATE_DIR.mkdir(exist_ok=True)
-    if not SECRET_FILE.exists():
-        SECRET_FILE.write_text(secrets.token_urlsafe(48))
-        SECRET_FILE.chmod(0o600)
-    return SECRET_FILE.read_text().strip()
-
-
-def default_allowed_origins() -> tuple[str, ...]:
-    """The origins whose pages may call the HTTP API: WSCHAT_ALLOWED_ORIGINS (comma-separated), else
-    the site `make dev` serves (WSCHAT_SITE_PORT)."""
-    return origins_from_env() or (f"http://127.0.0.1:{os.environ.get('WSCHAT_SITE_PORT', 8080)}",)
 
 
 def dynamodb_jar_dir() -> Path:
@@ -166,7 +86,7 @@ class LocalStack:
     # None is serverless.yml; `make bench` passes serverless.bench.yml, which includes it.
     config: str | None = None
     # IAM as on AWS: each function's calls checked against its role in the stack files
-    # (handler/iam.py), from a policy document written at start. `iam_edit` may change that
+    # (local_iam/), from a policy document written at start. `iam_edit` may change that
     # document first (a test taking a grant away to see the refusal).
     enforce_iam: bool = True
     iam_edit: Callable[[dict], dict] | None = None
@@ -203,12 +123,12 @@ class LocalStack:
         return STATE_DIR / "iam" / f"policy-{self.ports.ws}.json"
 
     def write_iam_policy(self) -> Path:
-        """The local stage's roles, resolved from the stack files, as handler/iam.py reads them."""
-        where = stack_iam.Where(region=LOCAL_CREDENTIALS["AWS_REGION"], websocket_api=stack_iam.LOCAL_API_ID)
-        document = stack_iam.policy_document(STAGE, where)
+        """The local stage's roles, resolved from the stack files, as local_iam/ reads them."""
+        where = Where(region=LOCAL_CREDENTIALS["AWS_REGION"], websocket_api=LOCAL_API_ID)
+        document = grants.policy_document(STAGE, where)
         if self.iam_edit is not None:
             document = self.iam_edit(document)
-        return stack_iam.write_document(self.iam_policy_file, document)
+        return grants.write_document(self.iam_policy_file, document)
 
     def function_env(self) -> dict:
         """The environment sls offline and its Lambda processes run with."""

@@ -22,9 +22,9 @@ import secrets
 import unicodedata
 from typing import Callable
 
-from authorizer.passwords import check_password, hash_password
-from authorizer.tokens import TokenExpired, TokenError, issue_token, verify_token
 from handler import log, protocol
+from handler.auth.passwords import check_password, hash_password
+from handler.auth.tokens import TokenExpired, TokenError, issue_token, verify_token
 from handler.events import HttpEvent
 from handler.guard import Refused, quietly
 from handler.limits import LoginPolicy, address_group

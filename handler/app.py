@@ -10,7 +10,7 @@ Entry points ask `app()` for what they need; each collaborator is built on first
 authorizer builds only the accounts store and the signing keys. Every AWS client can be given
 (tests pass moto's DynamoDB and a fake transport); a default is built only when none is.
 
-With IAM enforced (settings.iam, the local stack and the unit tests; handler/iam.py), every client,
+With IAM enforced (settings.iam, the local stack and the unit tests; local_iam/), every client,
 given or built, is wrapped so that each call is checked against the function's role from the stack
 files: a call the role does not grant fails as it would on AWS.
 """
@@ -22,11 +22,11 @@ import time
 from functools import cached_property
 from typing import Callable
 
-from handler import iam, log
+from handler import log
 from handler.accounts import AccountService
 from handler.broadcast import AsyncInvoker, Broadcaster
 from handler.chat import Chat
-from handler.dynamodb import LeanDynamoDBClient
+from handler.lean_dynamodb import LeanDynamoDBClient
 from handler.protocol import Identity
 from handler.sender import Sender
 from handler.settings import ConfigError, Settings
@@ -51,7 +51,7 @@ def _now_ms() -> int:
 class App:
     def __init__(
         self, settings: Settings, *, dynamodb=None, transport: Transport | None = None, lambda_client=None,
-        ssm_client=None, clock: Callable[[], int] = _now_ms, enforcer: iam.Enforcer | None = None,
+        ssm_client=None, clock: Callable[[], int] = _now_ms, enforcer: local_iam.Enforcer | None = None,
     ):
         self.settings = settings
         self.clock = clock
@@ -73,17 +73,20 @@ class App:
     # -- AWS clients -----------------------------------------------------------------------------
 
     @cached_property
-    def enforcer(self) -> iam.Enforcer | None:
+    def enforcer(self) -> local_iam.Enforcer | None:
         """The IAM check every client goes through, or None (on AWS, IAM itself checks)."""
         if self._enforcer is not None:
             return self._enforcer
         if not self.settings.iam.enforce:
             return None
+        # Imported here only: the IAM stand-in is local-only and not in the Lambda package.
+        import local_iam
+
         try:
-            policy = iam.Policy.from_file(self.settings.iam.policy_file)
+            policy = local_iam.Policy.from_file(self.settings.iam.policy_file)
         except (OSError, ValueError, KeyError) as exc:
             raise ConfigError(f"cannot read the IAM policy file {self.settings.iam.policy_file}: {exc}") from None
-        return iam.Enforcer(policy, region=self.settings.region, function=self.settings.iam.function)
+        return local_iam.Enforcer(policy, region=self.settings.region, function=self.settings.iam.function)
 
     def _checked(self, service: str, client):
         return self.enforcer.client(service, client) if self.enforcer else client
@@ -159,7 +162,7 @@ class App:
     def verified(self, token: object) -> Identity:
         """The identity in a token, checked as the $connect authorizer checks one: signature,
         claims, expiry, and revocation (TokenRevoked). Raises a TokenError otherwise."""
-        from authorizer.tokens import TokenRevoked, verify_token
+        from handler.auth.tokens import TokenRevoked, verify_token
 
         identity = verify_token(token, keys=self.signing_keys.accepted(), audience=self.settings.audience)
         # A token that was logged out stays refused until it would have expired.

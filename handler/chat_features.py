@@ -17,8 +17,8 @@ connection checks and broadcaster, and keep its file to the core routes.
 
 from __future__ import annotations
 
-from authorizer.tokens import TokenError, TokenExpired
 from handler import log, protocol
+from handler.auth.tokens import TokenError, TokenExpired
 from handler.limits import Budget
 from handler.protocol import ErrorCode, Identity, ProtocolError
 from handler.store.chat import Connection, EditRefused, ReactionRefused

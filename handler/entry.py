@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 from typing import Callable
 
-from authorizer.tokens import TokenError
 from handler import log, protocol
 from handler.app import app
+from handler.auth.tokens import TokenError
 from handler.chat import Chat
 from handler.errors import ConnectionGone, SessionExpired, StorageUnavailable
 from handler.events import AuthorizerEvent, HttpEvent, WebSocketEvent

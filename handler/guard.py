@@ -16,8 +16,8 @@ import functools
 import logging
 from typing import Any, Callable
 
-from authorizer.tokens import TokenError
 from handler import log
+from handler.auth.tokens import TokenError
 from handler.errors import ConnectionGone, SendFailed, SessionExpired, StorageUnavailable
 from handler.protocol import ProtocolError
 from handler.settings import ConfigError

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 
-from devstack.tables import load_config
+from stackfiles.config import load_config
 
 
 @functools.cache

@@ -1,4 +1,4 @@
-"""The IAM harness of the tests (handler/iam.py): every entry point runs as its own function.
+"""The IAM harness of the tests (local_iam/): every entry point runs as its own function.
 
 `wrap_entry_points()` replaces each entry point named in infra/functions.yml (`handler/connect.handler`,
 `handler/messages.send_message`, ...) by one that runs it inside `iam.acting_as(<function>)`, so the
@@ -15,8 +15,8 @@ import importlib
 from collections.abc import Callable
 from pathlib import Path
 
-from devstack import iam as stack_iam
-from handler import iam
+import local_iam as iam
+from stackfiles import grants as stack_iam
 
 # Any stage: handler paths do not depend on it.
 ENTRY_POINTS: dict[str, str] = {f.key: f.handler for f in stack_iam.stack_functions("test")}
@@ -54,7 +54,7 @@ def write_policy(target: Path, stage: str, where: stack_iam.Where) -> Path:
 
 
 class Recorder:
-    """Collects the calls the harness checks (handler.iam.observe)."""
+    """Collects the calls the harness checks (local_iam.observe)."""
 
     def __init__(self):
         self.calls: list[iam.Call] = []

@@ -27,12 +27,13 @@ import boto3
 import jwt
 from moto import mock_aws
 
-from authorizer import passwords
-from authorizer.tokens import issue_token
+import local_iam as iam
 from devstack.tables import create_tables
 from handler import app as app_module
-from handler import iam, protocol
+from handler import protocol
 from handler.app import App
+from handler.auth import passwords
+from handler.auth.tokens import issue_token
 from handler.settings import Settings
 from handler.transport import Response
 from tests import iam_harness

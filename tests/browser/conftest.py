@@ -9,8 +9,9 @@ import pytest
 import requests
 from playwright.sync_api import sync_playwright
 
+from devstack.local_stage import Ports, free_port, jwt_secret
 from devstack.site import SiteServer, build_local_site
-from devstack.stack import LocalStack, Ports, free_port, jwt_secret
+from devstack.stack import LocalStack
 from tests.integration.conftest import unique_name
 
 CHROMIUM = os.environ.get("WSCHAT_CHROMIUM", "/usr/bin/chromium")

@@ -3,8 +3,8 @@ as API Gateway answers), and a logout the server did not confirm is not reported
 
 import pytest
 
+from devstack.local_stage import free_port
 from devstack.site import SiteServer, build_local_site
-from devstack.stack import free_port
 from tests.browser.conftest import log_in
 from tests.integration.conftest import Client
 

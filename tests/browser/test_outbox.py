@@ -8,8 +8,9 @@ import time
 import pytest
 import requests
 
+from devstack.local_stage import Ports, free_port
 from devstack.site import SiteServer, build_local_site
-from devstack.stack import LocalStack, Ports, free_port
+from devstack.stack import LocalStack
 from tests.browser.conftest import log_in, message_texts, send, site_origin
 from tests.integration.conftest import Client, unique_name
 

@@ -9,8 +9,9 @@ import jwt
 import pytest
 import requests
 
+from devstack.local_stage import Ports, free_port
 from devstack.site import SiteServer, build_local_site
-from devstack.stack import LocalStack, Ports, free_port
+from devstack.stack import LocalStack
 from tests.browser.conftest import log_in, open_session_menu, site_origin, wait_connected
 from tests.integration.conftest import unique_name
 

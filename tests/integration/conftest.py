@@ -9,7 +9,8 @@ import pytest
 import requests
 from websockets.sync.client import connect as ws_connect
 
-from devstack.stack import LocalStack, Ports
+from devstack.local_stage import Ports
+from devstack.stack import LocalStack
 
 GUEST_SESSION_LIMIT = 4
 MODERATION_MINUTE_SECONDS = 2

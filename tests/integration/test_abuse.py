@@ -19,7 +19,8 @@ import pytest
 import requests
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from devstack.stack import LocalStack, Ports
+from devstack.local_stage import Ports
+from devstack.stack import LocalStack
 from tests.integration.conftest import Client, unique_name
 from tests.integration.dynamo_gate import DynamoGate
 

@@ -8,7 +8,8 @@ import pytest
 import requests
 from websockets.exceptions import ConnectionClosed
 
-from devstack.stack import LOCAL_CREDENTIALS, AwsLimits, LocalStack, Ports
+from devstack.local_stage import LOCAL_CREDENTIALS, AwsLimits, Ports
+from devstack.stack import LocalStack
 from tests.integration.conftest import Client, unique_name
 
 KB32 = 32 * 1024

@@ -6,7 +6,8 @@ import json
 import pytest
 import requests
 
-from devstack.stack import LocalStack, Ports
+from devstack.local_stage import Ports
+from devstack.stack import LocalStack
 from tests.integration.conftest import unique_name
 
 USERS_TABLE = "arn:aws:dynamodb:us-east-1:000000000000:table/wschat-local-Users"

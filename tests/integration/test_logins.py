@@ -16,9 +16,10 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from authorizer.tokens import verify_token
 from devstack.__main__ import ensure_demo_users, local_settings
-from devstack.stack import LocalStack, Ports, jwt_secret
+from devstack.local_stage import Ports, jwt_secret
+from devstack.stack import LocalStack
+from handler.auth.tokens import verify_token
 
 PAIR_MAX = 3  # failed logins per (name, address) per window
 ADDRESS_MAX = 6  # per address over all names

@@ -6,7 +6,7 @@ import time
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from devstack.stack import STAGE
+from devstack.local_stage import STAGE
 from handler.settings import Settings
 from handler.store.accounts import AccountsStore
 from tests.integration.conftest import MODERATION_MINUTE_SECONDS, Client, unique_name

@@ -7,7 +7,8 @@ import time
 import pytest
 import requests
 
-from devstack.stack import LocalStack, Ports
+from devstack.local_stage import Ports
+from devstack.stack import LocalStack
 from tests.integration.conftest import unique_name
 
 TOKEN_TTL = 12

@@ -3,7 +3,7 @@ checks on the generated CloudFormation (least privilege, data safety, secrets, l
 asynchronous invocations).
 
 What each role must grant is not written down here: every function's scenarios
-(tests/iam_scenarios.py) run under the IAM harness (handler/iam.py) in recording mode, and the
+(tests/iam_scenarios.py) run under the IAM harness (local_iam/) in recording mode, and the
 packaged roles are compared with the calls they made: every call granted, and every grant used by
 some call, or named in NOT_CALLED_BY_THE_CODE with the reason it is there anyway."""
 
@@ -16,15 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from devstack import iam as stack_iam
-from handler import iam
+import local_iam as iam
+from stackfiles import grants as stack_iam
+from stackfiles.cloudformation import Where
 from tests import iam_scenarios
 from tests.gateway_model import two_way_routes
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGE = "prod"
 # Where the packaged roles' ARNs are resolved: the scenarios' account, region and WebSocket API.
-WHERE = stack_iam.Where(region=iam_scenarios.REGION, account=iam_scenarios.ACCOUNT, websocket_api=iam_scenarios.API_ID)
+WHERE = Where(region=iam_scenarios.REGION, account=iam_scenarios.ACCOUNT, websocket_api=iam_scenarios.API_ID)
 ARN = f"arn:aws:%s:{WHERE.region}:{WHERE.account}:"
 
 # Grants the functions' own code never calls, each with why the role holds it anyway:
@@ -324,8 +325,38 @@ def test_function_zip_is_small_and_has_no_boto3(packaged):
     archive = packaged / "wschat.zip"
     assert archive.stat().st_size <= 1_000_000
     names = zipfile.ZipFile(archive).namelist()
-    assert "handler/chat.py" in names and "authorizer/tokens.py" in names and any(n.startswith("jwt/") for n in names)
+    assert "handler/chat.py" in names and "handler/auth/tokens.py" in names and "authorizer/handler.py" in names
+    assert any(n.startswith("jwt/") for n in names)
     assert not any(n.startswith(("boto3/", "botocore/", "tests/", "node_modules/", "devstack/")) for n in names)
+
+
+# The code the functions run; every other top-level package or module of the checkout is local-only.
+PRODUCT = {"handler", "authorizer"}
+# Local-only folders that hold no Python of their own.
+LOCAL_ONLY_FOLDERS = {"templates", "scripts", "docs", "infra", "site", "node_modules"}
+
+
+def local_only_names() -> set[str]:
+    """Every top-level Python package or module of the checkout that is not the product (local_iam,
+    stackfiles, ops, devstack, bench, tests, build_site.py, ...), and the folders above."""
+    found = set(LOCAL_ONLY_FOLDERS)
+    for entry in ROOT.iterdir():
+        if entry.name.startswith(".") or entry.name in PRODUCT | LOCAL_ONLY_FOLDERS:
+            continue
+        if entry.suffix == ".py" or (entry.is_dir() and (entry / "__init__.py").exists()):
+            found.add(entry.name)
+    return found
+
+
+def test_no_local_only_code_is_in_the_function_zips(packaged):
+    local_only = local_only_names()
+    assert {"local_iam", "stackfiles", "ops", "devstack", "bench", "tests", "build_site.py"} <= local_only
+    # Every zip the package holds: the functions' (wschat.zip) and the framework's own custom resources'.
+    archives = sorted(packaged.glob("*.zip"))
+    assert packaged / "wschat.zip" in archives
+    for archive in archives:
+        tops = {name.split("/", 1)[0] for name in zipfile.ZipFile(archive).namelist()}
+        assert not tops & local_only, f"{archive.name} holds local-only code: {sorted(tops & local_only)}"
 
 
 def test_the_sweep_runs_on_a_schedule(resources):

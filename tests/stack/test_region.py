@@ -1,4 +1,4 @@
-"""One region for every tool (devstack/region.py: --region, AWS_REGION, AWS_DEFAULT_REGION, the active
+"""One region for every tool (ops/region.py: --region, AWS_REGION, AWS_DEFAULT_REGION, the active
 profile's region, us-east-1): for the same environment, the stack (serverless.yml, make deploy), its
 secret (make secret) and the site's lookup of its outputs (build_site.py) all pick the same one."""
 
@@ -13,8 +13,8 @@ import pytest
 from moto import mock_aws
 
 import build_site
-from devstack import secret
-from devstack.region import resolve_region
+from ops import secret
+from ops.region import resolve_region
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE")

@@ -18,13 +18,14 @@ import pytest
 from boto3.dynamodb.types import TypeDeserializer
 from moto import mock_aws
 
-from authorizer import passwords
-from devstack.iam import Where
+import local_iam as iam
 from devstack.tables import create_tables
-from handler import app, iam
+from handler import app
 from handler.app import App
+from handler.auth import passwords
 from handler.settings import Settings
 from handler.transport import Response
+from stackfiles.cloudformation import Where
 from tests import iam_harness
 from tests.gateway_model import answer_to_asker
 

@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from authorizer import passwords
 from handler import accounts as accounts_module
 from handler import app
+from handler.auth import passwords
 from handler.events import HttpEvent
 from handler.guard import Refused
 from tests.unit.conftest import Clock, install_app

@@ -1,8 +1,8 @@
-"""`make admin` (devstack/admin.py): the site admin role on a member's Users row."""
+"""`make admin` (ops/admin.py): the site admin role on a member's Users row."""
 
 import io
 
-from devstack import admin
+from ops import admin
 from tests.unit.conftest import STAGE, accounts
 
 

@@ -253,7 +253,7 @@ def test_renew_moves_the_connections_expiry_but_never_a_session_limit(api, chat,
     connect(chat, clock, "g1", "alice", expires_in=60, session_limit=120)
     later = Identity(username="alice", guest=False, expires_at=T0 // 1000 + 3600, session_limit_seconds=0, jti="j2")
     monkeypatch.setattr(chat, "verify", lambda token: later if token == "good" else (_ for _ in ()).throw(
-        __import__("authorizer.tokens", fromlist=["TokenInvalid"]).TokenInvalid("bad")))
+        __import__("handler.auth.tokens", fromlist=["TokenInvalid"]).TokenInvalid("bad")))
     chat.renew("g1", identity(clock, "alice"), Renew("good"))
     assert api.last("g1") == {"type": "renewed", "expiresAt": protocol.iso_utc((T0 // 1000 + 3600) * 1000),
                               "sessionEndsAt": protocol.iso_utc((T0 // 1000 + 120) * 1000)}

@@ -6,8 +6,8 @@ import json
 import pytest
 
 from authorizer import handler as authorizer
-from authorizer.tokens import TokenExpired, TokenInvalid
 from handler import connect, http_auth, messages
+from handler.auth.tokens import TokenExpired, TokenInvalid
 from handler.entry import authorizer_entry, background, connect_route, disconnect_route, http_route, websocket_route
 from handler.errors import ConnectionGone, SendFailed, SessionExpired, StorageUnavailable
 from handler.guard import Refused, guard

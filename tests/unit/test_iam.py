@@ -1,4 +1,4 @@
-"""The IAM harness (handler/iam.py, devstack/iam.py): calls mapped to what IAM checks, refused as AWS
+"""The IAM harness (local_iam/, stackfiles/grants.py): calls mapped to what IAM checks, refused as AWS
 refuses them, and every function's scenarios (tests/iam_scenarios.py) run within its role."""
 
 import json
@@ -8,10 +8,13 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from devstack import iam as stack_iam
-from handler import connect, iam
+import local_iam as iam
+from handler import connect
 from handler.app import App
 from handler.settings import ConfigError, Settings
+from local_iam import enforcer
+from stackfiles import grants as stack_iam
+from stackfiles.cloudformation import Template, UnsupportedPolicy, Where
 from tests import iam_harness, iam_scenarios
 from tests.unit.conftest import IAM_WHERE, STAGE, FakeManagementApi, install_app, ws_event
 
@@ -192,10 +195,10 @@ def test_the_app_checks_every_client_when_iam_is_enforced(iam_policy_file):
     assert settings.iam.enforce and settings.iam.function == "wschat-test-sweep"
     instance = App(settings, dynamodb=object(), transport=FakeManagementApi(), lambda_client=object(), ssm_client=object())
     assert instance.enforcer.function() == "sweep"
-    assert all(isinstance(client, iam._PolicedClient)
+    assert all(isinstance(client, enforcer._PolicedClient)
                for client in (instance.dynamodb, instance.lambda_client(), instance.ssm_client()))
     assert isinstance(instance.sender("https://abc123.execute-api.us-east-1.amazonaws.com/test").transport,
-                      iam._PolicedTransport)
+                      enforcer._PolicedTransport)
     assert App(Settings.from_env({})).enforcer is None  # AWS: IAM itself checks
 
 
@@ -211,7 +214,7 @@ def test_enforcing_without_a_readable_policy_is_a_config_error(tmp_path):
 
 
 def test_the_policy_document_names_every_function_its_lambda_and_role():
-    document = stack_iam.policy_document("local", stack_iam.Where(region="us-east-1"))
+    document = stack_iam.policy_document("local", Where(region="us-east-1"))
     assert set(document["functions"]) == set(iam_harness.ENTRY_POINTS)
     assert document["deployedNames"]["sweep"] == "wschat-local-sweep" and document["roles"]["guest"] == "SignupRole"
     assert iam.Policy.from_document(document).allows(
@@ -225,12 +228,12 @@ def test_the_policy_document_names_every_function_its_lambda_and_role():
 ])
 def test_what_the_resolver_cannot_model_faithfully_is_refused(statement):
     resources = {"R": {"Type": "AWS::IAM::Role", "Properties": {"Policies": [{"PolicyDocument": {"Statement": [statement]}}]}}}
-    with pytest.raises(stack_iam.UnsupportedPolicy):
-        stack_iam._Template(resources, stack_iam.Where(region="us-east-1")).grants("R")
+    with pytest.raises(UnsupportedPolicy):
+        Template(resources, Where(region="us-east-1")).grants("R")
 
 
 def test_managed_policies_from_outside_the_stack_are_refused():
     resources = {"R": {"Type": "AWS::IAM::Role", "Properties": {
         "ManagedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]}}}
-    with pytest.raises(stack_iam.UnsupportedPolicy, match="outside the stack"):
-        stack_iam._Template(resources, stack_iam.Where(region="us-east-1")).grants("R")
+    with pytest.raises(UnsupportedPolicy, match="outside the stack"):
+        Template(resources, Where(region="us-east-1")).grants("R")

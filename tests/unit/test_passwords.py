@@ -8,8 +8,8 @@ import hashlib
 
 import pytest
 
-from authorizer import passwords
-from authorizer.passwords import check_password, hash_password, verify_password
+from handler.auth import passwords
+from handler.auth.passwords import check_password, hash_password, verify_password
 
 REAL_N = 2**17
 

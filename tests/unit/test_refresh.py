@@ -7,8 +7,8 @@ import time
 import jwt
 import pytest
 
-from authorizer.tokens import TokenRevoked
 from handler import app, http_auth
+from handler.auth.tokens import TokenRevoked
 from tests.unit.conftest import SECRET, load_event, reinstall_app, set_clock
 
 

@@ -1,4 +1,4 @@
-"""devstack/region.py: --region, then AWS_REGION, then AWS_DEFAULT_REGION, then the profile's region, then us-east-1."""
+"""ops/region.py: --region, then AWS_REGION, then AWS_DEFAULT_REGION, then the profile's region, then us-east-1."""
 
 import subprocess
 import sys
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from devstack.region import DEFAULT_REGION, profile_region, resolve_region
+from ops.region import DEFAULT_REGION, profile_region, resolve_region
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,7 +79,7 @@ def test_os_environ_is_the_default(monkeypatch, tmp_path):
 
 
 def test_importing_it_pulls_in_no_aws_sdk_and_nothing_from_the_handlers():
-    code = "import sys, devstack.region; print(sorted(m for m in sys.modules if m.split('.')[0] in " \
+    code = "import sys, ops.region; print(sorted(m for m in sys.modules if m.split('.')[0] in " \
            "{'boto3', 'botocore', 'handler', 'authorizer', 'yaml', 'jinja2'}))"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -7,7 +7,7 @@ import pytest
 
 from handler import app, connect, disconnect, messages, protocol
 from handler.store.chat import ChatStore
-from devstack.tables import load_config
+from stackfiles.config import load_config
 from tests import iam_harness
 from tests.gateway_model import two_way_routes
 from tests.unit.conftest import reinstall_app, session_row, set_clock, store, through_gateway, ws_event

@@ -1,4 +1,4 @@
-"""`make secret` (devstack/secret.py) against moto's SSM: create, already there, rotate with a grace period."""
+"""`make secret` (ops/secret.py) against moto's SSM: create, already there, rotate with a grace period."""
 
 import io
 import json
@@ -12,7 +12,7 @@ from botocore.exceptions import NoCredentialsError
 from moto import mock_aws
 
 from devstack import __main__ as devstack_main
-from devstack import secret
+from ops import secret
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-west-1"
@@ -165,7 +165,7 @@ def test_both_command_lines_take_the_same_options(ssm, monkeypatch):
 
 
 def test_the_command_needs_nothing_but_boto3():
-    code = ("import sys, devstack.secret; print(sorted({m.split('.')[0] for m in sys.modules} & "
+    code = ("import sys, ops.secret; print(sorted({m.split('.')[0] for m in sys.modules} & "
             "{'yaml', 'jinja2', 'handler', 'authorizer', 'websockets', 'requests', 'moto', 'playwright'}))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
@@ -179,7 +179,7 @@ def test_make_secret_needs_no_java_npm_or_test_toolchain():
     )
     assert result.returncode == 0, result.stderr
     commands = result.stdout
-    assert "-m devstack.secret --stage dev --region eu-west-1" in commands
+    assert "-m ops.secret --stage dev --region eu-west-1" in commands
     assert "--rotate" in commands and "--grace-seconds 600" in commands and "--force" not in commands
     assert "boto3==" in commands  # only boto3 gets installed, at the pinned version
     for unwanted in ("npm", "java", "requirements-dev.txt -r", "-r requirements-dev.txt", "chromium"):

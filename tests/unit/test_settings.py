@@ -56,7 +56,7 @@ def test_secret_comes_from_ssm_when_not_inline(ssm):
 
 
 def test_a_rotation_by_make_secret_takes_effect_after_the_cache_and_keeps_the_old_secret_for_its_grace(ssm):
-    from devstack.secret import run
+    from ops.secret import run
 
     now, wall = [0.0], [1_000_000.0]
     keys = keys_from({"WSCHAT_JWT_SECRET_PARAM": PARAM, "WSCHAT_JWT_SECRET_CACHE_SECONDS": "300"}, ssm,

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from devstack.tables import _read_yaml, load_config, table_definitions
+from stackfiles.config import load_config, read_yaml
+from stackfiles.tables import table_definitions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,9 +41,9 @@ def test_no_code_path_scans_a_table():
 
 
 def test_the_tables_are_those_of_the_included_tables_file():
-    raw = _read_yaml(ROOT / "serverless.yml")
+    raw = read_yaml(ROOT / "serverless.yml")
     assert "${file(infra/tables.yml)}" in raw["resources"]  # included, not written out here
-    tables_file = _read_yaml(ROOT / "infra/tables.yml")["Resources"]
+    tables_file = read_yaml(ROOT / "infra/tables.yml")["Resources"]
     definitions = table_definitions("prod")
     assert set(definitions) == set(tables_file)
     # Resolved in serverless.yml's context: its custom names and its prod params.

@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from authorizer import handler as authorizer
-from authorizer.tokens import TokenError, TokenExpired, TokenInvalid, TokenMissing, issue_token, verify_token
+from handler.auth.tokens import TokenError, TokenExpired, TokenInvalid, TokenMissing, issue_token, verify_token
 from tests.unit.conftest import SECRET, load_event
 
 AUDIENCE = "wschat-test"

@@ -1,4 +1,4 @@
-"""`python -m devstack.secret --stage prod [--rotate]`: a deployed stage's JWT secret in SSM (what `make secret` runs).
+"""`python -m ops.secret --stage prod [--rotate]`: a deployed stage's JWT secret in SSM (what `make secret` runs).
 
 Needs only Python and boto3. Two SecureString parameters per stage:
 
@@ -25,7 +25,7 @@ import sys
 import time
 from datetime import datetime, timezone
 
-from devstack.region import resolve_region
+from ops.region import resolve_region
 
 # The longest token lifetime (tokenTtlSeconds, 3600) plus time for every warm function to re-read
 # the parameters: tokens issued just before a rotation keep working until they expire.
@@ -170,7 +170,7 @@ def run_args(args: argparse.Namespace, ssm=None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m devstack.secret", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m ops.secret", description=__doc__.split("\n\n")[0])
     add_arguments(parser)
     return run_args(parser.parse_args(argv))
 

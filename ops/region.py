@@ -5,7 +5,7 @@ Order: an explicit value (a `--region` flag), then `AWS_REGION`, then `AWS_DEFAU
 else `default`; the file is `AWS_CONFIG_FILE`, else `~/.aws/config`), then us-east-1.
 
 Standard library only (no boto3, nothing from handler/), so any script can import it cheaply.
-`python -m devstack.region [--region R]` prints it (the Makefile passes it to `sls --region`).
+`python -m ops.region [--region R]` prints it (the Makefile passes it to `sls --region`).
 """
 
 from __future__ import annotations
@@ -56,10 +56,10 @@ def profile_region(environ: Mapping[str, str] | None = None) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m devstack.region [--region R]`: print the region (what `make deploy` passes to sls)."""
+    """`python -m ops.region [--region R]`: print the region (what `make deploy` passes to sls)."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m devstack.region", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m ops.region", description=main.__doc__)
     parser.add_argument("--region", help="wins over everything else")
     print(resolve_region(parser.parse_args(argv).region))
     return 0

@@ -1,4 +1,4 @@
-"""`python -m devstack.admin --stage prod --user alice [--revoke]`: make a member a site admin of a
+"""`python -m ops.admin --stage prod --user alice [--revoke]`: make a member a site admin of a
 stage, or no longer one (what `make admin` runs).
 
 A site admin moderates every room, public rooms nobody owns included (handler/rooms.py). The role
@@ -14,7 +14,7 @@ import argparse
 import os
 import sys
 
-from devstack.region import resolve_region
+from ops.region import resolve_region
 
 
 def run(stage: str, user: str, *, revoke: bool = False, region: str | None = None, dynamodb=None,
@@ -50,7 +50,7 @@ def run(stage: str, user: str, *, revoke: bool = False, region: str | None = Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m devstack.admin", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m ops.admin", description=__doc__.splitlines()[0])
     parser.add_argument("--stage", required=True)
     parser.add_argument("--user", required=True)
     parser.add_argument("--region")

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from handler.dynamodb import LeanDynamoDBClient
+from handler.lean_dynamodb import LeanDynamoDBClient
 from handler.transport import Transport
 
 
