@@ -4,14 +4,15 @@ reactions, replies, typing, the presence grace and `renew`; and the protocol's b
 import pytest
 
 from handler import protocol
+from handler.chat.message_frames import message_frame
 from handler.protocol import (EditMessage, ErrorCode, Identity, ProtocolError, React, Renew, Request, SendMessage,
                               Typing)
-from tests.unit.conftest import heard, store
+from tests.unit.conftest import connection_store, follow_up_store, heard, message_store
 from tests.unit.test_chat_service import T0, chat, chat_with, clock, connect, identity, presence  # noqa: F401
 
 
 def sent(chat, clock, api, connection_id, username, text, **extra):
-    return heard(chat, connection_id, chat.send_message(connection_id, identity(clock, username),
+    return heard(chat, connection_id, chat.messaging.send_message(connection_id, identity(clock, username),
                                                         SendMessage(text, None, **extra)))
 
 
@@ -108,12 +109,12 @@ def test_an_edit_reaches_the_room_and_history(api, chat, clock):
     connect(chat, clock, "b1", "bob")
     message = sent(chat, clock, api, "a1", "alice", "teh")
     clock.advance(2)
-    chat.edit_message("a1", identity(clock, "alice"), EditMessage(None, message["id"], "the"))
+    chat.message_actions.edit_message("a1", identity(clock, "alice"), EditMessage(None, message["id"], "the"))
     edited = {"type": "edited", "room": "general", "id": message["id"], "message": "the",
               "editedAt": protocol.iso_utc(T0 + 2000)}
     assert api.last("b1") == edited and api.last("a1") == edited
-    (stored,), _ = store().recent_messages("general", 5)
-    assert stored.frame()["editedAt"] == edited["editedAt"] and stored.message == "the"
+    (stored,), _ = message_store().recent_messages("general", 5)
+    assert message_frame(stored)["editedAt"] == edited["editedAt"] and stored.message == "the"
 
 
 def test_an_edit_is_refused_to_others_for_unknown_ids_and_deleted_messages(api, chat, clock):
@@ -121,18 +122,18 @@ def test_an_edit_is_refused_to_others_for_unknown_ids_and_deleted_messages(api, 
     connect(chat, clock, "b1", "bob", "elsewhere")
     message = sent(chat, clock, api, "a1", "alice", "mine")
     connect(chat, clock, "b2", "bob")
-    assert refused(lambda: chat.edit_message("b2", identity(clock, "bob"), EditMessage(None, message["id"], "x"))).code \
+    assert refused(lambda: chat.message_actions.edit_message("b2", identity(clock, "bob"), EditMessage(None, message["id"], "x"))).code \
         is ErrorCode.FORBIDDEN
-    assert refused(lambda: chat.edit_message("b1", identity(clock, "bob"), EditMessage(None, message["id"], "x"))).code \
+    assert refused(lambda: chat.message_actions.edit_message("b1", identity(clock, "bob"), EditMessage(None, message["id"], "x"))).code \
         is ErrorCode.NOT_FOUND  # not in bob's room
-    assert refused(lambda: chat.edit_message("b1", identity(clock, "bob"), EditMessage("general", message["id"], "x"))
+    assert refused(lambda: chat.message_actions.edit_message("b1", identity(clock, "bob"), EditMessage("general", message["id"], "x"))
                    ).code is ErrorCode.FORBIDDEN  # naming a room it is not in
     # A tombstone, as the rooms work's deletemessage leaves it.
-    store().messages.update("test", {"room": {"S": "general"}, "id": {"S": message["id"]}},
+    message_store().messages.update("test", {"room": {"S": "general"}, "id": {"S": message["id"]}},
                             UpdateExpression="SET deletedAt = :at", ExpressionAttributeValues={":at": {"S": "now"}})
-    error = refused(lambda: chat.edit_message("a1", identity(clock, "alice"), EditMessage(None, message["id"], "x")))
+    error = refused(lambda: chat.message_actions.edit_message("a1", identity(clock, "alice"), EditMessage(None, message["id"], "x")))
     assert (error.code, error.message) == (ErrorCode.NOT_FOUND, "that message was deleted")
-    assert refused(lambda: chat.react("a1", identity(clock, "alice"), React(None, message["id"], "👍"))).code \
+    assert refused(lambda: chat.message_actions.react("a1", identity(clock, "alice"), React(None, message["id"], "👍"))).code \
         is ErrorCode.NOT_FOUND
 
 
@@ -141,8 +142,8 @@ def test_edits_spend_their_own_budget(api, chat_with, clock):
     connect(chat, clock, "a1", "alice")
     message = sent(chat, clock, api, "a1", "alice", "v0")
     for n in (1, 2):
-        chat.edit_message("a1", identity(clock, "alice"), EditMessage(None, message["id"], f"v{n}"))
-    error = refused(lambda: chat.edit_message("a1", identity(clock, "alice"), EditMessage(None, message["id"], "v3")))
+        chat.message_actions.edit_message("a1", identity(clock, "alice"), EditMessage(None, message["id"], f"v{n}"))
+    error = refused(lambda: chat.message_actions.edit_message("a1", identity(clock, "alice"), EditMessage(None, message["id"], "v3")))
     assert error.code is ErrorCode.RATE_LIMITED and error.fields["retryAfterMs"] > 0
     say_again = sent(chat, clock, api, "a1", "alice", "a new message still goes")  # another budget
     assert say_again["type"] == "message"
@@ -155,20 +156,20 @@ def test_reactions_toggle_and_are_bounded(api, chat, clock):
     connect(chat, clock, "a1", "alice")
     message = sent(chat, clock, api, "a1", "alice", "hi")
     me = identity(clock, "alice")
-    chat.react("a1", me, React(None, message["id"], "👍"))
+    chat.message_actions.react("a1", me, React(None, message["id"], "👍"))
     assert api.last("a1") == {"type": "reaction", "room": "general", "id": message["id"], "emoji": "👍",
                               "user": "alice", "added": True, "count": 1}
-    chat.react("a1", me, React(None, message["id"], "👍"))
+    chat.message_actions.react("a1", me, React(None, message["id"], "👍"))
     assert (api.last("a1")["added"], api.last("a1")["count"]) == (False, 0)
-    (stored,), _ = store().recent_messages("general", 5)
-    assert "reactions" not in stored.frame()
+    (stored,), _ = message_store().recent_messages("general", 5)
+    assert "reactions" not in message_frame(stored)
     emojis = ["😀", "😁", "😂", "🤣", "😃", "😄", "😅", "😆"]
     for emoji in emojis:
         clock.advance(1)  # within the reaction budget
-        chat.react("a1", me, React(None, message["id"], emoji))
-    assert refused(lambda: chat.react("a1", me, React(None, message["id"], "😇"))).code is ErrorCode.TOO_LARGE
-    (stored,), _ = store().recent_messages("general", 5)
-    assert [r["emoji"] for r in stored.frame("alice")["reactions"]] == emojis
+        chat.message_actions.react("a1", me, React(None, message["id"], emoji))
+    assert refused(lambda: chat.message_actions.react("a1", me, React(None, message["id"], "😇"))).code is ErrorCode.TOO_LARGE
+    (stored,), _ = message_store().recent_messages("general", 5)
+    assert [r["emoji"] for r in message_frame(stored, "alice")["reactions"]] == emojis
 
 
 def test_users_per_emoji_are_bounded(api, chat, clock, monkeypatch):
@@ -176,10 +177,10 @@ def test_users_per_emoji_are_bounded(api, chat, clock, monkeypatch):
     connect(chat, clock, "a1", "alice")
     message = sent(chat, clock, api, "a1", "alice", "hi")
     for user in ("u1", "u2"):
-        chat.react("a1", identity(clock, user), React(None, message["id"], "🎉"))
-    assert refused(lambda: chat.react("a1", identity(clock, "u3"), React(None, message["id"], "🎉"))).code \
+        chat.message_actions.react("a1", identity(clock, user), React(None, message["id"], "🎉"))
+    assert refused(lambda: chat.message_actions.react("a1", identity(clock, "u3"), React(None, message["id"], "🎉"))).code \
         is ErrorCode.TOO_LARGE
-    chat.react("a1", identity(clock, "u1"), React(None, message["id"], "🎉"))  # taking one back still works
+    chat.message_actions.react("a1", identity(clock, "u1"), React(None, message["id"], "🎉"))  # taking one back still works
     assert api.last("a1")["count"] == 1
 
 
@@ -189,14 +190,14 @@ def test_users_per_emoji_are_bounded(api, chat, clock, monkeypatch):
 def test_a_reply_carries_its_quote_and_a_plain_message_reads_nothing_more(api, chat, clock):
     connect(chat, clock, "a1", "alice")
     question = sent(chat, clock, api, "a1", "alice", "when?")
-    reads = store().reads.total
+    reads = message_store().reads.total
     plain = sent(chat, clock, api, "a1", "alice", "plain")
-    plain_reads = store().reads.total - reads
+    plain_reads = message_store().reads.total - reads
     assert "replyTo" not in plain
-    reads = store().reads.total
+    reads = message_store().reads.total
     answer = sent(chat, clock, api, "a1", "alice", "now", reply_to=question["id"])
     assert answer["replyTo"] == {"id": question["id"], "sender": "alice", "excerpt": "when?"}
-    assert store().reads.total - reads == plain_reads + 1  # the quoted message, and only for a reply
+    assert message_store().reads.total - reads == plain_reads + 1  # the quoted message, and only for a reply
     other = protocol.new_message_id(T0, "abcdef")
     assert refused(lambda: sent(chat, clock, api, "a1", "alice", "x", reply_to=other)).code is ErrorCode.NOT_FOUND
 
@@ -210,11 +211,11 @@ def test_typing_goes_to_the_others_once_per_interval(api, chat, clock):
     connect(chat, clock, "b1", "bob")
     api.clear()
     for _ in range(3):
-        chat.typing("a1", identity(clock, "alice"), Typing(None))
+        chat.message_actions.typing("a1", identity(clock, "alice"), Typing(None))
     assert api.frames("b1") == [{"type": "typing", "room": "general", "user": "alice"}]
     assert api.frames("a1") == [] and api.frames("a2") == []
     clock.advance(protocol.TYPING_INTERVAL_SECONDS)
-    chat.typing("a1", identity(clock, "alice"), Typing("general"))
+    chat.message_actions.typing("a1", identity(clock, "alice"), Typing("general"))
     assert len(api.frames("b1")) == 2
 
 
@@ -225,16 +226,16 @@ def test_a_reload_within_the_grace_says_nothing_and_a_leave_says_left_after_it(a
     connect(chat, clock, "a1", "alice")
     connect(chat, clock, "b1", "bob")
     api.clear()
-    chat.disconnect("b1")
+    chat.departures.disconnect("b1")
     connect(chat, clock, "b2", "bob")  # the reloaded page
     clock.advance(6)
-    chat.sweep_expired()
+    chat.housekeeping.sweep_expired()
     assert api.frames("a1") == []
-    chat.disconnect("b2")
-    chat.sweep_expired()
+    chat.departures.disconnect("b2")
+    chat.housekeeping.sweep_expired()
     assert api.frames("a1") == []  # not before the grace is over
     clock.advance(6)
-    chat.sweep_expired()
+    chat.housekeeping.sweep_expired()
     assert api.frames("a1") == [presence("left", "bob", "general", ["alice"])]
 
 
@@ -242,7 +243,7 @@ def test_switching_rooms_still_says_left_at_once(api, chat, clock):
     connect(chat, clock, "a1", "alice")
     connect(chat, clock, "b1", "bob")
     api.clear()
-    chat.join("b1", identity(clock, "bob"), protocol.Join("other"))
+    chat.connections.join("b1", identity(clock, "bob"), protocol.Join("other"))
     assert api.frames("a1") == [presence("left", "bob", "general", ["alice"])]
 
 
@@ -252,26 +253,26 @@ def test_switching_rooms_still_says_left_at_once(api, chat, clock):
 def test_renew_moves_the_connections_expiry_but_never_a_session_limit(api, chat, clock, monkeypatch):
     connect(chat, clock, "g1", "alice", expires_in=60, session_limit=120)
     later = Identity(username="alice", guest=False, expires_at=T0 // 1000 + 3600, session_limit_seconds=0, jti="j2")
-    monkeypatch.setattr(chat, "verify", lambda token: later if token == "good" else (_ for _ in ()).throw(
+    monkeypatch.setattr(chat.message_actions, "verify", lambda token: later if token == "good" else (_ for _ in ()).throw(
         __import__("authorizer.tokens", fromlist=["TokenInvalid"]).TokenInvalid("bad")))
-    chat.renew("g1", identity(clock, "alice"), Renew("good"))
+    chat.message_actions.renew("g1", identity(clock, "alice"), Renew("good"))
     assert api.last("g1") == {"type": "renewed", "expiresAt": protocol.iso_utc((T0 // 1000 + 3600) * 1000),
                               "sessionEndsAt": protocol.iso_utc((T0 // 1000 + 120) * 1000)}
-    row = store().get_connection("g1")
+    row = connection_store().get_connection("g1")
     assert (row.expires_at, row.deadline, row.jti) == (T0 // 1000 + 3600, T0 // 1000 + 120, "j2")
-    assert refused(lambda: chat.renew("g1", identity(clock, "alice"), Renew("bad"))).code is ErrorCode.INVALID_TOKEN
-    monkeypatch.setattr(chat, "verify", lambda token: Identity("bob", False, T0 // 1000 + 3600, 0))
-    assert refused(lambda: chat.renew("g1", identity(clock, "alice"), Renew("x"))).code is ErrorCode.FORBIDDEN
+    assert refused(lambda: chat.message_actions.renew("g1", identity(clock, "alice"), Renew("bad"))).code is ErrorCode.INVALID_TOKEN
+    monkeypatch.setattr(chat.message_actions, "verify", lambda token: Identity("bob", False, T0 // 1000 + 3600, 0))
+    assert refused(lambda: chat.message_actions.renew("g1", identity(clock, "alice"), Renew("x"))).code is ErrorCode.FORBIDDEN
 
 
 def test_the_sweep_keeps_a_connection_renewed_after_the_index_was_read(api, chat, clock, monkeypatch):
     connect(chat, clock, "a1", "alice", expires_in=60)
-    stale, follow_ups = store().due(T0 // 1000 + 61)
+    stale, follow_ups = follow_up_store().due(T0 // 1000 + 61)
     assert [c.connection_id for c in stale] == ["a1"]
-    store().renew_connection("a1", expires_at=T0 // 1000 + 3600, deadline=T0 // 1000 + 3600, jti=None, family=None)
-    monkeypatch.setattr(store(), "due", lambda now: (stale, follow_ups))  # an index that lags its table
+    connection_store().renew_connection("a1", expires_at=T0 // 1000 + 3600, deadline=T0 // 1000 + 3600, jti=None, family=None)
+    monkeypatch.setattr(follow_up_store(), "due", lambda now: (stale, follow_ups))  # an index that lags its table
     clock.advance(61)
-    assert chat.sweep_expired() == 0 and store().get_connection("a1") is not None
+    assert chat.housekeeping.sweep_expired() == 0 and connection_store().get_connection("a1") is not None
 
 
 def test_no_typing_in_rooms_too_big_for_presence(api, chat_with, clock):
@@ -279,5 +280,5 @@ def test_no_typing_in_rooms_too_big_for_presence(api, chat_with, clock):
     for n, user in enumerate(("alice", "bob", "carol")):
         connect(chat, clock, f"c{n}", user)
     api.clear()
-    chat.typing("c0", identity(clock, "alice"), Typing(None))
+    chat.message_actions.typing("c0", identity(clock, "alice"), Typing(None))
     assert api.frames("c1") == [] and api.frames("c2") == []

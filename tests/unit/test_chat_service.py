@@ -4,12 +4,14 @@
 import pytest
 
 from handler import app, protocol
-from handler import chat as chat_module
+from handler.chat import messaging as messaging_module
+from handler.chat.message_frames import message_frame
+from handler.chat.refusals import ConnectRefused
+from handler.entry import CONNECT_STATUS
 from handler.errors import SessionExpired, StorageUnavailable
-from handler.guard import Refused
 from handler.protocol import ErrorCode, HistoryQuery, Identity, Join, ProtocolError, SendMessage, SessionEnd
-from handler.store.chat import ChatStore, Member
-from tests.unit.conftest import Clock, accounts, heard, reinstall_app, session_row, store
+from handler.store.connections import ConnectionStore, Member
+from tests.unit.conftest import accounts, Clock, connection_store, follow_up_store, heard, message_store, reinstall_app, session_row
 
 T0 = 1_795_000_000_000  # epoch ms; every test's clock starts here
 
@@ -46,7 +48,7 @@ def identity(clock, username, *, expires_in=3600, session_limit=0, jti=None, gue
 
 
 def connect(chat, clock, connection_id, username, room="general", **claims):
-    return chat.connect(connection_id=connection_id, identity=identity(clock, username, **claims), room=room,
+    return chat.connections.connect(connection_id=connection_id, identity=identity(clock, username, **claims), room=room,
                         source_ip="203.0.113.7", user_agent="pytest-client/1.0")
 
 
@@ -55,7 +57,7 @@ def presence(event, user, room, online):
 
 
 def say(chat, clock, connection_id, username, text, client_msg_id=None):
-    return heard(chat, connection_id, chat.send_message(connection_id, identity(clock, username),
+    return heard(chat, connection_id, chat.messaging.send_message(connection_id, identity(clock, username),
                                                         SendMessage(text, client_msg_id)))
 
 
@@ -67,7 +69,7 @@ def test_connect_records_the_connection_and_announces_it_to_the_room_but_not_to_
     connect(chat, clock, "c1", "carol", "r2")
     conn = connect(chat, clock, "b1", "bob", "r1", guest=True, session_limit=900, jti="jti-b1")
     assert (conn.room, conn.guest, conn.jti, conn.session_ends_at) == ("r1", True, "jti-b1", T0 // 1000 + 900)
-    assert store().get_connection("b1") == conn
+    assert connection_store().get_connection("b1") == conn
     assert session_row("b1")["sourceIp"] == "203.0.113.7"
     assert api.frames("a1") == [presence("joined", "bob", "r1", ["alice", "bob"])]
     assert api.frames("b1") == []  # it cannot receive before $connect returns; `join` welcomes it
@@ -91,13 +93,13 @@ def test_join_moves_rooms_saying_left_in_the_old_and_joined_in_the_new(api, chat
     connect(chat, clock, "c1", "carol", "r2")
     say(chat, clock, "c1", "carol", "before alice came")
     api.clear()
-    chat.join("a1", identity(clock, "alice"), Join("r2"))
+    chat.connections.join("a1", identity(clock, "alice"), Join("r2"))
     welcome = api.last("a1")
     assert (welcome["type"], welcome["room"], welcome["online"]) == ("welcome", "r2", ["alice", "carol"])
     assert [m["message"] for m in welcome["history"]] == ["before alice came"]
     assert api.frames("b1") == [presence("left", "alice", "r1", ["bob"])]
     assert api.frames("c1") == [presence("joined", "alice", "r2", ["alice", "carol"])]
-    assert store().get_connection("a1").room == "r2"
+    assert connection_store().get_connection("a1").room == "r2"
 
 
 def test_join_leaving_another_tab_behind_says_no_left(api, chat, clock):
@@ -105,7 +107,7 @@ def test_join_leaving_another_tab_behind_says_no_left(api, chat, clock):
     connect(chat, clock, "a2", "alice", "r1")
     connect(chat, clock, "b1", "bob", "r1")
     api.clear()
-    chat.join("a1", identity(clock, "alice"), Join("r2"))
+    chat.connections.join("a1", identity(clock, "alice"), Join("r2"))
     assert api.frames("b1") == []
 
 
@@ -114,7 +116,7 @@ def test_join_into_a_room_holding_another_tab_says_no_joined(api, chat, clock):
     connect(chat, clock, "a2", "alice", "r2")
     connect(chat, clock, "c1", "carol", "r2")
     api.clear()
-    chat.join("a1", identity(clock, "alice"), Join("r2"))
+    chat.connections.join("a1", identity(clock, "alice"), Join("r2"))
     assert api.frames("c1") == []
     assert api.last("a1")["online"] == ["alice", "carol"]
 
@@ -123,7 +125,7 @@ def test_join_without_a_room_only_welcomes(api, chat, clock):
     connect(chat, clock, "a1", "alice", "r1", session_limit=60)
     connect(chat, clock, "b1", "bob", "r1")
     api.clear()
-    chat.join("a1", identity(clock, "alice", session_limit=60), Join(None))
+    chat.connections.join("a1", identity(clock, "alice", session_limit=60), Join(None))
     assert api.frames("a1") == [{
         "type": "welcome", "user": "alice", "room": "r1", "connectionId": "a1",
         "connectedAt": protocol.iso_utc(T0), "expiresAt": protocol.iso_utc(T0 + 3600_000),
@@ -136,9 +138,9 @@ def test_join_without_a_room_only_welcomes(api, chat, clock):
 
 def test_join_of_an_unknown_connection_is_not_connected(api, chat, clock):
     with pytest.raises(ProtocolError) as raised:
-        chat.join("ghost", identity(clock, "alice"), Join("r2"))
+        chat.connections.join("ghost", identity(clock, "alice"), Join("r2"))
     assert raised.value.code is ErrorCode.NOT_CONNECTED
-    assert store().get_connection("ghost") is None
+    assert connection_store().get_connection("ghost") is None
 
 
 def test_presence_is_skipped_in_rooms_above_the_presence_limit(api, chat_with, clock):
@@ -148,12 +150,12 @@ def test_presence_is_skipped_in_rooms_above_the_presence_limit(api, chat_with, c
     assert api.frames("a1") == [presence("joined", "bob", "general", ["alice", "bob"])]  # 2: not above
     api.clear()
     connect(chat, clock, "c1", "carol")
-    chat.join("a1", identity(clock, "alice"), Join(None))
+    chat.connections.join("a1", identity(clock, "alice"), Join(None))
     assert api.frames("b1") == []
     assert api.last("a1")["online"] == ["alice", "bob", "carol"]  # the welcome still says who is there
-    chat.disconnect("c1")
+    chat.departures.disconnect("c1")
     clock.advance(6)  # past the presence grace
-    chat.sweep_expired()
+    chat.housekeeping.sweep_expired()
     assert api.frames("b1") == [presence("left", "carol", "general", ["alice", "bob"])]
 
 
@@ -166,9 +168,9 @@ def test_a_message_is_stored_then_posted_to_everyone_in_the_room(api, chat, cloc
     connect(chat, clock, "c1", "carol", "r2")
     api.clear()
     say(chat, clock, "a1", "alice", "hello r1", client_msg_id="m-1")
-    (stored,), _ = store().recent_messages("r1", 10)
-    assert api.frames("a1") == [stored.frame()] and api.frames("b1") == [stored.frame()]
-    assert stored.frame()["clientMsgId"] == "m-1" and stored.sender == "alice"
+    (stored,), _ = message_store().recent_messages("r1", 10)
+    assert api.frames("a1") == [message_frame(stored)] and api.frames("b1") == [message_frame(stored)]
+    assert message_frame(stored)["clientMsgId"] == "m-1" and stored.sender == "alice"
     assert api.frames("c1") == []
 
 
@@ -180,7 +182,7 @@ def test_a_message_that_cannot_be_stored_is_posted_to_no_one(api, chat, clock, m
     def unavailable(**_):
         raise StorageUnavailable("append_message: ProvisionedThroughputExceededException")
 
-    monkeypatch.setattr(chat.store, "append_message", unavailable)
+    monkeypatch.setattr(app.app().message_store, "append_message", unavailable)
     with pytest.raises(StorageUnavailable):
         say(chat, clock, "a1", "alice", "lost")
     assert api.posts == {}
@@ -195,15 +197,15 @@ def test_gone_members_past_the_grace_period_are_dropped_in_one_batch_and_announc
     api.gone.update({"b1", "c1", "e1"})
     api.clear()
     batches = []
-    client = chat.store.connections.client
+    client = app.app().connection_store.connections.client
     original = client.batch_write_item
     monkeypatch.setattr(client, "batch_write_item",
                         lambda **request: batches.append(request) or original(**request))
     say(chat, clock, "a1", "alice", "anyone?")
     assert [sorted(r["DeleteRequest"]["Key"]["connectionId"]["S"] for r in request["RequestItems"][table])
             for request in batches for table in request["RequestItems"]] == [["b1", "c1"]]
-    assert store().get_connection("b1") is None and store().get_connection("c1") is None
-    assert store().get_connection("e1") is not None
+    assert connection_store().get_connection("b1") is None and connection_store().get_connection("c1") is None
+    assert connection_store().get_connection("e1") is not None
     assert (session_row("b1")["reason"], session_row("c1")["reason"]) == ("gone", "gone")
     assert "disconnectedAt" not in session_row("e1")
     assert api.frames("d1", "presence") == [
@@ -234,7 +236,7 @@ def test_messages_over_the_burst_wait_for_the_rate(api, chat_with, clock):
     for i in range(3):
         say(chat, clock, "a1", "alice", f"second burst {i}")  # an idle minute refills only up to the burst
     assert refused_with()
-    stored = [m.message for m in store().recent_messages("general", 20)[0]]
+    stored = [m.message for m in message_store().recent_messages("general", 20)[0]]
     assert stored == ["burst 0", "burst 1", "burst 2", "after half a second"] + [f"second burst {i}" for i in range(3)]
     assert [f["message"] for f in api.frames("a1", "message")] == stored
 
@@ -248,7 +250,7 @@ def test_a_message_after_the_deadline_ends_the_session_instead(api, chat, clock)
         say(chat, clock, "a1", "alice", "too late")
     assert api.frames("a1") == [protocol.session_end_frame(SessionEnd.TOKEN_EXPIRED)]
     assert api.frames("b1") == [presence("left", "alice", "general", ["bob"])]
-    assert store().recent_messages("general", 10) == ([], False)
+    assert message_store().recent_messages("general", 10) == ([], False)
 
 
 # -- history -------------------------------------------------------------------------------------
@@ -264,7 +266,7 @@ def test_history_pages_the_connections_room(api, chat, clock):
     ids = [frame["id"] for frame in api.frames("a1", "message")]
 
     def history(before=None, after=None, limit=50):
-        chat.history("a1", identity(clock, "alice"), HistoryQuery(before=before, after=after, limit=limit))
+        chat.messaging.history("a1", identity(clock, "alice"), HistoryQuery(before=before, after=after, limit=limit))
         frame = api.last("a1")
         assert (frame["type"], frame["room"]) == ("history", "r1")
         return [m["message"] for m in frame["messages"]], frame["hasMore"]
@@ -288,18 +290,18 @@ def test_end_connection_says_why_records_it_closes_and_tells_the_room_once(api, 
     connect(chat, clock, "b1", "bob")
     api.clear()
     clock.advance(90)
-    assert chat.end_connection("a1", reason) is True
+    assert chat.housekeeping.end_connection("a1", reason) is True
     assert api.frames("a1") == [
         {"type": "error", "code": "session_expired", "message": words, "reason": reason.value}
     ]
     assert api.closed == ["a1"]
-    assert store().get_connection("a1") is None
+    assert connection_store().get_connection("a1") is None
     session = session_row("a1")
     assert (session["reason"], session["durationSeconds"]) == (words, 90)
     assert api.frames("b1") == [presence("left", "alice", "general", ["bob"])]
     # Again, then the $disconnect that the close causes: nothing changes.
-    assert chat.end_connection("a1", SessionEnd.TOKEN_EXPIRED) is False
-    chat.disconnect("a1")
+    assert chat.housekeeping.end_connection("a1", SessionEnd.TOKEN_EXPIRED) is False
+    chat.departures.disconnect("a1")
     assert api.closed == ["a1"] and len(api.frames("b1")) == 1
     assert session_row("a1")["reason"] == words
 
@@ -309,15 +311,15 @@ def test_sweep_closes_each_expired_connection_once_with_its_reason(api, chat, cl
     connect(chat, clock, "t1", "shorty", expires_in=60)
     connect(chat, clock, "k1", "keeper", expires_in=61)
     api.clear()
-    assert chat.sweep_expired() == 0
+    assert chat.housekeeping.sweep_expired() == 0
     clock.advance(60)
-    assert chat.sweep_expired() == 2
+    assert chat.housekeeping.sweep_expired() == 2
     assert sorted(api.closed) == ["g1", "t1"]
     assert api.frames("g1", "error") == [protocol.session_end_frame(SessionEnd.SESSION_LIMIT)]
     assert api.frames("t1", "error") == [protocol.session_end_frame(SessionEnd.TOKEN_EXPIRED)]
     assert (session_row("g1")["reason"], session_row("t1")["reason"]) == ("session limit reached", "token expired")
-    assert store().get_connection("k1") is not None
-    assert chat.sweep_expired() == 0
+    assert connection_store().get_connection("k1") is not None
+    assert chat.housekeeping.sweep_expired() == 0
 
 
 def test_log_out_closes_only_the_connections_of_the_revoked_token(api, chat, clock):
@@ -325,13 +327,13 @@ def test_log_out_closes_only_the_connections_of_the_revoked_token(api, chat, clo
     connect(chat, clock, "a2", "alice", jti="jti-other")
     connect(chat, clock, "a3", "alice")
     connect(chat, clock, "b1", "bob", jti="jti-bob")
-    assert chat.log_out("alice", "jti-out") == 1
+    assert chat.housekeeping.log_out("alice", "jti-out") == 1
     assert api.closed == ["a1"]
     assert api.last("a1") == protocol.session_end_frame(SessionEnd.LOGGED_OUT)
     assert session_row("a1")["reason"] == "logged out"
-    assert [cid for cid in ("a2", "a3", "b1") if store().get_connection(cid) is None] == []
-    assert chat.log_out("alice", "jti-out") == 0
-    assert chat.log_out("bob", "jti-other") == 0  # another user's token id closes nothing
+    assert [cid for cid in ("a2", "a3", "b1") if connection_store().get_connection(cid) is None] == []
+    assert chat.housekeeping.log_out("alice", "jti-out") == 0
+    assert chat.housekeeping.log_out("bob", "jti-other") == 0  # another user's token id closes nothing
 
 
 # -- fanout --------------------------------------------------------------------------------------
@@ -345,18 +347,18 @@ def test_deliver_batch_posts_to_its_members_and_drops_those_gone(api, chat, cloc
     api.clear()
     frame = {"type": "message", "id": "x"}
     batch = [Member("m1", "ann", T0), Member("m2", "ben", T0), Member("m3", "cat", T0)]
-    assert chat.deliver_batch("big", batch, frame) == 1
+    assert chat.messaging.deliver_batch("big", batch, frame) == 1
     assert api.frames("m1", "message") == [frame] and api.frames("m3", "message") == [frame]
     assert api.frames("x1", "message") == []  # another batch's member
-    assert store().get_connection("m2") is None and session_row("m2")["reason"] == "gone"
+    assert connection_store().get_connection("m2") is None and session_row("m2")["reason"] == "gone"
     assert api.frames("x1", "presence") == [presence("left", "ben", "big", ["ann", "cat", "xavier"])]
 
 
 # -- abuse: connections --------------------------------------------------------------------------
 
 
-def refused(call, *args, **kwargs) -> Refused:
-    with pytest.raises(Refused) as raised:
+def refused(call, *args, **kwargs) -> ConnectRefused:
+    with pytest.raises(ConnectRefused) as raised:
         call(*args, **kwargs)
     return raised.value
 
@@ -369,8 +371,8 @@ def test_a_connection_beyond_the_users_limit_is_refused_once_the_others_answer(a
     api.clear()
     clock.advance(60)
     answer = refused(connect, chat, clock, "a3", "alice")
-    assert (answer.status, answer.message) == (429, "too many connections: at most 2 per user; close one and try again")
-    assert store().get_connection("a3") is None and session_row("a3") is None
+    assert (CONNECT_STATUS[answer.reason], answer.message) == (429, "too many connections: at most 2 per user; close one and try again")
+    assert connection_store().get_connection("a3") is None and session_row("a3") is None
     # Asked whether they are alive with a heartbeat frame, which a client may always receive.
     assert [f["type"] for f in api.frames("a1") + api.frames("a2")] == ["heartbeat", "heartbeat"]
     assert api.frames("b1") == []  # nobody heard of a connection that was refused
@@ -386,10 +388,10 @@ def test_connections_gone_without_a_disconnect_are_dropped_and_not_counted(api, 
     api.gone.update({"a1", "a2"})
     api.clear()
     connect(chat, clock, "a3", "alice", "r3")
-    assert store().get_connection("a1") is None and store().get_connection("a2") is None
+    assert connection_store().get_connection("a1") is None and connection_store().get_connection("a2") is None
     assert (session_row("a1")["reason"], session_row("a2")["reason"]) == ("gone", "gone")
     assert api.frames("w1") == [presence("left", "alice", "r1", ["walter"])]
-    assert store().get_connection("a3") is not None
+    assert connection_store().get_connection("a3") is not None
 
 
 def test_a_gone_answer_from_a_connection_still_connecting_counts_it(api, chat_with, clock):
@@ -397,8 +399,8 @@ def test_a_gone_answer_from_a_connection_still_connecting_counts_it(api, chat_wi
     connect(chat, clock, "a1", "alice")
     clock.advance(3)  # inside the grace period: maybe still inside its own $connect
     api.gone.add("a1")
-    assert refused(connect, chat, clock, "a2", "alice").status == 429
-    assert store().get_connection("a1") is not None
+    assert CONNECT_STATUS[refused(connect, chat, clock, "a2", "alice").reason] == 429
+    assert connection_store().get_connection("a1") is not None
 
 
 def test_a_connect_whose_token_was_revoked_meanwhile_is_refused_after_writing_its_row(api, chat, clock):
@@ -406,24 +408,24 @@ def test_a_connect_whose_token_was_revoked_meanwhile_is_refused_after_writing_it
     accounts().revoke_token("jti-out", clock() // 1000 + 3600)  # a logout between the authorizer and here
     api.clear()
     answer = refused(connect, chat, clock, "a1", "alice", jti="jti-out")
-    assert (answer.status, answer.message) == (403, "token revoked")
-    assert store().get_connection("a1") is None and api.frames("w1") == []
+    assert (CONNECT_STATUS[answer.reason], answer.message) == (403, "token revoked")
+    assert connection_store().get_connection("a1") is None and api.frames("w1") == []
     connect(chat, clock, "a2", "alice", jti="jti-fresh")
 
 
 def test_logout_looks_again_for_a_connection_the_index_did_not_show_yet(api, chat, clock, monkeypatch):
     connect(chat, clock, "a1", "alice", jti="jti-out")
-    shown = chat.store.user_connections
-    monkeypatch.setattr(chat.store, "user_connections", lambda username: [])  # a GSI a moment behind
-    assert chat.log_out("alice", "jti-out") == 0
-    monkeypatch.setattr(chat.store, "user_connections", shown)
-    assert chat.sweep_expired() == 0  # not yet due
+    shown = app.app().connection_store.user_connections
+    monkeypatch.setattr(app.app().connection_store, "user_connections", lambda username: [])  # a GSI a moment behind
+    assert chat.housekeeping.log_out("alice", "jti-out") == 0
+    monkeypatch.setattr(app.app().connection_store, "user_connections", shown)
+    assert chat.housekeeping.sweep_expired() == 0  # not yet due
     clock.advance(5)
-    assert chat.sweep_expired() == 1
+    assert chat.housekeeping.sweep_expired() == 1
     assert api.closed == ["a1"] and api.last("a1") == protocol.session_end_frame(SessionEnd.LOGGED_OUT)
     assert session_row("a1")["reason"] == "logged out"
     clock.advance(60)
-    assert chat.sweep_expired() == 0 and store().due(clock() // 1000) == ([], [])  # done once, then gone
+    assert chat.housekeeping.sweep_expired() == 0 and follow_up_store().due(clock() // 1000) == ([], [])  # done once, then gone
 
 
 # -- abuse: session limits bound to the token ----------------------------------------------------
@@ -436,7 +438,7 @@ def test_every_connection_of_a_token_gets_the_session_deadline_of_its_first(api,
     second = connect(chat, clock, "g2", "guest-0001", **claims)  # another tab, or the page reloaded
     assert first.session_ends_at == second.session_ends_at == T0 // 1000 + 60
     for cid in ("g1", "g2"):
-        chat.join(cid, identity(clock, "guest-0001", **claims), Join(None))
+        chat.connections.join(cid, identity(clock, "guest-0001", **claims), Join(None))
     assert api.last("g1")["sessionEndsAt"] == api.last("g2")["sessionEndsAt"] == protocol.iso_utc(T0 + 60_000)
     other = connect(chat, clock, "g3", "guest-0002", **{**claims, "jti": "jti-other"})
     assert other.session_ends_at == T0 // 1000 + 30 + 60
@@ -445,11 +447,11 @@ def test_every_connection_of_a_token_gets_the_session_deadline_of_its_first(api,
 def test_a_reconnect_after_the_tokens_session_ended_is_refused(api, chat, clock):
     claims = dict(guest=True, session_limit=60, jti="jti-guest", expires_in=900)
     connect(chat, clock, "g1", "guest-0001", **claims)
-    chat.disconnect("g1")
+    chat.departures.disconnect("g1")
     clock.advance(60)
     answer = refused(connect, chat, clock, "g2", "guest-0001", **claims)
-    assert (answer.status, answer.message) == (401, "session limit reached")
-    assert store().get_connection("g2") is None
+    assert (CONNECT_STATUS[answer.reason], answer.message) == (401, "session limit reached")
+    assert connection_store().get_connection("g2") is None
 
 
 # -- abuse: floods -------------------------------------------------------------------------------
@@ -483,7 +485,7 @@ def test_two_tabs_spending_the_last_of_a_budget_at_once_cannot_both_take_it(api,
     connect(chat, clock, "a2", "alice")
     if earlier:
         say(chat, clock, "a1", "alice", "earlier")
-    read = ChatStore.get_connection_and_limit
+    read = ConnectionStore.get_connection_and_limit
     raced = []
 
     def read_then_race(self, connection_id, key):
@@ -493,14 +495,14 @@ def test_two_tabs_spending_the_last_of_a_budget_at_once_cannot_both_take_it(api,
             say(chat, clock, "a2", "alice", "from tab 2")
         return found
 
-    monkeypatch.setattr(ChatStore, "get_connection_and_limit", read_then_race)
+    monkeypatch.setattr(ConnectionStore, "get_connection_and_limit", read_then_race)
     if "from tab 1" not in stored:
         with pytest.raises(ProtocolError) as refused:
             say(chat, clock, "a1", "alice", "from tab 1")
         assert refused.value.code is ErrorCode.RATE_LIMITED
     else:
         say(chat, clock, "a1", "alice", "from tab 1")
-    assert [m.message for m in store().recent_messages("general", 10)[0]] == stored
+    assert [m.message for m in message_store().recent_messages("general", 10)[0]] == stored
 
 
 def test_a_budget_that_keeps_moving_under_a_message_ends_in_rate_limited(api, chat_with, clock, monkeypatch):
@@ -509,7 +511,7 @@ def test_a_budget_that_keeps_moving_under_a_message_ends_in_rate_limited(api, ch
     chat = chat_with(WSCHAT_MESSAGE_BURST=100, WSCHAT_MESSAGE_RATE=1)
     connect(chat, clock, "a1", "alice")
     connect(chat, clock, "a2", "alice")
-    read = ChatStore.get_connection_and_limit
+    read = ConnectionStore.get_connection_and_limit
 
     def read_then_race(self, connection_id, key):
         found = read(self, connection_id, key)
@@ -517,11 +519,11 @@ def test_a_budget_that_keeps_moving_under_a_message_ends_in_rate_limited(api, ch
             say(chat, clock, "a2", "alice", "from tab 2")
         return found
 
-    monkeypatch.setattr(ChatStore, "get_connection_and_limit", read_then_race)
+    monkeypatch.setattr(ConnectionStore, "get_connection_and_limit", read_then_race)
     with pytest.raises(ProtocolError) as refused:
         say(chat, clock, "a1", "alice", "from tab 1")
     assert refused.value.code is ErrorCode.RATE_LIMITED and refused.value.fields["retryAfterMs"] == 1000
-    assert [m.message for m in store().recent_messages("general", 10)[0]] == ["from tab 2"] * chat_module.SEND_ATTEMPTS
+    assert [m.message for m in message_store().recent_messages("general", 10)[0]] == ["from tab 2"] * messaging_module.SEND_ATTEMPTS
 
 
 def test_repeats_spend_the_message_budget_too(api, chat_with, clock):
@@ -543,10 +545,10 @@ def test_a_stored_message_reaches_its_sender_even_if_the_room_cannot_be_read(api
     def unreadable(self, room):
         raise StorageUnavailable("room_members: throttled")
 
-    monkeypatch.setattr(ChatStore, "room_members", unreadable)
+    monkeypatch.setattr(ConnectionStore, "room_members", unreadable)
     frame = say(chat, clock, "a1", "alice", "stored")
     assert frame["message"] == "stored" and api.frames("b1", "message") == []
-    assert [m.message for m in store().recent_messages("general", 10)[0]] == ["stored"]
+    assert [m.message for m in message_store().recent_messages("general", 10)[0]] == ["stored"]
 
 
 def test_a_refused_message_reads_its_row_and_budget_and_writes_and_sends_nothing(api, chat_with, clock):
@@ -555,35 +557,35 @@ def test_a_refused_message_reads_its_row_and_budget_and_writes_and_sends_nothing
     connect(chat, clock, "b1", "bob")
     say(chat, clock, "a1", "alice", "allowed")
     api.clear()
-    budget = chat.budgets.limits.get("test", chat.budgets.key("message", "alice"), consistent=True)
+    budget = chat.messaging.budgets.limits.get("test", chat.messaging.budgets.key("message", "alice"), consistent=True)
     reads = app.app().reads.total
     with pytest.raises(ProtocolError) as refused:
         say(chat, clock, "a1", "alice", "refused")
     assert refused.value.code is ErrorCode.RATE_LIMITED and refused.value.fields["retryAfterMs"] == 10_000
     assert app.app().reads.total == reads + 2 and api.posts == {}
-    assert chat.budgets.limits.get("test", chat.budgets.key("message", "alice"), consistent=True) == budget
-    assert [m.message for m in store().recent_messages("general", 10)[0]] == ["allowed"]
+    assert chat.messaging.budgets.limits.get("test", chat.messaging.budgets.key("message", "alice"), consistent=True) == budget
+    assert [m.message for m in message_store().recent_messages("general", 10)[0]] == ["allowed"]
 
 
 def test_joins_and_history_requests_have_budgets(api, chat_with, clock):
     chat = chat_with(WSCHAT_JOIN_BURST=2, WSCHAT_JOIN_RATE=0.5, WSCHAT_HISTORY_BURST=1, WSCHAT_HISTORY_RATE=1)
     connect(chat, clock, "a1", "alice")
     alice = identity(clock, "alice")
-    chat.join("a1", alice, Join("r2"))
-    chat.join("a1", alice, Join("r3"))
+    chat.connections.join("a1", alice, Join("r2"))
+    chat.connections.join("a1", alice, Join("r3"))
     reads = app.app().reads.total
     with pytest.raises(ProtocolError) as raised:
-        chat.join("a1", alice, Join("r4"))
+        chat.connections.join("a1", alice, Join("r4"))
     assert (raised.value.code, raised.value.message, raised.value.fields) == (
         ErrorCode.RATE_LIMITED, "too many joins: wait 2.0 s", {"retryAfterMs": 2000})
-    assert app.app().reads.total == reads and store().get_connection("a1").room == "r3"
-    chat.history("a1", alice, HistoryQuery(before=None, after=None, limit=5))
+    assert app.app().reads.total == reads and connection_store().get_connection("a1").room == "r3"
+    chat.messaging.history("a1", alice, HistoryQuery(before=None, after=None, limit=5))
     with pytest.raises(ProtocolError) as raised:
-        chat.history("a1", alice, HistoryQuery(before=None, after=None, limit=5))
+        chat.messaging.history("a1", alice, HistoryQuery(before=None, after=None, limit=5))
     assert raised.value.message == "too many history requests: wait 1.0 s"
     clock.advance(2)
-    chat.join("a1", alice, Join("r4"))
-    chat.history("a1", alice, HistoryQuery(before=None, after=None, limit=5))
+    chat.connections.join("a1", alice, Join("r4"))
+    chat.messaging.history("a1", alice, HistoryQuery(before=None, after=None, limit=5))
 
 
 # -- abuse: presence -----------------------------------------------------------------------------
@@ -594,16 +596,16 @@ def test_presence_over_its_budget_is_held_back_and_settled_by_the_sweep(api, cha
     connect(chat, clock, "a1", "alice", "r1")
     connect(chat, clock, "b1", "bob", "r1")
     assert api.frames("a1") == [presence("joined", "bob", "r1", ["alice", "bob"])]
-    chat.join("b1", identity(clock, "bob"), Join("r2"))
+    chat.connections.join("b1", identity(clock, "bob"), Join("r2"))
     assert len(api.frames("a1")) == 1  # bob's `left` is held back
     clock.advance(4)
-    chat.sweep_expired()
+    chat.housekeeping.sweep_expired()
     assert len(api.frames("a1")) == 1
     clock.advance(1)
-    chat.sweep_expired()
+    chat.housekeeping.sweep_expired()
     assert api.frames("a1")[1:] == [presence("left", "bob", "r1", ["alice"])]
     clock.advance(60)
-    chat.sweep_expired()
+    chat.housekeeping.sweep_expired()
     assert len(api.frames("a1")) == 2  # settled once
 
 
@@ -613,11 +615,11 @@ def test_a_change_undone_before_it_is_settled_sends_nothing(api, chat_with, cloc
     connect(chat, clock, "b1", "bob", "r1")
     bob = identity(clock, "bob")
     for room in ("r2", "r1", "r2", "r1"):
-        chat.join("b1", bob, Join(room))
+        chat.connections.join("b1", bob, Join(room))
     clock.advance(60)
-    chat.sweep_expired()
+    chat.housekeeping.sweep_expired()
     assert api.frames("a1", "presence") == [presence("joined", "bob", "r1", ["alice", "bob"])]
-    assert store().due(clock() // 1000) == ([], [])
+    assert follow_up_store().due(clock() // 1000) == ([], [])
 
 
 def test_switching_rooms_costs_a_bounded_number_of_presence_frames(api, chat_with, clock):
@@ -627,11 +629,11 @@ def test_switching_rooms_costs_a_bounded_number_of_presence_frames(api, chat_wit
     connect(chat, clock, "m1", "mallory", "x")
     mallory = identity(clock, "mallory")
     for n in range(40):
-        chat.join("m1", mallory, Join("y" if n % 2 == 0 else "x"))
+        chat.connections.join("m1", mallory, Join("y" if n % 2 == 0 else "x"))
     # Without the presence budget: 20 frames to each room.
     assert len(api.frames("x1", "presence")) <= 5 and len(api.frames("y1", "presence")) <= 4
     clock.advance(60)
-    chat.sweep_expired()
+    chat.housekeeping.sweep_expired()
     # Settled: each room's last word on mallory is where she is (she ended in x).
     assert api.frames("x1", "presence")[-1]["online"] == ["mallory", "xena"]
     assert "mallory" not in api.frames("y1", "presence")[-1]["online"]
@@ -651,8 +653,8 @@ def test_a_repeated_client_msg_id_answers_only_its_sender_with_the_original(api,
     say(chat, clock, "a2", "alice", "once, from another room", client_msg_id="c-1")
     assert api.frames("a1", "message") == [original, original] and api.frames("a2", "message") == [original]
     assert api.frames("b1", "message") == [original]
-    assert [m.id for m in store().recent_messages("r1", 10)[0]] == [original["id"]]
-    assert store().recent_messages("r2", 10)[0] == []
+    assert [m.id for m in message_store().recent_messages("r1", 10)[0]] == [original["id"]]
+    assert message_store().recent_messages("r2", 10)[0] == []
     clock.advance(600)
     say(chat, clock, "a1", "alice", "once more, ten minutes later", client_msg_id="c-1")
     assert len(api.frames("b1", "message")) == 2

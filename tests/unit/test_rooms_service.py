@@ -6,9 +6,10 @@ import json
 import pytest
 
 from handler import app, protocol
-from handler.guard import Refused
+from handler.chat.refusals import ConnectRefused
+from handler.entry import CONNECT_STATUS
 from handler.protocol import ErrorCode, Join, ProtocolError, Request, SendMessage
-from tests.unit.conftest import Clock, accounts, reinstall_app, store
+from tests.unit.conftest import accounts, Clock, connection_store, reinstall_app
 
 T0 = 1_795_000_000_000
 
@@ -40,7 +41,7 @@ def member(name, *, admin=False):
 
 
 def connect(chat, clock, cid, name, room="lobby"):
-    return chat.connect(connection_id=cid, identity=who(clock, name), room=room, source_ip=None, user_agent=None)
+    return chat.connections.connect(connection_id=cid, identity=who(clock, name), room=room, source_ip=None, user_agent=None)
 
 
 def parsed(parse, **fields):
@@ -61,16 +62,16 @@ def test_connect_to_a_private_room_is_refused_before_the_row_is_written_and_admi
     member("bob")
     connect(chat, clock, "c-ann", "ann")
     rooms.create_room("c-ann", who(clock, "ann"), parsed(protocol.parse_create_room, room="vault", visibility="private"))
-    with pytest.raises(Refused) as caught:
+    with pytest.raises(ConnectRefused) as caught:
         connect(chat, clock, "c-bob", "bob", room="vault")
-    assert caught.value.status == 403 and store().get_connection("c-bob") is None
-    assert store().get_connection("c-ann").admin and not connect(chat, clock, "c-bob", "bob").admin
+    assert CONNECT_STATUS[caught.value.reason] == 403 and connection_store().get_connection("c-bob") is None
+    assert connection_store().get_connection("c-ann").admin and not connect(chat, clock, "c-bob", "bob").admin
     # The welcome says so, so that the page can offer an admin moderation where they hold no role.
-    chat.join("c-ann", who(clock, "ann"), Join(None))
-    chat.join("c-bob", who(clock, "bob"), Join(None))
+    chat.connections.join("c-ann", who(clock, "ann"), Join(None))
+    chat.connections.join("c-bob", who(clock, "bob"), Join(None))
     assert api.last("c-ann")["admin"] is True and api.last("c-bob")["admin"] is False
     # A dm-- name without a record is private too.
-    with pytest.raises(Refused):
+    with pytest.raises(ConnectRefused):
         connect(chat, clock, "c-bob2", "bob", room=protocol.dm_room("x", "y"))
 
 
@@ -81,18 +82,18 @@ def test_a_mute_is_on_the_connection_row_and_ends_on_time(world, api):
     member("eve")
     connect(chat, clock, "c-ann", "ann")
     rooms.create_room("c-ann", who(clock, "ann"), parsed(protocol.parse_create_room, room="hall"))
-    chat.join("c-ann", who(clock, "ann"), Join("hall"))
+    chat.connections.join("c-ann", who(clock, "ann"), Join("hall"))
     connect(chat, clock, "c-eve", "eve", room="hall")
     moderation.mute("c-ann", who(clock, "ann"), parsed(protocol.parse_mute, room="hall", user="eve", minutes=2))
-    assert store().get_connection("c-eve").muted_until == T0 + 20_000
-    error = refused(lambda: chat.send_message("c-eve", who(clock, "eve"), SendMessage("hi", None)), ErrorCode.MUTED)
+    assert connection_store().get_connection("c-eve").muted_until == T0 + 20_000
+    error = refused(lambda: chat.messaging.send_message("c-eve", who(clock, "eve"), SendMessage("hi", None)), ErrorCode.MUTED)
     assert error.fields["until"] == protocol.iso_utc(T0 + 20_000)
     # Leaving and coming back reads the mute from the room again.
-    chat.join("c-eve", who(clock, "eve"), Join("elsewhere"))
-    chat.join("c-eve", who(clock, "eve"), Join("hall"))
-    refused(lambda: chat.send_message("c-eve", who(clock, "eve"), SendMessage("hi", None)), ErrorCode.MUTED)
+    chat.connections.join("c-eve", who(clock, "eve"), Join("elsewhere"))
+    chat.connections.join("c-eve", who(clock, "eve"), Join("hall"))
+    refused(lambda: chat.messaging.send_message("c-eve", who(clock, "eve"), SendMessage("hi", None)), ErrorCode.MUTED)
     clock.advance(20)
-    chat.send_message("c-eve", who(clock, "eve"), SendMessage("free", None))
+    chat.messaging.send_message("c-eve", who(clock, "eve"), SendMessage("free", None))
     assert api.frames("c-ann", "message")[-1]["message"] == "free"
 
 
@@ -106,12 +107,12 @@ def test_a_kicked_connection_is_in_no_room_and_cannot_send_or_read(world, api):
     connect(chat, clock, "c-eve", "eve", room="pub")
     moderation.kick("c-ann", who(clock, "ann"), parsed(protocol.parse_room_user, room="pub", user="eve"))
     assert api.frames("c-eve", "kicked") == [{"type": "kicked", "room": "pub", "by": "ann"}]
-    assert store().get_connection("c-eve").room is None
-    refused(lambda: chat.send_message("c-eve", who(clock, "eve"), SendMessage("back", None)), ErrorCode.FORBIDDEN)
-    refused(lambda: chat.history("c-eve", who(clock, "eve"), protocol.HistoryQuery(None, None, 10)), ErrorCode.FORBIDDEN)
-    refused(lambda: chat.join("c-eve", who(clock, "eve"), Join(None)), ErrorCode.BAD_REQUEST)
-    chat.join("c-eve", who(clock, "eve"), Join("pub"))  # a kick from a public room is not a ban
-    chat.disconnect("c-eve")
+    assert connection_store().get_connection("c-eve").room is None
+    refused(lambda: chat.messaging.send_message("c-eve", who(clock, "eve"), SendMessage("back", None)), ErrorCode.FORBIDDEN)
+    refused(lambda: chat.messaging.history("c-eve", who(clock, "eve"), protocol.HistoryQuery(None, None, 10)), ErrorCode.FORBIDDEN)
+    refused(lambda: chat.connections.join("c-eve", who(clock, "eve"), Join(None)), ErrorCode.BAD_REQUEST)
+    chat.connections.join("c-eve", who(clock, "eve"), Join("pub"))  # a kick from a public room is not a ban
+    chat.departures.disconnect("c-eve")
 
 
 def test_room_creation_is_capped_per_owner_and_rate_limited(world, api):
@@ -159,7 +160,7 @@ def test_a_site_admin_outranks_an_owner_but_a_moderator_does_not(world, api):
             ErrorCode.FORBIDDEN)
     moderation.ban("c-root", who(clock, "root"), parsed(protocol.parse_ban, room="den", user="bob", minutes=5))
     # The admin is no member: the room stays closed to them.
-    refused(lambda: chat.join("c-root", who(clock, "root"), Join("den")), ErrorCode.FORBIDDEN)
+    refused(lambda: chat.connections.join("c-root", who(clock, "root"), Join("den")), ErrorCode.FORBIDDEN)
     entries = app.app().rooms_store.modlog("den", None, 10)[0]
     assert [(e["actor"], e["action"], e["target"]) for e in entries][:2] == [("root", "ban", "bob"), ("ann", "setrole", "bob")]
 
@@ -241,23 +242,23 @@ def test_the_sweep_takes_out_a_banned_users_connection_the_ban_did_not_see(world
     rooms.create_room("c-ann", who(clock, "ann"), parsed(protocol.parse_create_room, room="open"))
     connect(chat, clock, "c-eve", "eve", room="lobby")
     moderation.ban("c-ann", who(clock, "ann"), parsed(protocol.parse_ban, room="open", user="eve", minutes=30))
-    store().move_connection("c-eve", "open")  # a join the ban's index lookup did not show yet
-    chat.sweep_expired()
-    assert store().get_connection("c-eve").room == "open"  # not due yet
+    connection_store().move_connection("c-eve", "open")  # a join the ban's index lookup did not show yet
+    chat.housekeeping.sweep_expired()
+    assert connection_store().get_connection("c-eve").room == "open"  # not due yet
     clock.advance(10)
-    chat.sweep_expired()
-    assert store().get_connection("c-eve").room is None
+    chat.housekeeping.sweep_expired()
+    assert connection_store().get_connection("c-eve").room is None
     frame = api.frames("c-eve", "banned")[-1]
     assert frame["by"] is None and frame["until"] == protocol.iso_utc(T0 + 30 * 60_000)
     # A kick from a public room is no ban: the second look leaves a rejoined user in it.
-    chat.join("c-eve", who(clock, "eve"), Join("lobby"))
+    chat.connections.join("c-eve", who(clock, "eve"), Join("lobby"))
     moderation.unban("c-ann", who(clock, "ann"), parsed(protocol.parse_room_user, room="open", user="eve"))
-    chat.join("c-eve", who(clock, "eve"), Join("open"))
+    chat.connections.join("c-eve", who(clock, "eve"), Join("open"))
     moderation.kick("c-ann", who(clock, "ann"), parsed(protocol.parse_room_user, room="open", user="eve"))
-    chat.join("c-eve", who(clock, "eve"), Join("open"))
+    chat.connections.join("c-eve", who(clock, "eve"), Join("open"))
     clock.advance(10)
-    chat.sweep_expired()
-    assert store().get_connection("c-eve").room == "open"
+    chat.housekeeping.sweep_expired()
+    assert connection_store().get_connection("c-eve").room == "open"
 
 
 def test_dm_tells_the_other_side_when_the_conversation_is_new_to_them(world, api):
