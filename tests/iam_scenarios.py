@@ -455,7 +455,7 @@ def history_pages_and_housekeeping(w: World):
 def _reply_beyond_the_page(w: World, room: str, between: int) -> str:
     """Set-up: a message, `between` others, then a reply quoting the first, which is then deleted;
     returns the first's id."""
-    store, at = w.app.chat_store, w.now_ms
+    store, at = w.app.message_store, w.now_ms
     quoted = store.append_message(room=room, sender="q-ann", message="soon deleted", client_msg_id=None,
                                   sent_at_ms=at)
     for i in range(between):

@@ -1,4 +1,4 @@
-"""Read markers, unread counts and mentions (handler/unread.py, handler/store/unread.py), driven
+"""Read markers, unread counts and mentions (handler/read_markers.py, handler/store/read_markers.py), driven
 directly over moto, the fake @connections API and a clock the test moves."""
 
 import pytest
@@ -7,7 +7,7 @@ from handler import app, protocol
 from handler.errors import StorageUnavailable
 from handler.protocol import ErrorCode, ProtocolError, Read, Request, SendMessage
 from handler.store.read_markers import Marker
-from tests.unit.test_chat_service import T0, chat, chat_with, clock, connect, identity  # noqa: F401
+from tests.unit.chat_support import T0, chat, chat_with, clock, connect, identity  # noqa: F401
 
 
 def store_ids(chat, cid) -> list[str]:
