@@ -1,10 +1,13 @@
 """The composition root: every collaborator built from one Settings, once per cold start.
 
-    settings ─┬─ transport ─┬─ dynamodb client ─┬─ connection, follow-up, session, message stores ─┐
-              │             │                   ├─ BudgetStore, RoomsStore, MarkerStore ──────────┼─ Chat (per endpoint)
-              │             │                   └─ AccountsStore ─ AccountService                 ├─ RoomService
-              │             └─ Sender (per endpoint) ─ Broadcaster ───────────────────────────────┼─ ModerationService
-              ├─ SigningKeys (SSM on AWS)          └─ AsyncInvoker (Lambda, big rooms)             └─ ReadService
+    settings ─┬─ transport ─┬─ dynamodb client ── stores: connections, follow-ups, sessions, messages,
+              │             │                      budgets, rooms, read markers, accounts, refresh
+              │             └─ Sender (per management endpoint) ─ Broadcaster ─ AsyncInvoker (big rooms)
+              └─ SigningKeys (SSM on AWS)
+
+    per endpoint: Chat (handler/chat/: its collaborators) ─┬─ RoomService, ModerationService
+                                                            └─ ReadService
+    once:         AccountService (its logout closes connections through the chat's housekeeping)
 
 Entry points ask `app()` for what they need; each collaborator is built on first use, so the
 authorizer builds only the accounts store and the signing keys, and imports no service: the
@@ -248,15 +251,15 @@ class App:
                                 broadcaster, limits, clock)
         replies = Replies(sender, departures.drop_gone)
         admission = RoomAdmission(self.rooms_store, clock)
-        housekeeping = Housekeeping(connections, self.session_store, self.follow_up_store, departures=departures,
-                                    replies=replies, admission=admission, clock=clock)
+        housekeeping = Housekeeping(connections, self.session_store, self.follow_up_store, sender=sender,
+                                    departures=departures, replies=replies, admission=admission, clock=clock)
         live = LiveConnections(connections, clock, housekeeping.end_connection)
         quotes = Quotes(messages)
         shared = dict(live=live, limiter=limiter, replies=replies, departures=departures, limits=limits, clock=clock)
         return Chat(
             sender=sender, broadcaster=broadcaster, limiter=limiter, replies=replies, live=live,
             admission=admission, departures=departures, housekeeping=housekeeping,
-            connections=Connections(connections, self.session_store, messages, self.marker_store,
+            connections=Connections(connections, self.session_store, messages, self.marker_store, sender=sender,
                                     admission=admission, quotes=quotes, is_revoked=self.is_revoked,
                                     is_admin=self.accounts_store.is_admin, **shared),
             messaging=Messaging(connections, messages, self.budget_store, self.rooms_store, self.marker_store,
@@ -280,14 +283,14 @@ class App:
     def _room_parts(self) -> dict:
         return dict(rooms=self.rooms_store, accounts=self.accounts_store, connections=self.connection_store,
                     messages=self.message_store, follow_ups=self.follow_up_store, markers=self.marker_store,
-                    limits=self.settings.limits)
+                    limits=self.settings.limits, clock=self.now_ms)
 
     def read_service(self, chat: Chat) -> ReadService:
         """Read markers (read) over the chat service of the event."""
         from handler.read_markers import ReadService
 
         return self._once("read", chat.sender.endpoint, lambda: ReadService(
-            chat, self.marker_store, self.connection_store, self.settings.limits))
+            chat, self.marker_store, self.connection_store, self.settings.limits, self.now_ms))
 
     @cached_property
     def account_service(self) -> AccountService:

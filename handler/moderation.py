@@ -49,11 +49,11 @@ class ModerationService(RoomActions):
             self.rooms.set_role(request.room, target.key, target.username, request.role, now)
         self.rooms.log(request.room, actor=identity.username, action="setrole", target=target.username, now_ms=now,
                        role=request.role)
-        self.chat.replies.reply(connection_id, protocol.done_frame(action="setrole", room=request.room, user=target.username,
-                                                            role=request.role))
+        self.replies.reply(connection_id, protocol.done_frame(action="setrole", room=request.room, user=target.username,
+                                                              role=request.role))
         log.add(room=request.room, role=request.role)
 
-    def _over(self, connection_id: str, identity: Identity, request: protocol.RoomUser) -> tuple[Standing, Target]:
+    def _moderating(self, connection_id: str, identity: Identity, request: protocol.RoomUser) -> tuple[Standing, Target]:
         """What kick, ban, unban and mute check first: the actor moderates the room, and outranks
         the user they act on. Returns the actor's standing and that user."""
         conn = self._actor(connection_id, identity)
@@ -63,11 +63,11 @@ class ModerationService(RoomActions):
         return standing, target
 
     def kick(self, connection_id: str, identity: Identity, request: protocol.RoomUser) -> None:
-        standing, target = self._over(connection_id, identity, request)
+        standing, target = self._moderating(connection_id, identity, request)
         self._not_its_owner(standing, target)
         moved = self._kick(standing, target, protocol.kicked_frame(room=request.room, by=identity.username))
         self.rooms.log(request.room, actor=identity.username, action="kick", target=target.username, now_ms=self.clock())
-        self.chat.replies.reply(connection_id, protocol.done_frame(action="kick", room=request.room, user=target.username))
+        self.replies.reply(connection_id, protocol.done_frame(action="kick", room=request.room, user=target.username))
         log.add(room=request.room, connections=moved)
 
     @staticmethod
@@ -93,7 +93,7 @@ class ModerationService(RoomActions):
         return moved
 
     def ban(self, connection_id: str, identity: Identity, request: protocol.RoomUser) -> None:
-        standing, target = self._over(connection_id, identity, request)
+        standing, target = self._moderating(connection_id, identity, request)
         self._not_its_owner(standing, target)
         now = self.clock()
         until = now + request.minutes * self._minute_ms if request.minutes else None
@@ -104,20 +104,20 @@ class ModerationService(RoomActions):
                                                                    until=until_text))
         self.rooms.log(request.room, actor=identity.username, action="ban", target=target.username, now_ms=now,
                        minutes=request.minutes)
-        self.chat.replies.reply(connection_id, protocol.done_frame(action="ban", room=request.room, user=target.username,
-                                                            until=until_text))
+        self.replies.reply(connection_id, protocol.done_frame(action="ban", room=request.room, user=target.username,
+                                                              until=until_text))
         log.add(room=request.room, connections=moved)
 
     def unban(self, connection_id: str, identity: Identity, request: protocol.RoomUser) -> None:
-        _, target = self._over(connection_id, identity, request)
+        _, target = self._moderating(connection_id, identity, request)
         if not self.rooms.unban(request.room, target.key):
             raise ProtocolError(ErrorCode.NOT_FOUND, f"{target.username} is not banned from {request.room}")
         self.rooms.log(request.room, actor=identity.username, action="unban", target=target.username, now_ms=self.clock())
-        self.chat.replies.reply(connection_id, protocol.done_frame(action="unban", room=request.room, user=target.username))
+        self.replies.reply(connection_id, protocol.done_frame(action="unban", room=request.room, user=target.username))
         log.add(room=request.room)
 
     def mute(self, connection_id: str, identity: Identity, request: protocol.RoomUser) -> None:
-        _, target = self._over(connection_id, identity, request)
+        _, target = self._moderating(connection_id, identity, request)
         now = self.clock()
         until = now + request.minutes * self._minute_ms
         self.rooms.mute(request.room, target.key, target.username, until_ms=until, by=identity.username, now_ms=now)
@@ -130,8 +130,8 @@ class ModerationService(RoomActions):
                                           now // 1000 + EVICT_RECHECK_SECONDS))
         self.rooms.log(request.room, actor=identity.username, action="mute", target=target.username, now_ms=now,
                        minutes=request.minutes)
-        self.chat.replies.reply(connection_id, protocol.done_frame(action="mute", room=request.room, user=target.username,
-                                                            until=protocol.iso_utc(until)))
+        self.replies.reply(connection_id, protocol.done_frame(action="mute", room=request.room, user=target.username,
+                                                              until=protocol.iso_utc(until)))
         log.add(room=request.room)
 
     def delete_message(self, connection_id: str, identity: Identity, request: protocol.DeleteMessage) -> None:
@@ -155,14 +155,14 @@ class ModerationService(RoomActions):
         frame = protocol.deleted_frame(room=request.room, id=request.id, by=identity.username)
         members = self.connections.room_members(request.room)
         # Inline (never handed to `fanout`): this function's role posts, and invokes nothing.
-        _, gone = self.chat.broadcaster.deliver(request.room, members, frame, split=False)
+        _, gone = self.broadcaster.deliver(request.room, members, frame, split=False)
         if conn.room != request.room:
-            self.chat.replies.reply(connection_id, frame)
+            self.replies.reply(connection_id, frame)
         if not own:
             self.rooms.log(request.room, actor=identity.username, action="deletemessage", target=message.sender,
                            now_ms=now, messageId=request.id)
         if gone:
-            self.chat.departures.drop_gone_members(request.room, gone)
+            self.departures.drop_gone_members(request.room, gone)
         log.add(room=request.room, own=own)
 
     def modlog(self, connection_id: str, identity: Identity, request: protocol.RoomOnly) -> None:
@@ -171,5 +171,5 @@ class ModerationService(RoomActions):
         if request.cursor is not None and not protocol.is_message_id(request.cursor):
             raise ProtocolError(ErrorCode.BAD_REQUEST, '"before" must be an entry id of an earlier page')
         entries, more = self.rooms.modlog(request.room, request.cursor, protocol.MODLOG_PAGE)
-        self.chat.replies.reply(connection_id, protocol.modlog_frame(room=request.room, entries=entries, has_more=more))
+        self.replies.reply(connection_id, protocol.modlog_frame(room=request.room, entries=entries, has_more=more))
         log.add(room=request.room, entries=len(entries))

@@ -20,6 +20,8 @@ the unread count and mention flag of each room in the `rooms` frame.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from handler import log, protocol
 from handler.chat.service import Chat
 from handler.chat.side_pool import side_pool
@@ -39,31 +41,34 @@ UNREAD_ROOMS_COUNTED = 30
 
 
 class ReadService:
-    def __init__(self, chat: Chat, markers: MarkerStore, connections: ConnectionStore, limits: Limits):
-        # From the chat service: replies, the rate limiter, live connections, room admission.
-        self.chat = chat
+    def __init__(self, chat: Chat, markers: MarkerStore, connections: ConnectionStore, limits: Limits,
+                 clock: Callable[[], int]):
+        # What it uses of the chat service: its public collaborators, never its internals.
+        self.replies = chat.replies
+        self.limiter = chat.limiter
+        self.live = chat.live
+        self.admission = chat.admission
         self.markers = markers
         self.connections = connections
-        self.clock = chat.live.clock
+        self.clock = clock
         self.read_budget = Budget(limits.read_burst, limits.read_rate)
 
     def read(self, connection_id: str, identity: Identity, request: protocol.Read) -> None:
-        chat = self.chat
-        chat.limiter.spend_or_refuse("read", identity.username, self.read_budget, "too many read markers")
-        conn = chat.live.get(connection_id)
+        self.limiter.spend_or_refuse("read", identity.username, self.read_budget, "too many read markers")
+        conn = self.live.get(connection_id)
         if request.room != conn.room:
             # Not the connection's room: admitted as `join` would admit it (forbidden, banned).
-            chat.admission.admit(request.room, identity.username)
+            self.admission.admit(request.room, identity.username)
         now = self.clock()
         if protocol.message_id_ms(request.id) > now + protocol.READ_AHEAD_MS:
             raise ProtocolError(ErrorCode.BAD_REQUEST, '"id" is in the future: send the id of a message read')
         marker, moved = self.markers.mark_read(identity.username, request.room, request.id, now)
         frame = protocol.read_frame(room=request.room, id=marker)
-        chat.replies.reply(connection_id, frame)
+        self.replies.reply(connection_id, frame)
         others = 0
         if moved:
             ids = [cid for cid, _ in self.connections.user_connections(identity.username) if cid != connection_id]
-            chat.replies.tell_connections(ids, frame)
+            self.replies.tell_connections(ids, frame)
             others = len(ids)
         log.add(room=request.room, moved=moved, others=others)
 

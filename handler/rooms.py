@@ -1,6 +1,7 @@
 """Rooms: what createroom, invite, leave, dm, rooms and members do (the `rooms` function), over
-the rooms store, the accounts store (who exists, who is a site admin) and the chat service (the
-connection rows, posting, presence).
+the rooms store, the accounts store (who exists, who is a site admin), the connection and message
+stores, and the chat service's public collaborators (replies, rate limits, live connections,
+departures).
 
 Who may do what is decided here, from DynamoDB, never from what the client claims:
 
@@ -16,6 +17,7 @@ Who may do what is decided here, from DynamoDB, never from what the client claim
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from handler import log, protocol
 from handler.chat.service import Chat
@@ -60,9 +62,14 @@ class RoomActions:
     """What room actions and moderation share: budgets, the actor's standing, the target user."""
 
     def __init__(self, chat: Chat, *, rooms: RoomsStore, accounts: AccountsStore, connections: ConnectionStore,
-                 messages: MessageStore, follow_ups: FollowUpStore, markers: MarkerStore, limits: Limits):
-        # From the chat service: replies, the rate limiter, live connections, departures.
-        self.chat = chat
+                 messages: MessageStore, follow_ups: FollowUpStore, markers: MarkerStore, limits: Limits,
+                 clock: Callable[[], int]):
+        # What they use of the chat service: its public collaborators, never its internals.
+        self.replies = chat.replies
+        self.limiter = chat.limiter
+        self.live = chat.live
+        self.departures = chat.departures
+        self.broadcaster = chat.broadcaster
         self.rooms = rooms
         self.accounts = accounts
         self.connections = connections
@@ -70,14 +77,14 @@ class RoomActions:
         self.follow_ups = follow_ups
         self.markers = markers
         self.limits = limits
-        self.clock = chat.live.clock
+        self.clock = clock
         self.action_budget = Budget(limits.room_action_burst, limits.room_action_rate)
         self.create_budget = Budget(limits.room_create_burst, limits.room_create_rate)
         self.invited_budget = Budget(limits.invite_target_burst, limits.invite_target_rate)
 
     def _actor(self, connection_id: str, identity: Identity) -> Connection:
-        self.chat.limiter.spend_or_refuse("room", identity.username, self.action_budget, "too many room actions")
-        return self.chat.live.get(connection_id)
+        self.limiter.spend_or_refuse("room", identity.username, self.action_budget, "too many room actions")
+        return self.live.get(connection_id)
 
     def _standing(self, room: str, conn: Connection) -> Standing:
         access = self.rooms.access(room, user_key(conn.username), self.clock())
@@ -130,7 +137,7 @@ class RoomActions:
 
     def _notify_user(self, username: str, frame: dict) -> None:
         """Post a frame to every connection of the user (an invitation: wherever they are)."""
-        self.chat.replies.tell_connections([cid for cid, _ in self.connections.user_connections(username)], frame)
+        self.replies.tell_connections([cid for cid, _ in self.connections.user_connections(username)], frame)
 
     def _remove_from_room(self, room: str, username: str, frame: dict | None) -> int:
         """Take the user's connections out of the room (into no room), tell each why, and tell
@@ -140,9 +147,9 @@ class RoomActions:
             if self.connections.evict(connection_id, room) is not None:
                 moved.append(connection_id)
         if moved and frame is not None:
-            self.chat.replies.tell_connections(moved, frame)
+            self.replies.tell_connections(moved, frame)
         if moved:
-            self.chat.departures.announce_left(room, [username])
+            self.departures.announce_left(room, [username])
         return len(moved)
 
     def _mine(self, identity: Identity) -> tuple[list[dict], bool]:
@@ -181,7 +188,7 @@ class RoomService(RoomActions):
         conn = self._actor(connection_id, identity)
         if identity.guest:
             raise ProtocolError(ErrorCode.FORBIDDEN, "guests cannot create rooms; sign up to own one")
-        self.chat.limiter.spend_or_refuse("create", identity.username, self.create_budget, "too many new rooms")
+        self.limiter.spend_or_refuse("create", identity.username, self.create_budget, "too many new rooms")
         room = request.room
         # The room every connection without ?room= enters: nobody may own it (site admins moderate it).
         if room == protocol.DEFAULT_ROOM:
@@ -201,7 +208,7 @@ class RoomService(RoomActions):
             raise ProtocolError(ErrorCode.ROOM_EXISTS, f"{room} exists already")
         if outcome == "too_many":
             raise ProtocolError(ErrorCode.FORBIDDEN, f"you own {self.limits.max_owned_rooms} rooms already")
-        self.chat.replies.reply(connection_id, protocol.room_frame(
+        self.replies.reply(connection_id, protocol.room_frame(
             room=room, visibility=request.visibility, topic=request.topic, owner=identity.username, role="owner",
             created_at=protocol.iso_utc(now)))
         log.add(room=room, visibility=request.visibility, user=conn.username)
@@ -217,7 +224,7 @@ class RoomService(RoomActions):
         new = self.rooms.role(request.room, target.key) is None
         if new:
             # What one user may be sent, from everyone: a flood of invitations is refused.
-            self.chat.limiter.spend_or_refuse("invited", target.key, self.invited_budget, f"{target.username} has had too many invitations")
+            self.limiter.spend_or_refuse("invited", target.key, self.invited_budget, f"{target.username} has had too many invitations")
             new = self.rooms.add_member(request.room, target.key, target.username, "member", self.clock())
         if new:
             self.rooms.log(request.room, actor=identity.username, action="invite", target=target.username,
@@ -225,7 +232,7 @@ class RoomService(RoomActions):
             record = standing.access.record
             self._notify_user(target.username, protocol.invited_frame(
                 room=request.room, by=identity.username, visibility=record.visibility if record else "public"))
-        self.chat.replies.reply(connection_id, protocol.done_frame(action="invite", room=request.room, user=target.username))
+        self.replies.reply(connection_id, protocol.done_frame(action="invite", room=request.room, user=target.username))
         log.add(room=request.room, new=new)
 
     def leave(self, connection_id: str, identity: Identity, request: protocol.RoomOnly) -> None:
@@ -242,7 +249,7 @@ class RoomService(RoomActions):
         if private:
             # Out of a private room, the user's connections (this one too) are in no room.
             self._remove_from_room(request.room, identity.username, None)
-        self.chat.replies.reply(connection_id, protocol.done_frame(action="leave", room=request.room, user=identity.username))
+        self.replies.reply(connection_id, protocol.done_frame(action="leave", room=request.room, user=identity.username))
         log.add(room=request.room)
 
     def dm(self, connection_id: str, identity: Identity, username: str) -> None:
@@ -256,7 +263,7 @@ class RoomService(RoomActions):
         room = protocol.dm_room(me, target.key)
         now = self.clock()
         if self.rooms.record(room) is None:
-            self.chat.limiter.spend_or_refuse("create", identity.username, self.create_budget, "too many new rooms")
+            self.limiter.spend_or_refuse("create", identity.username, self.create_budget, "too many new rooms")
         created = self.rooms.open_dm(room=room, users=((identity.username, me), (target.username, target.key)),
                                      now_ms=now)
         # The other side hears of it only when it is new. One who left it is not put back (nor
@@ -264,7 +271,7 @@ class RoomService(RoomActions):
         if created:
             self._notify_user(target.username, protocol.invited_frame(
                 room=room, by=identity.username, visibility="private", dm_with=identity.username))
-        self.chat.replies.reply(connection_id, protocol.room_frame(
+        self.replies.reply(connection_id, protocol.room_frame(
             room=room, visibility="private", topic=None, owner=None, role="member",
             created_at=protocol.iso_utc(now) if created else None, dm_with=target.username))
         log.add(room=room, created=created)
@@ -277,7 +284,7 @@ class RoomService(RoomActions):
         directory = [{"room": e.room, "topic": e.topic, "online": count, "lastActivityAt": protocol.iso_utc(e.active_at_ms),
                       "cursor": e.cursor} for e, count in zip(entries, counts)]
         frame = protocol.rooms_frame(mine=mine, mine_more=mine_more, directory=directory, directory_more=more)
-        self.chat.replies.reply(connection_id, frame)
+        self.replies.reply(connection_id, frame)
         log.add(mine=len(frame["mine"]), directory=len(frame["directory"]))
 
     def members(self, connection_id: str, identity: Identity, request: protocol.RoomOnly) -> None:
@@ -287,5 +294,5 @@ class RoomService(RoomActions):
         rows, more = self.rooms.members(request.room, after, protocol.MEMBERS_PAGE)
         frame = protocol.members_frame(room=request.room, members=[
             {"user": name, "role": role} for _, name, role in rows], has_more=more)
-        self.chat.replies.reply(connection_id, frame)
+        self.replies.reply(connection_id, frame)
         log.add(room=request.room, members=len(frame["members"]))

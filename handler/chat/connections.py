@@ -22,6 +22,7 @@ from handler.chat.side_pool import side_pool
 from handler.guard import quietly
 from handler.limits import Budget
 from handler.protocol import ErrorCode, Identity, ProtocolError
+from handler.sender import Sender
 from handler.settings import Limits
 from handler.store.connections import Connection, ConnectionStore
 from handler.store.messages import MessageStore
@@ -32,7 +33,7 @@ from handler.store.sessions import SessionStore
 class Connections:
     def __init__(
         self, connections: ConnectionStore, sessions: SessionStore, messages: MessageStore, markers: MarkerStore, *,
-        live: LiveConnections, admission: RoomAdmission, departures: Departures, replies: Replies,
+        sender: Sender, live: LiveConnections, admission: RoomAdmission, departures: Departures, replies: Replies,
         limiter: RateLimiter, quotes: Quotes, limits: Limits, clock: Callable[[], int],
         is_revoked: Callable[[Identity], bool], is_admin: Callable[[str], bool],
     ):
@@ -44,7 +45,7 @@ class Connections:
         self.admission = admission
         self.departures = departures
         self.replies = replies
-        self.sender = replies.sender
+        self.sender = sender
         self.limiter = limiter
         self.quotes = quotes
         self.limits = limits

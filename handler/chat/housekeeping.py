@@ -14,6 +14,7 @@ from handler.chat.live_connections import expiry_reason
 from handler.chat.replies import Replies
 from handler.errors import ConnectionGone, SendFailed
 from handler.protocol import ErrorCode, ProtocolError
+from handler.sender import Sender
 from handler.store.connections import ConnectionStore
 from handler.store.followups import FollowUp, FollowUpStore
 from handler.store.sessions import SessionStore
@@ -29,13 +30,14 @@ FAMILY_PREFIX = "fam:"
 
 class Housekeeping:
     def __init__(self, connections: ConnectionStore, sessions: SessionStore, follow_ups: FollowUpStore, *,
-                 departures: Departures, replies: Replies, admission: RoomAdmission, clock: Callable[[], int]):
+                 sender: Sender, departures: Departures, replies: Replies, admission: RoomAdmission,
+                 clock: Callable[[], int]):
         self.connections = connections
         self.sessions = sessions
         self.follow_ups = follow_ups
         self.departures = departures
         self.replies = replies
-        self.sender = replies.sender
+        self.sender = sender
         self.admission = admission
         self.clock = clock
 
