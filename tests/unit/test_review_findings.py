@@ -7,7 +7,7 @@ from handler import protocol
 from handler.guard import Refused
 from handler.protocol import ErrorCode, Join, SendMessage
 from tests.unit.conftest import connection_store
-from tests.unit.test_rooms_service import connect, member, parsed, refused, who, world  # noqa: F401
+from tests.unit.rooms_support import connect, member, parsed, refused, who, world  # noqa: F401
 
 
 def test_a_moderator_banned_from_a_public_room_can_no_longer_moderate_it(world, api):
