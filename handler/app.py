@@ -1,14 +1,18 @@
 """The composition root: every collaborator built from one Settings, once per cold start.
 
-    settings ─┬─ transport ─┬─ dynamodb client ─┬─ ChatStore ─────┬─ Chat (per endpoint)
-              │             │                   ├─ BudgetStore ───┤
-              │             │                   └─ AccountsStore ─┼─ AccountService
-              │             └─ Sender (per endpoint) ─ Broadcaster┘
-              ├─ SigningKeys (SSM on AWS)          └─ AsyncInvoker (Lambda, big rooms)
+    settings ─┬─ transport ─┬─ dynamodb client ── stores: connections, follow-ups, sessions, messages,
+              │             │                      budgets, rooms, read markers, accounts, refresh
+              │             └─ Sender (per management endpoint) ─ Broadcaster ─ AsyncInvoker (big rooms)
+              └─ SigningKeys (SSM on AWS)
+
+    per endpoint: Chat (handler/chat/: its collaborators) ─┬─ RoomService, ModerationService
+                                                            └─ ReadService
+    once:         AccountService (its logout closes connections through the chat's housekeeping)
 
 Entry points ask `app()` for what they need; each collaborator is built on first use, so the
-authorizer builds only the accounts store and the signing keys. Every AWS client can be given
-(tests pass moto's DynamoDB and a fake transport); a default is built only when none is.
+authorizer builds only the accounts store and the signing keys, and imports no service: the
+services are imported where they are built. Every AWS client can be given (tests pass moto's
+DynamoDB and a fake transport); a default is built only when none is.
 
 With IAM enforced (settings.iam, the local stack and the unit tests; local_iam/), every client,
 given or built, is wrapped so that each call is checked against the function's role from the stack
@@ -20,12 +24,9 @@ from __future__ import annotations
 import threading
 import time
 from functools import cached_property
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from handler import log
-from handler.accounts import AccountService
-from handler.broadcast import AsyncInvoker, Broadcaster
-from handler.chat import Chat
 from handler.lean_dynamodb import LeanDynamoDBClient
 from handler.protocol import Identity
 from handler.sender import Sender
@@ -33,15 +34,23 @@ from handler.settings import ConfigError, Settings
 from handler.signing_keys import SigningKeys
 from handler.store.accounts import AccountsStore
 from handler.store.budgets import BudgetStore
-from handler.moderation import ModerationService
-from handler.rooms import RoomService
-from handler.store.chat import ChatStore
+from handler.store.connections import ConnectionStore
 from handler.store.dynamo import ReadCounter
-from handler.store.rooms import RoomsStore
+from handler.store.followups import FollowUpStore
+from handler.store.messages import MessageStore
+from handler.store.read_markers import MarkerStore
 from handler.store.refresh import RefreshStore
-from handler.store.unread import MarkerStore
-from handler.unread import ReadService
+from handler.store.rooms import RoomsStore
+from handler.store.sessions import SessionStore
 from handler.transport import Transport
+
+if TYPE_CHECKING:
+    from handler.accounts import AccountService
+    from handler.broadcast import AsyncInvoker
+    from handler.chat.service import Chat
+    from handler.moderation import ModerationService
+    from handler.read_markers import ReadService
+    from handler.rooms import RoomService
 
 
 def _now_ms() -> int:
@@ -61,6 +70,8 @@ class App:
         self._ssm_client = ssm_client
         self._enforcer = enforcer
         self._senders: dict[str, Sender] = {}
+        # The services of each management endpoint (one, in practice), by kind and endpoint.
+        self._services: dict[tuple[str, str], object] = {}
         self._lock = threading.Lock()
         self.reads = ReadCounter()
         log.configure(level=settings.log_level, function=settings.function_name)
@@ -130,8 +141,20 @@ class App:
     # -- stores and services ---------------------------------------------------------------------
 
     @cached_property
-    def chat_store(self) -> ChatStore:
-        return ChatStore(self.dynamodb, self.settings.tables, self.settings.retention, self.reads)
+    def connection_store(self) -> ConnectionStore:
+        return ConnectionStore(self.dynamodb, self.settings.tables, self.reads)
+
+    @cached_property
+    def follow_up_store(self) -> FollowUpStore:
+        return FollowUpStore(self.dynamodb, self.settings.tables, self.reads)
+
+    @cached_property
+    def session_store(self) -> SessionStore:
+        return SessionStore(self.dynamodb, self.settings.tables, self.settings.retention, self.reads)
+
+    @cached_property
+    def message_store(self) -> MessageStore:
+        return MessageStore(self.dynamodb, self.settings.tables, self.settings.retention, self.reads)
 
     @cached_property
     def budget_store(self) -> BudgetStore:
@@ -176,6 +199,8 @@ class App:
 
     @cached_property
     def invoker(self) -> AsyncInvoker | None:
+        from handler.broadcast import AsyncInvoker
+
         name = self.settings.fanout.function_name
         return AsyncInvoker(name, self.lambda_client()) if name else None
 
@@ -189,31 +214,91 @@ class App:
                 )
         return sender
 
+    def _once(self, kind: str, endpoint: str, build: Callable[[], object]):
+        """The `kind` service of `endpoint`, built on first use."""
+        key = (kind, endpoint)
+        service = self._services.get(key)
+        if service is None:
+            built = build()  # outside the lock: building asks for the sender, which takes it
+            with self._lock:
+                service = self._services.setdefault(key, built)
+        return service
+
     def chat(self, endpoint: str | None = None) -> Chat:
         """The chat service posting through `endpoint`: the event's API, else this stage's."""
         endpoint = self.settings.delivery.management_endpoint or endpoint or self.settings.delivery.api_url
         if not endpoint:
             raise ConfigError("no management endpoint: set WSCHAT_WS_API_URL or WSCHAT_MANAGEMENT_ENDPOINT")
+        return self._once("chat", endpoint, lambda: self._build_chat(endpoint))
+
+    def _build_chat(self, endpoint: str) -> Chat:
+        from handler.broadcast import Broadcaster
+        from handler.chat.admission import RoomAdmission
+        from handler.chat.connections import Connections
+        from handler.chat.departures import Departures
+        from handler.chat.housekeeping import Housekeeping
+        from handler.chat.live_connections import LiveConnections
+        from handler.chat.message_actions import MessageActions
+        from handler.chat.messaging import Messaging
+        from handler.chat.quotes import Quotes
+        from handler.chat.rate_limits import RateLimiter
+        from handler.chat.replies import Replies
+        from handler.chat.service import Chat
+
+        limits, clock = self.settings.limits, self.now_ms
+        connections, messages = self.connection_store, self.message_store
         sender = self.sender(endpoint)
         broadcaster = Broadcaster(sender, self.invoker, self.settings.fanout.batch_size)
-        return Chat(self.chat_store, sender, broadcaster, self.settings.limits, self.now_ms,
-                    budgets=self.budget_store, is_revoked=self.is_revoked, verify=self.verified,
-                    rooms=self.rooms_store, is_admin=self.accounts_store.is_admin, markers=self.marker_store)
+        limiter = RateLimiter(self.budget_store, clock)
+        departures = Departures(connections, self.session_store, self.follow_up_store, self.budget_store,
+                                broadcaster, limits, clock)
+        replies = Replies(sender, departures.drop_gone)
+        admission = RoomAdmission(self.rooms_store, clock)
+        housekeeping = Housekeeping(connections, self.session_store, self.follow_up_store, sender=sender,
+                                    departures=departures, replies=replies, admission=admission, clock=clock)
+        live = LiveConnections(connections, clock, housekeeping.end_connection)
+        quotes = Quotes(messages)
+        shared = dict(live=live, limiter=limiter, replies=replies, departures=departures, limits=limits, clock=clock)
+        return Chat(
+            sender=sender, broadcaster=broadcaster, limiter=limiter, replies=replies, live=live,
+            admission=admission, departures=departures, housekeeping=housekeeping,
+            connections=Connections(connections, self.session_store, messages, self.marker_store, sender=sender,
+                                    admission=admission, quotes=quotes, is_revoked=self.is_revoked,
+                                    is_admin=self.accounts_store.is_admin, **shared),
+            messaging=Messaging(connections, messages, self.budget_store, self.rooms_store, self.marker_store,
+                                broadcaster=broadcaster, quotes=quotes, **shared),
+            message_actions=MessageActions(connections, messages, self.budget_store, broadcaster=broadcaster,
+                                           verify=self.verified, **shared),
+        )
 
     def room_service(self, chat: Chat) -> RoomService:
         """Rooms (createroom, invite, leave, dm, rooms, members) over the chat service of the event."""
-        return RoomService(chat, self.rooms_store, self.accounts_store, self.settings.limits)
+        from handler.rooms import RoomService
 
-    def read_service(self, chat: Chat) -> ReadService:
-        """Read markers (read) over the chat service of the event."""
-        return ReadService(chat, self.marker_store, self.settings.limits)
+        return self._once("rooms", chat.sender.endpoint, lambda: RoomService(chat, **self._room_parts()))
 
     def moderation(self, chat: Chat) -> ModerationService:
         """Moderation (setrole, kick, ban, unban, mute, deletemessage, modlog)."""
-        return ModerationService(chat, self.rooms_store, self.accounts_store, self.settings.limits)
+        from handler.moderation import ModerationService
+
+        return self._once("moderation", chat.sender.endpoint, lambda: ModerationService(chat, **self._room_parts()))
+
+    def _room_parts(self) -> dict:
+        return dict(rooms=self.rooms_store, accounts=self.accounts_store, connections=self.connection_store,
+                    messages=self.message_store, follow_ups=self.follow_up_store, markers=self.marker_store,
+                    limits=self.settings.limits, clock=self.now_ms)
+
+    def read_service(self, chat: Chat) -> ReadService:
+        """Read markers (read) over the chat service of the event."""
+        from handler.read_markers import ReadService
+
+        return self._once("read", chat.sender.endpoint, lambda: ReadService(
+            chat, self.marker_store, self.connection_store, self.settings.limits, self.now_ms))
 
     @cached_property
     def account_service(self) -> AccountService:
+        from handler.accounts import AccountService
+
         return AccountService(
             self.accounts_store, self.settings.accounts, self.settings.limits, self.signing_keys,
             audience=self.settings.audience, clock=self.now_ms, close_connections=self._close_token_connections,
@@ -221,7 +306,7 @@ class App:
         )
 
     def _close_token_connections(self, identity: Identity) -> int:
-        return self.chat().log_out(identity.username, identity.jti, identity.family)
+        return self.chat().housekeeping.log_out(identity.username, identity.jti, identity.family)
 
 
 def _boto3_client(service: str, region: str, endpoint_url: str | None):

@@ -14,7 +14,7 @@ import json
 from handler import log
 from handler.errors import WschatError
 from handler.sender import Sender
-from handler.store.chat import Member
+from handler.store.connections import Member
 
 
 class AsyncInvoker:

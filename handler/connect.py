@@ -5,7 +5,7 @@ from handler.entry import connect_route
 
 
 def _connect(chat, event, identity):
-    chat.connect(
+    chat.connections.connect(
         connection_id=event.connection_id,
         identity=identity,
         room=protocol.validate_room(event.query.get("room") or protocol.DEFAULT_ROOM),

@@ -2,4 +2,4 @@
 
 from handler.entry import disconnect_route
 
-handler = disconnect_route(lambda chat, connection_id: chat.disconnect(connection_id))
+handler = disconnect_route(lambda chat, connection_id: chat.departures.disconnect(connection_id))

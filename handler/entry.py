@@ -14,12 +14,12 @@ are one line per route over these.
 from __future__ import annotations
 
 import json
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from handler import log, protocol
 from handler.app import app
 from handler.auth.tokens import TokenError
-from handler.chat import Chat
+from handler.chat.refusals import ConnectRefusal, ConnectRefused
 from handler.errors import ConnectionGone, SessionExpired, StorageUnavailable
 from handler.events import AuthorizerEvent, HttpEvent, WebSocketEvent
 from handler.guard import Refused, guard, quietly
@@ -27,7 +27,18 @@ from handler.protocol import ErrorCode, Identity, ProtocolError
 from handler.sender import POST_MAX_BYTES
 from handler.settings import ConfigError
 
+if TYPE_CHECKING:
+    from handler.chat.service import Chat
+
 OK = {"statusCode": 200}
+
+# The status API Gateway refuses a $connect upgrade with, for each refusal of the chat service.
+CONNECT_STATUS = {
+    ConnectRefusal.SESSION_OVER: 401,
+    ConnectRefusal.NOT_ADMITTED: 403,
+    ConnectRefusal.REVOKED: 403,
+    ConnectRefusal.TOO_MANY_CONNECTIONS: 429,
+}
 
 
 def _websocket_keys(event: WebSocketEvent) -> dict:
@@ -75,7 +86,7 @@ def websocket_route(route: str, work: Callable[[Chat, WebSocketEvent, str, Ident
             return {"statusCode": 403}
         chat = _chat_for(event)
         if isinstance(exc, ConnectionGone):
-            quietly(chat.drop_gone, [event.connection_id])  # the sender itself left while we worked
+            quietly(chat.departures.drop_gone, [event.connection_id])  # the sender itself left while we worked
             return OK
         if isinstance(exc, SessionExpired):  # an expired session was told why and closed already
             return OK
@@ -91,7 +102,7 @@ def websocket_route(route: str, work: Callable[[Chat, WebSocketEvent, str, Ident
             code, message = ErrorCode.INTERNAL, "internal error"
         if two_way:
             return answer({**protocol.error_frame(code, message), **fields})
-        chat.reply_error(event.connection_id, code, message, fields)
+        chat.replies.reply_error(event.connection_id, code, message, fields)
         return OK
 
     def run(event: WebSocketEvent):
@@ -138,7 +149,11 @@ def connect_route(work: Callable[[Chat, WebSocketEvent, Identity], None]):
             raise Refused(403, "unauthorized")
         if identity.expires_at <= app().now_ms() // 1000:
             raise Refused(401, "token expired")
-        work(_chat_for(event), event, identity)
+        try:
+            work(_chat_for(event), event, identity)
+        except ConnectRefused as refused:
+            log_fields = {"code": refused.code} if refused.code else {}
+            raise Refused(CONNECT_STATUS[refused.reason], refused.message, **log_fields) from None
         return OK
 
     fallback = {"statusCode": 500, "body": "internal error"}

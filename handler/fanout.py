@@ -8,7 +8,7 @@ from handler.entry import background
 
 def _fanout(event) -> dict:
     endpoint, room, frame, members = parse_fanout_event(event)
-    app().chat(endpoint).deliver_batch(room, members, frame)
+    app().chat(endpoint).messaging.deliver_batch(room, members, frame)
     return {"statusCode": 200}
 
 

@@ -7,23 +7,23 @@ from handler.protocol import ErrorCode, ProtocolError
 
 
 def _send_message(chat, event, connection_id, identity):
-    return chat.send_message(connection_id, identity, protocol.parse_send_message(protocol.parse_request(event.body)))
+    return chat.messaging.send_message(connection_id, identity, protocol.parse_send_message(protocol.parse_request(event.body)))
 
 
 def _join(chat, event, connection_id, identity):
-    chat.join(connection_id, identity, protocol.parse_join(protocol.parse_request(event.body)))
+    chat.connections.join(connection_id, identity, protocol.parse_join(protocol.parse_request(event.body)))
 
 
 def _history(chat, event, connection_id, identity):
-    chat.history(connection_id, identity, protocol.parse_history(protocol.parse_request(event.body)))
+    chat.messaging.history(connection_id, identity, protocol.parse_history(protocol.parse_request(event.body)))
 
 
 def _heartbeat(chat, event, connection_id, identity):
-    return chat.heartbeat()
+    return chat.messaging.heartbeat()
 
 
 def _renew(chat, event, connection_id, identity):
-    chat.renew(connection_id, identity, protocol.parse_renew(protocol.parse_request(event.body)))
+    chat.message_actions.renew(connection_id, identity, protocol.parse_renew(protocol.parse_request(event.body)))
 
 
 def _read(chat, event, connection_id, identity):

@@ -11,10 +11,10 @@ ban also refuses every later join or `?room=` connect (`banned`) until an unban 
 from __future__ import annotations
 
 from handler import log, protocol
+from handler.chat.housekeeping import EVICT_RECHECK_SECONDS
 from handler.protocol import ErrorCode, Identity, ProtocolError
-from handler.chat import EVICT_RECHECK_SECONDS
-from handler.rooms import RoomActions
-from handler.store.chat import FollowUp
+from handler.rooms import RoomActions, Standing, Target
+from handler.store.followups import FollowUp
 from handler.store.rooms import user_key
 
 
@@ -49,19 +49,25 @@ class ModerationService(RoomActions):
             self.rooms.set_role(request.room, target.key, target.username, request.role, now)
         self.rooms.log(request.room, actor=identity.username, action="setrole", target=target.username, now_ms=now,
                        role=request.role)
-        self.chat._reply(connection_id, protocol.done_frame(action="setrole", room=request.room, user=target.username,
-                                                            role=request.role))
+        self.replies.reply(connection_id, protocol.done_frame(action="setrole", room=request.room, user=target.username,
+                                                              role=request.role))
         log.add(room=request.room, role=request.role)
 
-    def kick(self, connection_id: str, identity: Identity, request: protocol.RoomUser) -> None:
+    def _moderating(self, connection_id: str, identity: Identity, request: protocol.RoomUser) -> tuple[Standing, Target]:
+        """What kick, ban, unban and mute check first: the actor moderates the room, and outranks
+        the user they act on. Returns the actor's standing and that user."""
         conn = self._actor(connection_id, identity)
         standing = self._moderator(request.room, conn)
         target = self._target(request.user)
         self._outranks(standing, request.room, target, conn)
+        return standing, target
+
+    def kick(self, connection_id: str, identity: Identity, request: protocol.RoomUser) -> None:
+        standing, target = self._moderating(connection_id, identity, request)
         self._not_its_owner(standing, target)
         moved = self._kick(standing, target, protocol.kicked_frame(room=request.room, by=identity.username))
         self.rooms.log(request.room, actor=identity.username, action="kick", target=target.username, now_ms=self.clock())
-        self.chat._reply(connection_id, protocol.done_frame(action="kick", room=request.room, user=target.username))
+        self.replies.reply(connection_id, protocol.done_frame(action="kick", room=request.room, user=target.username))
         log.add(room=request.room, connections=moved)
 
     @staticmethod
@@ -80,17 +86,14 @@ class ModerationService(RoomActions):
         moved = self._remove_from_room(standing.room, target.username, frame)
         # The by-user index lags its table (on AWS): a connection that joined a moment ago may be
         # missing above. Where the user may not come back (a private room, a ban), the sweep looks
-        # again (Chat.settle_eviction).
+        # again (Housekeeping.settle_eviction).
         if standing.private or frame.get("type") == "banned":
-            self.chat.store.schedule(FollowUp("evict", (standing.room, target.username),
+            self.follow_ups.schedule(FollowUp("evict", (standing.room, target.username),
                                               self.clock() // 1000 + EVICT_RECHECK_SECONDS))
         return moved
 
     def ban(self, connection_id: str, identity: Identity, request: protocol.RoomUser) -> None:
-        conn = self._actor(connection_id, identity)
-        standing = self._moderator(request.room, conn)
-        target = self._target(request.user)
-        self._outranks(standing, request.room, target, conn)
+        standing, target = self._moderating(connection_id, identity, request)
         self._not_its_owner(standing, target)
         now = self.clock()
         until = now + request.minutes * self._minute_ms if request.minutes else None
@@ -101,46 +104,40 @@ class ModerationService(RoomActions):
                                                                    until=until_text))
         self.rooms.log(request.room, actor=identity.username, action="ban", target=target.username, now_ms=now,
                        minutes=request.minutes)
-        self.chat._reply(connection_id, protocol.done_frame(action="ban", room=request.room, user=target.username,
-                                                            until=until_text))
+        self.replies.reply(connection_id, protocol.done_frame(action="ban", room=request.room, user=target.username,
+                                                              until=until_text))
         log.add(room=request.room, connections=moved)
 
     def unban(self, connection_id: str, identity: Identity, request: protocol.RoomUser) -> None:
-        conn = self._actor(connection_id, identity)
-        standing = self._moderator(request.room, conn)
-        target = self._target(request.user)
-        self._outranks(standing, request.room, target, conn)
+        _, target = self._moderating(connection_id, identity, request)
         if not self.rooms.unban(request.room, target.key):
             raise ProtocolError(ErrorCode.NOT_FOUND, f"{target.username} is not banned from {request.room}")
         self.rooms.log(request.room, actor=identity.username, action="unban", target=target.username, now_ms=self.clock())
-        self.chat._reply(connection_id, protocol.done_frame(action="unban", room=request.room, user=target.username))
+        self.replies.reply(connection_id, protocol.done_frame(action="unban", room=request.room, user=target.username))
         log.add(room=request.room)
 
     def mute(self, connection_id: str, identity: Identity, request: protocol.RoomUser) -> None:
-        conn = self._actor(connection_id, identity)
-        standing = self._moderator(request.room, conn)
-        target = self._target(request.user)
-        self._outranks(standing, request.room, target, conn)
+        _, target = self._moderating(connection_id, identity, request)
         now = self.clock()
         until = now + request.minutes * self._minute_ms
         self.rooms.mute(request.room, target.key, target.username, until_ms=until, by=identity.username, now_ms=now)
         # Their connections in the room carry it, so that sendmessage refuses without a read.
-        for connection_id_in in self.chat.store.user_connections_in(target.username, request.room):
-            self.chat.store.set_muted(connection_id_in, request.room, until)
+        for connection_id_in in self.connections.user_connections_in(target.username, request.room):
+            self.connections.set_muted(connection_id_in, request.room, until)
         # The by-user index lags its table (on AWS), and a join at the same moment may have read
-        # "not muted" before the mute was written: the sweep looks again (Chat.settle_mute).
-        self.chat.store.schedule(FollowUp("mute", (request.room, target.username),
+        # "not muted" before the mute was written: the sweep looks again (Housekeeping.settle_mute).
+        self.follow_ups.schedule(FollowUp("mute", (request.room, target.username),
                                           now // 1000 + EVICT_RECHECK_SECONDS))
         self.rooms.log(request.room, actor=identity.username, action="mute", target=target.username, now_ms=now,
                        minutes=request.minutes)
-        self.chat._reply(connection_id, protocol.done_frame(action="mute", room=request.room, user=target.username,
-                                                            until=protocol.iso_utc(until)))
+        self.replies.reply(connection_id, protocol.done_frame(action="mute", room=request.room, user=target.username,
+                                                              until=protocol.iso_utc(until)))
         log.add(room=request.room)
 
     def delete_message(self, connection_id: str, identity: Identity, request: protocol.DeleteMessage) -> None:
         conn = self._actor(connection_id, identity)
         standing = self._readable(request.room, conn)
-        message = self.chat.store.message(request.room, request.id)
+        message = self.messages.message(request.room, request.id)
         if message is None or message.deleted_at is not None:
             raise ProtocolError(ErrorCode.NOT_FOUND, "no such message")
         own = user_key(message.sender) == user_key(identity.username)
@@ -153,19 +150,19 @@ class ModerationService(RoomActions):
             if author_rank >= standing.rank:
                 raise ProtocolError(ErrorCode.FORBIDDEN, f"{message.sender} has a role at least as high as yours")
         now = self.clock()
-        if not self.chat.store.delete_message(request.room, request.id, by=identity.username, at_ms=now):
+        if not self.messages.delete_message(request.room, request.id, by=identity.username, at_ms=now):
             raise ProtocolError(ErrorCode.NOT_FOUND, "no such message")
         frame = protocol.deleted_frame(room=request.room, id=request.id, by=identity.username)
-        members = self.chat.store.room_members(request.room)
+        members = self.connections.room_members(request.room)
         # Inline (never handed to `fanout`): this function's role posts, and invokes nothing.
-        _, gone = self.chat.broadcaster.deliver(request.room, members, frame, split=False)
+        _, gone = self.broadcaster.deliver(request.room, members, frame, split=False)
         if conn.room != request.room:
-            self.chat._reply(connection_id, frame)
+            self.replies.reply(connection_id, frame)
         if not own:
             self.rooms.log(request.room, actor=identity.username, action="deletemessage", target=message.sender,
                            now_ms=now, messageId=request.id)
         if gone:
-            self.chat.drop_gone_members(request.room, gone)
+            self.departures.drop_gone_members(request.room, gone)
         log.add(room=request.room, own=own)
 
     def modlog(self, connection_id: str, identity: Identity, request: protocol.RoomOnly) -> None:
@@ -174,5 +171,5 @@ class ModerationService(RoomActions):
         if request.cursor is not None and not protocol.is_message_id(request.cursor):
             raise ProtocolError(ErrorCode.BAD_REQUEST, '"before" must be an entry id of an earlier page')
         entries, more = self.rooms.modlog(request.room, request.cursor, protocol.MODLOG_PAGE)
-        self.chat._reply(connection_id, protocol.modlog_frame(room=request.room, entries=entries, has_more=more))
+        self.replies.reply(connection_id, protocol.modlog_frame(room=request.room, entries=entries, has_more=more))
         log.add(room=request.room, entries=len(entries))

@@ -1,10 +1,11 @@
 """Rooms: what createroom, invite, leave, dm, rooms and members do (the `rooms` function), over
-the rooms store, the accounts store (who exists, who is a site admin) and the chat service (the
-connection rows, posting, presence).
+the rooms store, the accounts store (who exists, who is a site admin), the connection and message
+stores, and the chat service's public collaborators (replies, rate limits, live connections,
+departures).
 
 Who may do what is decided here, from DynamoDB, never from what the client claims:
 
-- A private room admits its members only: `join` and `$connect` check (Chat.admit_to_room) and
+- A private room admits its members only: `join` and `$connect` check (RoomAdmission.admit) and
   the result stays on the connection row; history and sendmessage only ever use the connection's
   own room. A non-member learns only that the room exists (`forbidden`, `room_exists`).
 - Roles rank member < moderator < owner < site admin (protocol.ROLE_RANKS, ADMIN_RANK); an action
@@ -16,16 +17,21 @@ Who may do what is decided here, from DynamoDB, never from what the client claim
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from handler import log, protocol
-from handler.chat import Chat, _side_pool
+from handler.chat.service import Chat
+from handler.chat.side_pool import side_pool
 from handler.limits import Budget
 from handler.protocol import ErrorCode, Identity, ProtocolError
+from handler.read_markers import unread_entries
 from handler.settings import Limits
 from handler.store.accounts import AccountsStore
-from handler.store.chat import Connection
+from handler.store.connections import Connection, ConnectionStore
+from handler.store.followups import FollowUpStore
+from handler.store.messages import MessageStore
+from handler.store.read_markers import MarkerStore
 from handler.store.rooms import Access, RoomsStore, user_key
-from handler.unread import unread_entries
 
 
 @dataclass(frozen=True)
@@ -55,19 +61,30 @@ class Target:
 class RoomActions:
     """What room actions and moderation share: budgets, the actor's standing, the target user."""
 
-    def __init__(self, chat: Chat, rooms: RoomsStore, accounts: AccountsStore, limits: Limits):
-        self.chat = chat
+    def __init__(self, chat: Chat, *, rooms: RoomsStore, accounts: AccountsStore, connections: ConnectionStore,
+                 messages: MessageStore, follow_ups: FollowUpStore, markers: MarkerStore, limits: Limits,
+                 clock: Callable[[], int]):
+        # What they use of the chat service: its public collaborators, never its internals.
+        self.replies = chat.replies
+        self.limiter = chat.limiter
+        self.live = chat.live
+        self.departures = chat.departures
+        self.broadcaster = chat.broadcaster
         self.rooms = rooms
         self.accounts = accounts
+        self.connections = connections
+        self.messages = messages
+        self.follow_ups = follow_ups
+        self.markers = markers
         self.limits = limits
-        self.clock = chat.clock
+        self.clock = clock
         self.action_budget = Budget(limits.room_action_burst, limits.room_action_rate)
         self.create_budget = Budget(limits.room_create_burst, limits.room_create_rate)
         self.invited_budget = Budget(limits.invite_target_burst, limits.invite_target_rate)
 
     def _actor(self, connection_id: str, identity: Identity) -> Connection:
-        self.chat._spend("room", identity.username, self.action_budget, "too many room actions")
-        return self.chat.live_connection(connection_id)
+        self.limiter.spend_or_refuse("room", identity.username, self.action_budget, "too many room actions")
+        return self.live.get(connection_id)
 
     def _standing(self, room: str, conn: Connection) -> Standing:
         access = self.rooms.access(room, user_key(conn.username), self.clock())
@@ -120,39 +137,33 @@ class RoomActions:
 
     def _notify_user(self, username: str, frame: dict) -> None:
         """Post a frame to every connection of the user (an invitation: wherever they are)."""
-        ids = [cid for cid, _ in self.chat.store.user_connections(username)]
-        if ids:
-            result = self.chat.sender.broadcast(ids, frame)
-            if result.gone:
-                self.chat.drop_gone(result.gone)
+        self.replies.tell_connections([cid for cid, _ in self.connections.user_connections(username)], frame)
 
     def _remove_from_room(self, room: str, username: str, frame: dict | None) -> int:
         """Take the user's connections out of the room (into no room), tell each why, and tell
         the room they left; return how many there were."""
         moved = []
-        for connection_id in self.chat.store.user_connections_in(username, room):
-            if self.chat.store.evict(connection_id, room) is not None:
+        for connection_id in self.connections.user_connections_in(username, room):
+            if self.connections.evict(connection_id, room) is not None:
                 moved.append(connection_id)
         if moved and frame is not None:
-            result = self.chat.sender.broadcast(moved, frame)
-            if result.gone:
-                self.chat.drop_gone(result.gone)
+            self.replies.tell_connections(moved, frame)
         if moved:
-            self.chat._announce_left(room, [username])
+            self.departures.announce_left(room, [username])
         return len(moved)
 
     def _mine(self, identity: Identity) -> tuple[list[dict], bool]:
-        """The user's rooms: their memberships, and the public rooms they have read (handler/unread.py),
+        """The user's rooms: their memberships, and the public rooms they have read (handler/read_markers.py),
         each with its unread count and mention flag; most recently active first."""
-        markers = _side_pool.submit(self.chat.markers.markers, identity.username) if self.chat.markers else None
+        markers = side_pool.submit(self.markers.markers, identity.username)
         memberships, more = self.rooms.memberships(user_key(identity.username), protocol.ROOMS_MINE_MAX)
-        marked = markers.result() if markers else []
+        marked = markers.result()
         # A room with a mention but no marker or membership is not listed: no need for its record.
         named = list(dict.fromkeys([m.room for m in memberships] + [m.room for m in marked if m.read_id]))
         records = {}
         for start in range(0, len(named), protocol.ROOMS_MINE_MAX):  # BatchGetItem takes 100 keys
             # Strongly consistent: a room's last activity decides whether its unread messages are
-            # counted (handler/unread.py), and a touch of a moment ago must count.
+            # counted (handler/read_markers.py), and a touch of a moment ago must count.
             records.update(self.rooms.records(named[start:start + protocol.ROOMS_MINE_MAX], consistent=True))
         mine = []
         for membership in memberships:
@@ -164,7 +175,7 @@ class RoomActions:
             if membership.dm_with is not None:
                 entry["with"] = membership.dm_with
             mine.append(entry)
-        mine = unread_entries(mine, memberships, marked, records, self.chat.store.newest_after)
+        mine = unread_entries(mine, memberships, marked, records, self.messages.newest_after)
         mine.sort(key=lambda e: e["lastActivityAt"] or "", reverse=True)
         more = more or len(mine) > protocol.ROOMS_MINE_MAX
         return mine[:protocol.ROOMS_MINE_MAX], more
@@ -177,16 +188,16 @@ class RoomService(RoomActions):
         conn = self._actor(connection_id, identity)
         if identity.guest:
             raise ProtocolError(ErrorCode.FORBIDDEN, "guests cannot create rooms; sign up to own one")
-        self.chat._spend("create", identity.username, self.create_budget, "too many new rooms")
+        self.limiter.spend_or_refuse("create", identity.username, self.create_budget, "too many new rooms")
         room = request.room
         # The room every connection without ?room= enters: nobody may own it (site admins moderate it).
         if room == protocol.DEFAULT_ROOM:
             raise ProtocolError(ErrorCode.ROOM_EXISTS, f"{room} is everyone's room")
-        if self.chat.store.has_messages(room):
+        if self.messages.has_messages(room):
             raise ProtocolError(ErrorCode.ROOM_EXISTS, f"{room} exists already")
         # Someone in a room nobody created yet would find it owned around them (made private, or
         # they banned from it): a room with other people in it is taken, public or private.
-        others = [m for m in self.chat.store.room_members(room) if m.username != identity.username]
+        others = [m for m in self.connections.room_members(room) if m.username != identity.username]
         if others:
             raise ProtocolError(ErrorCode.ROOM_EXISTS, f"{room} exists already (people are in it)")
         now = self.clock()
@@ -197,7 +208,7 @@ class RoomService(RoomActions):
             raise ProtocolError(ErrorCode.ROOM_EXISTS, f"{room} exists already")
         if outcome == "too_many":
             raise ProtocolError(ErrorCode.FORBIDDEN, f"you own {self.limits.max_owned_rooms} rooms already")
-        self.chat._reply(connection_id, protocol.room_frame(
+        self.replies.reply(connection_id, protocol.room_frame(
             room=room, visibility=request.visibility, topic=request.topic, owner=identity.username, role="owner",
             created_at=protocol.iso_utc(now)))
         log.add(room=room, visibility=request.visibility, user=conn.username)
@@ -213,7 +224,7 @@ class RoomService(RoomActions):
         new = self.rooms.role(request.room, target.key) is None
         if new:
             # What one user may be sent, from everyone: a flood of invitations is refused.
-            self.chat._spend("invited", target.key, self.invited_budget, f"{target.username} has had too many invitations")
+            self.limiter.spend_or_refuse("invited", target.key, self.invited_budget, f"{target.username} has had too many invitations")
             new = self.rooms.add_member(request.room, target.key, target.username, "member", self.clock())
         if new:
             self.rooms.log(request.room, actor=identity.username, action="invite", target=target.username,
@@ -221,7 +232,7 @@ class RoomService(RoomActions):
             record = standing.access.record
             self._notify_user(target.username, protocol.invited_frame(
                 room=request.room, by=identity.username, visibility=record.visibility if record else "public"))
-        self.chat._reply(connection_id, protocol.done_frame(action="invite", room=request.room, user=target.username))
+        self.replies.reply(connection_id, protocol.done_frame(action="invite", room=request.room, user=target.username))
         log.add(room=request.room, new=new)
 
     def leave(self, connection_id: str, identity: Identity, request: protocol.RoomOnly) -> None:
@@ -238,7 +249,7 @@ class RoomService(RoomActions):
         if private:
             # Out of a private room, the user's connections (this one too) are in no room.
             self._remove_from_room(request.room, identity.username, None)
-        self.chat._reply(connection_id, protocol.done_frame(action="leave", room=request.room, user=identity.username))
+        self.replies.reply(connection_id, protocol.done_frame(action="leave", room=request.room, user=identity.username))
         log.add(room=request.room)
 
     def dm(self, connection_id: str, identity: Identity, username: str) -> None:
@@ -252,7 +263,7 @@ class RoomService(RoomActions):
         room = protocol.dm_room(me, target.key)
         now = self.clock()
         if self.rooms.record(room) is None:
-            self.chat._spend("create", identity.username, self.create_budget, "too many new rooms")
+            self.limiter.spend_or_refuse("create", identity.username, self.create_budget, "too many new rooms")
         created = self.rooms.open_dm(room=room, users=((identity.username, me), (target.username, target.key)),
                                      now_ms=now)
         # The other side hears of it only when it is new. One who left it is not put back (nor
@@ -260,7 +271,7 @@ class RoomService(RoomActions):
         if created:
             self._notify_user(target.username, protocol.invited_frame(
                 room=room, by=identity.username, visibility="private", dm_with=identity.username))
-        self.chat._reply(connection_id, protocol.room_frame(
+        self.replies.reply(connection_id, protocol.room_frame(
             room=room, visibility="private", topic=None, owner=None, role="member",
             created_at=protocol.iso_utc(now) if created else None, dm_with=target.username))
         log.add(room=room, created=created)
@@ -269,11 +280,11 @@ class RoomService(RoomActions):
         self._actor(connection_id, identity)
         mine, mine_more = self._mine(identity)
         entries, more = self.rooms.directory(after, protocol.DIRECTORY_PAGE)
-        counts = list(_side_pool.map(self.chat.store.count_in_room, [e.room for e in entries]))
+        counts = list(side_pool.map(self.connections.count_in_room, [e.room for e in entries]))
         directory = [{"room": e.room, "topic": e.topic, "online": count, "lastActivityAt": protocol.iso_utc(e.active_at_ms),
                       "cursor": e.cursor} for e, count in zip(entries, counts)]
         frame = protocol.rooms_frame(mine=mine, mine_more=mine_more, directory=directory, directory_more=more)
-        self.chat._reply(connection_id, frame)
+        self.replies.reply(connection_id, frame)
         log.add(mine=len(frame["mine"]), directory=len(frame["directory"]))
 
     def members(self, connection_id: str, identity: Identity, request: protocol.RoomOnly) -> None:
@@ -283,5 +294,5 @@ class RoomService(RoomActions):
         rows, more = self.rooms.members(request.room, after, protocol.MEMBERS_PAGE)
         frame = protocol.members_frame(room=request.room, members=[
             {"user": name, "role": role} for _, name, role in rows], has_more=more)
-        self.chat._reply(connection_id, frame)
+        self.replies.reply(connection_id, frame)
         log.add(room=request.room, members=len(frame["members"]))

@@ -12,7 +12,7 @@ from handler.entry import background
 
 
 def _sweep(event) -> dict:
-    closed = app().chat().sweep_expired()
+    closed = app().chat().housekeeping.sweep_expired()
     log.add(closed=closed)
     return {"closed": closed}
 

@@ -213,11 +213,11 @@ class World:
 
     def crowd(self, room: str, count: int, prefix: str = "m") -> list[str]:
         """Members connected straight through the store (set-up, not a scenario's calls)."""
-        from handler.store.chat import Connection
+        from handler.store.connections import Connection
 
         ids = [f"{prefix}{i}-{room}" for i in range(count)]
         for cid in ids:
-            self.app.chat_store.put_connection(Connection(
+            self.app.connection_store.put_connection(Connection(
                 connection_id=cid, username=cid, guest=False, room=room, connected_at_ms=self.now_ms,
                 expires_at=self.now_ms // 1000 + 3600, session_ends_at=None))
         return ids
@@ -330,7 +330,7 @@ def connect_tells_the_room_and_forgets_the_members_found_gone(w: World):
     w.later(20)  # past the grace a young connection gets before it counts as gone
     w.api.gone.add("con-1")
     w.connect("con-2", "con-bob", room="con-room")
-    assert w.app.chat_store.get_connection("con-1") is None
+    assert w.app.connection_store.get_connection("con-1") is None
 
 
 @scenario("connect")
@@ -347,7 +347,7 @@ def connect_refuses_a_connection_over_the_users_cap_and_forgets_its_row(w: World
     w.start(WSCHAT_MAX_CONNECTIONS_PER_USER="1")
     w.connect("cap-1", "cap-ann", room="cap-room")
     response = w.call("connect", w.ws("$connect", connection_id="cap-2", username="cap-ann", room="cap-room"))
-    assert status(response) == 429 and w.app.chat_store.get_connection("cap-2") is None
+    assert status(response) == 429 and w.app.connection_store.get_connection("cap-2") is None
 
 
 @scenario("disconnect")
@@ -360,7 +360,7 @@ def disconnect_ends_the_session_and_tells_the_room(w: World):
     w.api.gone.add("dis-3")  # found gone by the presence
     assert status(w.call("disconnect", w.ws("$disconnect", connection_id="dis-1", username="dis-ann"))) == 200
     assert w.api.frames("dis-2", "presence")[-1]["event"] == "left"
-    assert w.app.chat_store.get_connection("dis-3") is None
+    assert w.app.connection_store.get_connection("dis-3") is None
 
 
 @scenario("sendmessage")
@@ -373,7 +373,7 @@ def sendmessage_stores_and_delivers_and_forgets_gone_members(w: World):
     w.api.gone.add("snd-3")
     w.call("sendmessage", w.ws("sendmessage", {"action": "sendmessage", "message": "hi"}, connection_id="snd-1",
                                username="snd-ann"))
-    assert w.api.frames("snd-2", "message") and w.app.chat_store.get_connection("snd-3") is None
+    assert w.api.frames("snd-2", "message") and w.app.connection_store.get_connection("snd-3") is None
 
 
 @scenario("sendmessage")
@@ -434,7 +434,7 @@ def _expired_and_gone(w: World, function: str, body: dict, prefix: str, route: s
     assert f"{prefix}-1" in w.api.closed
     w.api.gone.update({f"{prefix}-2", f"{prefix}-3"})  # the sender and another member gone
     w.call(function, w.ws(route, body, connection_id=f"{prefix}-2", username=f"{prefix}-bob"))
-    assert w.app.chat_store.get_connection(f"{prefix}-2") is None
+    assert w.app.connection_store.get_connection(f"{prefix}-2") is None
 
 
 @scenario("join")
@@ -456,7 +456,7 @@ def history_pages_and_housekeeping(w: World):
 def _reply_beyond_the_page(w: World, room: str, between: int) -> str:
     """Set-up: a message, `between` others, then a reply quoting the first, which is then deleted;
     returns the first's id."""
-    store, at = w.app.chat_store, w.now_ms
+    store, at = w.app.message_store, w.now_ms
     quoted = store.append_message(room=room, sender="q-ann", message="soon deleted", client_msg_id=None,
                                   sent_at_ms=at)
     for i in range(between):
@@ -508,7 +508,7 @@ def default_answers_an_unknown_action_and_forgets_a_gone_sender(w: World):
     w.later(20)
     w.api.gone.update({"dfl-1", "dfl-3"})
     w.call("default", w.ws("$default", {"action": "dance"}, connection_id="dfl-1", username="dfl-ann"))
-    assert w.app.chat_store.get_connection("dfl-1") is None
+    assert w.app.connection_store.get_connection("dfl-1") is None
 
 
 # -- rooms and moderation --------------------------------------------------------------------------
@@ -530,9 +530,9 @@ def connect_to_a_private_room_needs_a_membership_and_reads_the_admin_role(w: Wor
     assert _ask(w, "rooms", {"action": "createroom", "room": "cpr-priv", "visibility": "private"}, "cpr-1",
                 "cpr-ann")["type"] == "room"
     response = w.call("connect", w.ws("$connect", connection_id="cpr-2", username="cpr-bob", room="cpr-priv"))
-    assert status(response) == 403 and w.app.chat_store.get_connection("cpr-2") is None
+    assert status(response) == 403 and w.app.connection_store.get_connection("cpr-2") is None
     w.connect("cpr-3", "cpr-ann", room="cpr-priv")
-    assert w.app.chat_store.get_connection("cpr-3").admin
+    assert w.app.connection_store.get_connection("cpr-3").admin
 
 
 @scenario("join")
@@ -563,7 +563,7 @@ def rooms_create_invite_list_members_dm_and_leave(w: World):
     w.api.gone.add("rms-3")  # found gone when told of an invitation
     for user in ("rms-bob", "rms-cat"):
         assert _ask(w, "rooms", {"action": "invite", "room": "rms-priv", "user": user}, "rms-1", "rms-ann")["type"] == "done"
-    assert w.api.frames("rms-2", "invited") and w.app.chat_store.get_connection("rms-3") is None
+    assert w.api.frames("rms-2", "invited") and w.app.connection_store.get_connection("rms-3") is None
     assert _ask(w, "rooms", {"action": "members", "room": "rms-priv"}, "rms-1", "rms-ann")["type"] == "members"
     # Only rooms made with createroom are listed (a typed room's message does not list it).
     _ask(w, "rooms", {"action": "createroom", "room": "rms-pub"}, "rms-1", "rms-ann")
@@ -572,7 +572,7 @@ def rooms_create_invite_list_members_dm_and_leave(w: World):
     assert _ask(w, "rooms", {"action": "dm", "user": "rms-bob"}, "rms-1", "rms-ann")["dm"] is True
     w.call("join", w.ws("join", {"action": "join", "room": "rms-priv"}, connection_id="rms-2", username="rms-bob"))
     assert _ask(w, "rooms", {"action": "leave", "room": "rms-priv"}, "rms-2", "rms-bob")["type"] == "done"
-    assert w.app.chat_store.get_connection("rms-2").room is None
+    assert w.app.connection_store.get_connection("rms-2").room is None
 
 
 @scenario("rooms")
@@ -666,7 +666,7 @@ def interact_edits_reacts_and_types(w: World):
     w.call("interact", w.ws("editmessage", {"action": "editmessage", "id": mid, "message": "hello!"},
                             connection_id="int-1", username="int-ann"))
     assert w.api.frames("int-2", "edited")[-1]["message"] == "hello!"
-    assert w.app.chat_store.get_connection("int-3") is None
+    assert w.app.connection_store.get_connection("int-3") is None
     w.call("interact", w.ws("react", {"action": "react", "id": mid, "emoji": "👍"}, connection_id="int-2",
                             username="int-bob"))
     assert w.api.frames("int-1", "reaction")[-1]["count"] == 1
@@ -758,7 +758,7 @@ def renew_extends_an_open_connection(w: World):
     w.call("renew", w.ws("renew", {"action": "renew", "token": fresh["token"]}, connection_id="ren-1",
                          username="ren-ann"))
     assert w.api.frames("ren-1", "renewed")
-    assert w.app.chat_store.get_connection("ren-1").expires_at > w.now_ms // 1000 + 60
+    assert w.app.connection_store.get_connection("ren-1").expires_at > w.now_ms // 1000 + 60
 
 
 @scenario("renew")
@@ -778,7 +778,7 @@ def read_moves_the_marker_and_tells_the_users_other_connections(w: World):
     w.api.gone.add("red-3")
     read = _ask(w, "read", {"action": "read", "room": "red-room", "id": mid}, "red-1", "red-ann")
     assert read == {"type": "read", "room": "red-room", "id": mid}
-    assert w.api.frames("red-2", "read")[-1]["id"] == mid and w.app.chat_store.get_connection("red-3") is None
+    assert w.api.frames("red-2", "read")[-1]["id"] == mid and w.app.connection_store.get_connection("red-3") is None
     # Another room than the connection's: admitted as join admits (a private room: members only).
     _ask(w, "rooms", {"action": "createroom", "room": "red-priv", "visibility": "private"}, "red-1", "red-ann")
     w.connect("red-4", "red-bob", room="red-room")
@@ -822,7 +822,7 @@ def fanout_delivers_a_batch_and_forgets_its_gone_members(w: World):
     for payload in payloads:
         assert status(w.call("fanout", payload)) == 200
     handed = [member[0] for payload in payloads for member in payload["members"]]
-    assert handed and all(w.app.chat_store.get_connection(cid) is None for cid in handed)
+    assert handed and all(w.app.connection_store.get_connection(cid) is None for cid in handed)
 
 
 @scenario("sweep")
@@ -859,10 +859,10 @@ def sweep_takes_a_second_look_after_a_kick_from_a_private_room(w: World):
     w.connect("swk-2", "swk-bob", room="swk-priv")
     _ask(w, "moderation", {"action": "kick", "room": "swk-priv", "user": "swk-bob"}, "swk-1", "swk-ann")
     # A connection the kick did not see (the by-user index lagging a join of the same moment).
-    w.app.chat_store.move_connection("swk-2", "swk-priv")
+    w.app.connection_store.move_connection("swk-2", "swk-priv")
     w.later(10)
     w.call("sweep", {})
-    assert w.app.chat_store.get_connection("swk-2").room is None and w.api.frames("swk-2", "kicked")[-1]["by"] is None
+    assert w.app.connection_store.get_connection("swk-2").room is None and w.api.frames("swk-2", "kicked")[-1]["by"] is None
 
 
 
@@ -876,10 +876,10 @@ def sweep_takes_a_second_look_after_a_mute(w: World):
     w.connect("swm-2", "swm-bob", room="swm-lobby")
     _ask(w, "moderation", {"action": "mute", "room": "swm-hall", "user": "swm-bob", "minutes": 60}, "swm-1", "swm-ann")
     # A join at the same moment: it read "not muted" before the mute, and moved its row after it.
-    w.app.chat_store.move_connection("swm-2", "swm-hall", 0)
+    w.app.connection_store.move_connection("swm-2", "swm-hall", 0)
     w.later(10)
     w.call("sweep", {})
-    assert w.app.chat_store.get_connection("swm-2").muted_until > w.now_ms
+    assert w.app.connection_store.get_connection("swm-2").muted_until > w.now_ms
 
 # -- running them ----------------------------------------------------------------------------------
 

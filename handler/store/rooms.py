@@ -51,7 +51,7 @@ class RoomsStore:
         runs it beside the message write when touch_due): `lastActivityAt` is then at most a
         minute behind the room's newest message, and `activeAt` (the directory's sort key) is
         that minute. The room's messages are not counted here: unread counts are counted from
-        the messages (ChatStore.newest_after). Only a later time is written, so a late write from
+        the messages (MessageStore.newest_after). Only a later time is written, so a late write from
         another process never moves the activity back.
 
         A room with no record yet (a public room anyone typed) gets one here, without

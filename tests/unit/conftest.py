@@ -219,8 +219,16 @@ def api(dynamodb):
     yield fake
 
 
-def store():
-    return app.app().chat_store
+def connection_store():
+    return app.app().connection_store
+
+
+def message_store():
+    return app.app().message_store
+
+
+def follow_up_store():
+    return app.app().follow_up_store
 
 
 def accounts():

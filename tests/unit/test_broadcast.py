@@ -8,8 +8,8 @@ from handler import app
 from handler import fanout as fanout_function
 from handler.broadcast import Broadcaster
 from handler.sender import Sender
-from handler.store.chat import Member
-from tests.unit.conftest import ENDPOINT, FakeManagementApi, session_row, store, ws_event
+from handler.store.connections import Member
+from tests.unit.conftest import ENDPOINT, FakeManagementApi, connection_store, session_row, ws_event
 
 
 class RecordingInvoker:
@@ -84,7 +84,7 @@ def test_fanout_function_delivers_its_batch_and_drops_stale_members_in_one_batch
     api.gone.update({"c1", "c2"})
     api.clear()
     writes = []
-    client = store().connections.client
+    client = connection_store().connections.client
     original = client.batch_write_item
 
     def spy(**kwargs):
@@ -99,7 +99,7 @@ def test_fanout_function_delivers_its_batch_and_drops_stale_members_in_one_batch
     assert fanout_function.handler(event) == {"statusCode": 200}
     assert sorted(cid for cid in api.posts if api.frames(cid, "message")) == ["c0", "c3"]
     assert len(writes) == 1 and len(writes[0]["RequestItems"]["wschat-test-ActiveConnections"]) == 2
-    assert store().get_connection("c1") is None and store().get_connection("c0") is not None
+    assert connection_store().get_connection("c1") is None and connection_store().get_connection("c0") is not None
     assert session_row("c2")["reason"] == "gone"
 
 

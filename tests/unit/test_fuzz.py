@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from authorizer import handler as authorizer
 from handler import app, connect, disconnect, fanout, http_auth, messages, sweep
-from tests.unit.conftest import reinstall_app, session_row, set_clock, store, through_gateway, ws_event
+from tests.unit.conftest import connection_store, reinstall_app, session_row, set_clock, through_gateway, ws_event
 
 FRAME_TYPES = {"welcome", "message", "presence", "history", "heartbeat", "error"}
 ERROR_CODES = {"bad_request", "unknown_action", "too_large", "empty_message", "invalid_room", "session_expired",
@@ -44,14 +44,14 @@ def check_frames(api):
 @FUZZ
 @given(body=bodies)
 def test_websocket_routes_survive_any_body(api, body):
-    if store().get_connection("fz") is None:
+    if connection_store().get_connection("fz") is None:
         assert connect.handler(ws_event("$connect", connection_id="fz", username="alice"))["statusCode"] == 200
     for route, handler in (("sendmessage", messages.send_message), ("join", messages.join),
                            ("history", messages.history), ("heartbeat", messages.heartbeat),
                            ("$default", messages.default)):
         assert through_gateway(handler, ws_event(route, body, connection_id="fz"))["statusCode"] == 200
     check_frames(api)
-    conn = store().get_connection("fz")
+    conn = connection_store().get_connection("fz")
     assert conn is not None and conn.username == "alice"  # state intact, whatever came in
     messages.join(ws_event("join", {"action": "join", "room": "general"}, connection_id="fz"))
 

@@ -13,8 +13,8 @@ from handler.errors import ConnectionGone, SendFailed, SessionExpired, StorageUn
 from handler.guard import Refused, guard
 from handler.protocol import ErrorCode, Identity, ProtocolError
 from handler.settings import ConfigError
-from handler.store.chat import ChatStore
-from tests.unit.conftest import load_event, reinstall_app, session_row, set_clock, store, ws_event
+from handler.store.messages import MessageStore
+from tests.unit.conftest import connection_store, load_event, reinstall_app, session_row, set_clock, ws_event
 
 METHOD_ARN = load_event("authorizer")["methodArn"]
 
@@ -142,7 +142,7 @@ def test_a_websocket_route_whose_sender_left_forgets_the_connection(api):
     assert route(ws_event("sendmessage", {"action": "sendmessage", "message": "hi"}, connection_id="w-left")) == {
         "statusCode": 200}
     assert api.frames("w-left") == []
-    assert store().get_connection("w-left") is None and session_row("w-left")["reason"] == "gone"
+    assert connection_store().get_connection("w-left") is None and session_row("w-left")["reason"] == "gone"
 
 
 def test_a_websocket_route_without_an_authorized_connection_is_403_and_runs_nothing(api):
@@ -277,7 +277,7 @@ def test_no_line_holds_a_token_a_password_or_a_message(api, monkeypatch, capsys)
     send(secret("body-delivered-2b8e"))
     send(secret("body-too-long-" + "x" * 2000))
     messages.default(ws_event("$default", {"action": secret("action-c4d1")}, connection_id="k1", username="keeper"))
-    monkeypatch.setattr(ChatStore, "append_message", raising(Bug("store broke")))
+    monkeypatch.setattr(MessageStore, "append_message", raising(Bug("store broke")))
     send(secret("body-during-a-bug-0a9b"))
     http(http_auth.logout, {"token": token}, headers={"Authorization": f"Bearer {token}"})
     out = capsys.readouterr().out

@@ -7,7 +7,7 @@ import jwt
 import pytest
 
 from handler import app, http_auth
-from tests.unit.conftest import SECRET, load_event, reinstall_app, session_row, set_clock, store
+from tests.unit.conftest import SECRET, load_event, reinstall_app, session_row, set_clock
 
 
 def call(function, body):

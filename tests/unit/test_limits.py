@@ -9,7 +9,7 @@ import pytest
 from authorizer import handler as authorizer
 from handler import app, connect, http_auth, messages, sweep
 from handler.limits import Budget, LoginPolicy, address_group
-from tests.unit.conftest import SECRET, load_event, reinstall_app, session_row, set_clock, store, through_gateway, ws_event
+from tests.unit.conftest import SECRET, connection_store, load_event, message_store, reinstall_app, session_row, set_clock, through_gateway, ws_event
 
 
 def test_budget_allows_a_burst_then_a_steady_rate():
@@ -73,7 +73,7 @@ def test_messages_over_the_rate_are_refused_and_not_broadcast(api, monkeypatch):
     assert api.last("a1") == {"type": "error", "code": "rate_limited", "message": "too many messages: wait 1.0 s",
                               "retryAfterMs": 1000, "action": "sendmessage"}
     assert [f["message"] for f in api.frames("b1", "message")] == ["m0", "m1", "m2"]
-    assert [m.message for m in store().recent_messages("general", 10)[0]] == ["m0", "m1", "m2"]
+    assert [m.message for m in message_store().recent_messages("general", 10)[0]] == ["m0", "m1", "m2"]
     now[0] += 1000
     send("a1", "after a second")
     assert api.frames("b1", "message")[-1]["message"] == "after a second"
@@ -179,7 +179,7 @@ def test_sweep_closes_expired_connections_with_the_reason(api, monkeypatch):
     monkeypatch.setattr(app.app(), "clock", lambda: later)
     assert sweep.handler() == {"closed": 2}
     assert sorted(api.closed) == ["g1", "t1"]
-    chat_store = store()
+    chat_store = connection_store()
     assert session_row("g1")["reason"] == "session limit reached"
     assert session_row("t1")["reason"] == "token expired"
     assert chat_store.get_connection("k1") is not None

@@ -6,8 +6,8 @@ import pytest
 from handler import protocol
 from handler.guard import Refused
 from handler.protocol import ErrorCode, Join, SendMessage
-from tests.unit.conftest import store
-from tests.unit.test_rooms_service import connect, member, parsed, refused, who, world  # noqa: F401
+from tests.unit.conftest import connection_store
+from tests.unit.rooms_support import connect, member, parsed, refused, who, world  # noqa: F401
 
 
 def test_a_moderator_banned_from_a_public_room_can_no_longer_moderate_it(world, api):
@@ -20,7 +20,7 @@ def test_a_moderator_banned_from_a_public_room_can_no_longer_moderate_it(world, 
     connect(chat, clock, "c-mod", "mod", room="pub")
     connect(chat, clock, "c-eve", "eve", room="pub")
     moderation.set_role("c-ann", who(clock, "ann"), parsed(protocol.parse_set_role, room="pub", user="mod", role="moderator"))
-    msg_id = chat.send_message("c-eve", who(clock, "eve"), SendMessage("eve's words", None))["id"]
+    msg_id = chat.messaging.send_message("c-eve", who(clock, "eve"), SendMessage("eve's words", None))["id"]
     clock.advance(1)
     moderation.ban("c-ann", who(clock, "ann"), parsed(protocol.parse_ban, room="pub", user="mod"))
     mod = who(clock, "mod")
@@ -32,7 +32,7 @@ def test_a_moderator_banned_from_a_public_room_can_no_longer_moderate_it(world, 
     refused(lambda: rooms.invite("c-mod", mod, parsed(protocol.parse_room_user, room="pub", user="eve")),
             ErrorCode.FORBIDDEN)
     refused(lambda: rooms.members("c-mod", mod, protocol.RoomOnly("pub")), ErrorCode.FORBIDDEN)
-    assert store().get_connection("c-eve").room == "pub" and not api.frames("c-mod", "modlog")
+    assert connection_store().get_connection("c-eve").room == "pub" and not api.frames("c-mod", "modlog")
     # Unbanned, the role is theirs again.
     moderation.unban("c-ann", who(clock, "ann"), parsed(protocol.parse_room_user, room="pub", user="mod"))
     moderation.modlog("c-mod", mod, protocol.RoomOnly("pub"))
@@ -49,10 +49,10 @@ def test_a_mute_reaches_a_connection_that_joined_at_the_same_moment(world, api):
     connect(chat, clock, "c-eve", "eve", room="lobby")
     moderation.mute("c-ann", who(clock, "ann"), parsed(protocol.parse_mute, room="hall", user="eve", minutes=60))
     # eve's join at the same moment: it read "not muted" before the mute, and moved the row after it.
-    store().move_connection("c-eve", "hall", 0)
+    connection_store().move_connection("c-eve", "hall", 0)
     clock.advance(120)
-    chat.sweep_expired()  # the mute's second look
-    refused(lambda: chat.send_message("c-eve", who(clock, "eve"), SendMessage("still talking", None)), ErrorCode.MUTED)
+    chat.housekeeping.sweep_expired()  # the mute's second look
+    refused(lambda: chat.messaging.send_message("c-eve", who(clock, "eve"), SendMessage("still talking", None)), ErrorCode.MUTED)
     assert not [f for f in api.frames("c-ann", "message") if f["message"] == "still talking"]
 
 
@@ -96,7 +96,7 @@ def test_a_user_who_left_a_direct_conversation_is_not_put_back_by_the_other(worl
     rooms.list_rooms("c-bob", who(clock, "bob"), None)
     assert room not in [e["room"] for e in api.frames("c-bob", "rooms")[-1]["mine"]]
     rooms.dm("c-bob", who(clock, "bob"), "ann")  # bob comes back by opening it himself
-    chat.join("c-bob", who(clock, "bob"), Join(room))
+    chat.connections.join("c-bob", who(clock, "bob"), Join(room))
     assert api.frames("c-bob", "welcome")[-1]["room"] == room
 
 
@@ -123,7 +123,7 @@ def test_a_public_room_with_other_people_in_it_cannot_be_claimed(world, api):
             ErrorCode.ROOM_EXISTS)
     refused(lambda: moderation.ban("c-ann", who(clock, "ann"), parsed(protocol.parse_ban, room="meetup", user="bob")),
             ErrorCode.FORBIDDEN)
-    assert store().get_connection("c-bob").room == "meetup"
+    assert connection_store().get_connection("c-bob").room == "meetup"
     # Alone in a room, one may still make it theirs.
     rooms.create_room("c-ann", who(clock, "ann"), parsed(protocol.parse_create_room, room="lobby"))
     assert api.frames("c-ann", "room")[-1]["role"] == "owner"
@@ -139,22 +139,22 @@ def test_a_reply_shows_the_quoted_message_as_it_is_now(world, api, how):
     rooms.create_room("c-ann", who(clock, "ann"), parsed(protocol.parse_create_room, room="pub"))
     connect(chat, clock, "c-eve", "eve", room="pub")
     connect(chat, clock, "c-sock", "sock", room="pub")
-    bad = chat.send_message("c-eve", who(clock, "eve"), SendMessage("ABUSIVE TEXT / my password is hunter2", None))["id"]
+    bad = chat.messaging.send_message("c-eve", who(clock, "eve"), SendMessage("ABUSIVE TEXT / my password is hunter2", None))["id"]
     clock.advance(1)
-    chat.send_message("c-sock", who(clock, "sock"), SendMessage("+1", None, reply_to=bad))
+    chat.messaging.send_message("c-sock", who(clock, "sock"), SendMessage("+1", None, reply_to=bad))
     clock.advance(1)
     if how == "deleted":
         moderation.delete_message("c-ann", who(clock, "ann"), protocol.DeleteMessage("pub", bad))
         expected = {"id": bad, "sender": "eve", "deleted": True}
     else:
-        chat.edit_message("c-eve", who(clock, "eve"), parsed(protocol.parse_edit_message, id=bad, message="sorry"))
+        chat.message_actions.edit_message("c-eve", who(clock, "eve"), parsed(protocol.parse_edit_message, id=bad, message="sorry"))
         expected = {"id": bad, "sender": "eve", "excerpt": "sorry"}
     # The quoted message in the page, and outside it (a page of one: read with a BatchGetItem).
     for limit in (10, 1):
-        chat.history("c-ann", who(clock, "ann"), protocol.HistoryQuery(None, None, limit))
+        chat.messaging.history("c-ann", who(clock, "ann"), protocol.HistoryQuery(None, None, limit))
         page = api.frames("c-ann", "history")[-1]["messages"]
         assert page[-1]["replyTo"] == expected and "hunter2" not in str(page)
-    chat.join("c-ann", who(clock, "ann"), Join("pub"))
+    chat.connections.join("c-ann", who(clock, "ann"), Join("pub"))
     assert api.frames("c-ann", "welcome")[-1]["history"][-1]["replyTo"] == expected
 
 
@@ -164,10 +164,10 @@ def test_a_message_in_a_typed_room_does_not_list_it_in_the_directory(world, api)
     member("spam")
     connect(chat, clock, "c-s", "spam", room="lobby")
     for i in range(3):
-        chat.join("c-s", who(clock, "spam"), Join(f"FREE-CRYPTO-{i}"))
-        chat.send_message("c-s", who(clock, "spam"), SendMessage("x", None))
-    chat.join("c-s", who(clock, "spam"), Join(protocol.DEFAULT_ROOM))
-    chat.send_message("c-s", who(clock, "spam"), SendMessage("hello", None))
+        chat.connections.join("c-s", who(clock, "spam"), Join(f"FREE-CRYPTO-{i}"))
+        chat.messaging.send_message("c-s", who(clock, "spam"), SendMessage("x", None))
+    chat.connections.join("c-s", who(clock, "spam"), Join(protocol.DEFAULT_ROOM))
+    chat.messaging.send_message("c-s", who(clock, "spam"), SendMessage("hello", None))
     rooms.create_room("c-s", who(clock, "spam"), parsed(protocol.parse_create_room, room="made-one"))
     rooms.list_rooms("c-s", who(clock, "spam"), None)
     listed = [e["room"] for e in api.frames("c-s", "rooms")[-1]["directory"]]
@@ -187,4 +187,4 @@ def test_a_banned_user_invited_back_to_a_private_room_still_cannot_read_its_memb
     moderation.ban("c-ann", who(clock, "ann"), parsed(protocol.parse_ban, room="vault", user="eve"))
     rooms.invite("c-ann", who(clock, "ann"), parsed(protocol.parse_room_user, room="vault", user="eve"))
     refused(lambda: rooms.members("c-eve", who(clock, "eve"), protocol.RoomOnly("vault")), ErrorCode.FORBIDDEN)
-    refused(lambda: chat.join("c-eve", who(clock, "eve"), Join("vault")), ErrorCode.BANNED)
+    refused(lambda: chat.connections.join("c-eve", who(clock, "eve"), Join("vault")), ErrorCode.BANNED)

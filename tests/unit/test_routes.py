@@ -6,11 +6,11 @@ import time
 import pytest
 
 from handler import app, connect, disconnect, messages, protocol
-from handler.store.chat import ChatStore
+from handler.store.messages import MessageStore
 from stackfiles.config import load_config
 from tests import iam_harness
 from tests.gateway_model import two_way_routes
-from tests.unit.conftest import reinstall_app, session_row, set_clock, store, through_gateway, ws_event
+from tests.unit.conftest import connection_store, message_store, reinstall_app, session_row, set_clock, through_gateway, ws_event
 
 
 def connect_user(connection_id, username="alice", room=None, **kwargs):
@@ -31,7 +31,7 @@ def join(connection_id, room=None, username="alice", **kwargs):
 
 def test_connect_records_connection_and_session(api):
     connect_user("c1", "alice", room="lobby")
-    conn = store().get_connection("c1")
+    conn = connection_store().get_connection("c1")
     assert (conn.username, conn.room, conn.guest) == ("alice", "lobby", False)
     session = session_row("c1")
     assert session["username"] == "alice" and session["room"] == "lobby"
@@ -41,10 +41,10 @@ def test_connect_records_connection_and_session(api):
 
 def test_connect_defaults_to_general_and_refuses_bad_rooms(api):
     connect_user("c1")
-    assert store().get_connection("c1").room == "general"
+    assert connection_store().get_connection("c1").room == "general"
     response = connect.handler(ws_event("$connect", connection_id="c2", room="no spaces allowed"))
     assert response["statusCode"] == 400
-    assert store().get_connection("c2") is None
+    assert connection_store().get_connection("c2") is None
 
 
 def test_connect_without_authorizer_context_is_refused(api):
@@ -63,7 +63,7 @@ def test_connect_refusals_answer_a_status_and_a_body(api, monkeypatch):
     event = ws_event("$connect", connection_id="c3", username="bob")
     event["requestContext"]["authorizer"]["jti"] = "jti-gone"
     assert connect.handler(event) == {"statusCode": 403, "body": "token revoked"}
-    assert store().get_connection("c2") is None and store().get_connection("c3") is None
+    assert connection_store().get_connection("c2") is None and connection_store().get_connection("c3") is None
 
 
 def test_join_welcomes_with_room_online_and_history(api):
@@ -106,7 +106,7 @@ def test_sender_is_who_the_authorizer_said_not_the_body(api):
     connect_user("a1", "alice")
     send("a1", {"action": "sendmessage", "message": "hi", "sender": "mallory", "username": "mallory"})
     assert api.last("a1")["sender"] == "alice"
-    messages_, _ = store().recent_messages("general", 10)
+    messages_, _ = message_store().recent_messages("general", 10)
     assert messages_[0].sender == "alice"
 
 
@@ -135,7 +135,7 @@ def test_bad_messages_get_an_error_and_are_not_stored_or_broadcast(api, body, co
     assert api.calls == calls  # the refusal is the route's response: no post
     assert api.last("a1")["code"] == code and api.last("a1")["message"]
     assert api.frames("b1") == []
-    assert store().recent_messages("general", 10) == ([], False)
+    assert message_store().recent_messages("general", 10) == ([], False)
 
 
 @pytest.mark.parametrize("body, code", [
@@ -158,7 +158,7 @@ def test_default_route_only_ever_replies_with_an_error(api):
     api.clear()
     messages.default(ws_event("$default", {"action": "sendmessage", "message": "sneaky"}, connection_id="a1"))
     assert api.frames("a1") == [api.last("a1")] and api.last("a1")["code"] == "unknown_action"
-    assert store().recent_messages("general", 10) == ([], False)
+    assert message_store().recent_messages("general", 10) == ([], False)
 
 
 def test_heartbeat_replies_with_server_time(api):
@@ -236,7 +236,7 @@ def test_join_bad_room_keeps_the_current_one(api):
     connect_user("a1", room="r1")
     join("a1", room="bad room!")
     assert api.last("a1")["code"] == "invalid_room"
-    assert store().get_connection("a1").room == "r1"
+    assert connection_store().get_connection("a1").room == "r1"
 
 
 def test_disconnect_cleans_up_and_tells_the_room(api, monkeypatch):
@@ -247,7 +247,7 @@ def test_disconnect_cleans_up_and_tells_the_room(api, monkeypatch):
     connect_user("b1", "bob")
     api.clear()
     disconnect.handler(ws_event("$disconnect", connection_id="b1", username="bob"))
-    assert store().get_connection("b1") is None
+    assert connection_store().get_connection("b1") is None
     session = session_row("b1")
     assert session["disconnectedAt"].endswith("Z") and session["durationSeconds"] >= 0
     assert session["reason"] == "client closed"
@@ -278,7 +278,7 @@ def test_stale_members_are_removed_on_send(api, monkeypatch):
     api.clear()
     later_clock(monkeypatch, 30)
     send("a1", {"action": "sendmessage", "message": "anyone?"})
-    assert store().get_connection("b1") is None
+    assert connection_store().get_connection("b1") is None
     assert session_row("b1")["reason"] == "gone"
     assert api.frames("c1", "presence")[-1] == {
         "type": "presence", "event": "left", "user": "bob", "room": "general", "online": ["alice", "carol"], "onlineCount": 2
@@ -292,7 +292,7 @@ def test_a_connection_still_connecting_is_not_dropped_as_gone(api):
     connect_user("b1", "bob")
     api.gone.add("b1")
     send("a1", {"action": "sendmessage", "message": "hi"})
-    assert store().get_connection("b1") is not None
+    assert connection_store().get_connection("b1") is not None
     api.gone.discard("b1")
     join("b1", username="bob")
     assert api.last("b1")["type"] == "welcome"
@@ -304,7 +304,7 @@ def test_failed_post_to_one_member_does_not_stop_the_others(api):
     api.broken.add("b1")
     send("a1", {"action": "sendmessage", "message": "hi"})
     assert api.frames("c1", "message")[0]["message"] == "hi"
-    assert store().get_connection("b1") is not None  # not gone, just failed once
+    assert connection_store().get_connection("b1") is not None  # not gone, just failed once
 
 
 def test_expired_session_is_refused_and_closed(api, monkeypatch):
@@ -350,7 +350,7 @@ def test_a_bug_becomes_an_internal_error_frame_not_an_exception(api, monkeypatch
     def broken(*args, **kwargs):
         raise KeyError("boom")
 
-    monkeypatch.setattr(ChatStore, "append_message", broken)
+    monkeypatch.setattr(MessageStore, "append_message", broken)
     assert send("a1", {"action": "sendmessage", "message": "hi"})["statusCode"] == 200
     assert api.last("a1")["code"] == "internal"
 
@@ -379,7 +379,7 @@ FLOOD = [EMOJI * 1000, '"' * 1333 + EMOJI * 666]  # the most bytes, and the most
 def flood(room: str, count: int) -> list[str]:
     """Store `count` of the largest messages (straight into the store: the rate limit is not the point)."""
     start = int(time.time() * 1000)
-    return [store().append_message(room=room, sender="alice", message=FLOOD[n % 2], client_msg_id=f"f{n}",
+    return [message_store().append_message(room=room, sender="alice", message=FLOOD[n % 2], client_msg_id=f"f{n}",
                                    sent_at_ms=start + n).id for n in range(count)]
 
 

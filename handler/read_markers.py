@@ -1,4 +1,4 @@
-"""Read markers, unread counts and mentions (issue 13): what `read` does (the `read` function), and
+"""Read markers, unread counts and mentions: what `read` does (the `read` function), and
 the unread count and mention flag of each room in the `rooms` frame.
 
 - `read {room, id}`: the user's marker in the room moves to `id` if that is newer (one conditional
@@ -9,25 +9,29 @@ the unread count and mention flag of each room in the `rooms` frame.
   room's non-member gets `forbidden` and learns nothing more).
 - Unread counts are counted from the messages when `rooms` asks: for each room with something
   after the user's marker, one Query of the ids after it, newest first, at most UNREAD_MAX
-  (ChatStore.newest_after). A room whose last activity (RoomsStore.touch: at most a minute
+  (MessageStore.newest_after). A room whose last activity (RoomsStore.touch: at most a minute
   behind its newest message) is well before the marker is not queried: nothing is after it.
   `sendmessage` counts nothing (no write per message for unread counts); `read` is one
   conditional write. At most UNREAD_ROOMS_COUNTED rooms are counted per `rooms` frame, the most
   recently active; the others say `unread: null`.
 - Mentions: sendmessage records, per user a message mentions, the newest such message id in the
-  room (Chat._record_mentions); `mention` is whether it is after the user's marker.
+  room (Messaging._record_mentions); `mention` is whether it is after the user's marker.
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
 from handler import log, protocol
-from handler.chat import Chat, _side_pool
+from handler.chat.service import Chat
+from handler.chat.side_pool import side_pool
 from handler.errors import StorageUnavailable
 from handler.limits import Budget
 from handler.protocol import ErrorCode, Identity, ProtocolError
 from handler.settings import Limits
+from handler.store.connections import ConnectionStore
+from handler.store.read_markers import Marker, MarkerStore
 from handler.store.rooms import ACTIVITY_GRAIN_MS, Membership, RoomRecord
-from handler.store.unread import Marker, MarkerStore
 
 # A room's lastActivityAt is at most a minute behind its newest message (one touch a minute per
 # process, never moved back); a marker this much later than it has nothing after it.
@@ -37,32 +41,35 @@ UNREAD_ROOMS_COUNTED = 30
 
 
 class ReadService:
-    def __init__(self, chat: Chat, markers: MarkerStore, limits: Limits):
-        self.chat = chat
+    def __init__(self, chat: Chat, markers: MarkerStore, connections: ConnectionStore, limits: Limits,
+                 clock: Callable[[], int]):
+        # What it uses of the chat service: its public collaborators, never its internals.
+        self.replies = chat.replies
+        self.limiter = chat.limiter
+        self.live = chat.live
+        self.admission = chat.admission
         self.markers = markers
+        self.connections = connections
+        self.clock = clock
         self.read_budget = Budget(limits.read_burst, limits.read_rate)
 
     def read(self, connection_id: str, identity: Identity, request: protocol.Read) -> None:
-        chat = self.chat
-        chat._spend("read", identity.username, self.read_budget, "too many read markers")
-        conn = chat.live_connection(connection_id)
+        self.limiter.spend_or_refuse("read", identity.username, self.read_budget, "too many read markers")
+        conn = self.live.get(connection_id)
         if request.room != conn.room:
             # Not the connection's room: admitted as `join` would admit it (forbidden, banned).
-            chat.admit_to_room(request.room, identity.username)
-        now = chat.clock()
+            self.admission.admit(request.room, identity.username)
+        now = self.clock()
         if protocol.message_id_ms(request.id) > now + protocol.READ_AHEAD_MS:
             raise ProtocolError(ErrorCode.BAD_REQUEST, '"id" is in the future: send the id of a message read')
         marker, moved = self.markers.mark_read(identity.username, request.room, request.id, now)
         frame = protocol.read_frame(room=request.room, id=marker)
-        chat._reply(connection_id, frame)
+        self.replies.reply(connection_id, frame)
         others = 0
         if moved:
-            ids = [cid for cid, _ in chat.store.user_connections(identity.username) if cid != connection_id]
-            if ids:
-                result = chat.sender.broadcast(ids, frame)
-                others = len(ids)
-                if result.gone:
-                    chat.drop_gone(result.gone)
+            ids = [cid for cid, _ in self.connections.user_connections(identity.username) if cid != connection_id]
+            self.replies.tell_connections(ids, frame)
+            others = len(ids)
         log.add(room=request.room, moved=moved, others=others)
 
 
@@ -70,7 +77,7 @@ def unread_entries(mine: list[dict], memberships: list[Membership], markers: lis
                    records: dict[str, RoomRecord], newest_after) -> list[dict]:
     """`mine` (the user's memberships, as `rooms` lists them) with each room's `unread` and
     `mention`, and the public rooms the user has read but is no member of (`role` null).
-    `newest_after(room, after_id, at_most)`: ChatStore.newest_after.
+    `newest_after(room, after_id, at_most)`: MessageStore.newest_after.
 
     Only rooms the user may read are listed: a marker or mention in a private room they are not
     a member of (never invited, kicked, left) says nothing, not even that the room exists."""
@@ -114,7 +121,7 @@ def _count(mine: list[dict], by_room: dict[str, Marker], records: dict[str, Room
     # Rooms that mention the user first, then the most recently active.
     wanted.sort(key=lambda item: (item[1]["mention"], item[0]), reverse=True)
     counted = wanted[:UNREAD_ROOMS_COUNTED]
-    pending = [_side_pool.submit(newest_after, entry["room"], read_id, protocol.UNREAD_MAX)
+    pending = [side_pool.submit(newest_after, entry["room"], read_id, protocol.UNREAD_MAX)
                for _, entry, read_id in counted]
     for (_, entry, _read_id), future in zip(counted, pending):
         try:

@@ -1,8 +1,9 @@
-"""Entry point of the `interact` function: the routes editmessage, react and typing (issue 13).
+"""Entry point of the `interact` function: the routes editmessage, react and typing.
 
 One function serves the three: they need the same grants (the sender's connection row, a message
 updated in place, a room's audience, per-user budgets), so one role holds them, and one warm
-process answers all three. The route key picks the route; the work is Chat's (handler/chat_features.py).
+process answers all three. The route key picks the route; the work is MessageActions'
+(handler/chat/message_actions.py).
 """
 
 from handler import protocol
@@ -10,15 +11,16 @@ from handler.entry import websocket_route
 
 
 def _edit_message(chat, event, connection_id, identity):
-    chat.edit_message(connection_id, identity, protocol.parse_edit_message(protocol.parse_request(event.body)))
+    chat.message_actions.edit_message(connection_id, identity,
+                                      protocol.parse_edit_message(protocol.parse_request(event.body)))
 
 
 def _react(chat, event, connection_id, identity):
-    chat.react(connection_id, identity, protocol.parse_react(protocol.parse_request(event.body)))
+    chat.message_actions.react(connection_id, identity, protocol.parse_react(protocol.parse_request(event.body)))
 
 
 def _typing(chat, event, connection_id, identity):
-    chat.typing(connection_id, identity, protocol.parse_typing(protocol.parse_request(event.body)))
+    chat.message_actions.typing(connection_id, identity, protocol.parse_typing(protocol.parse_request(event.body)))
 
 
 ROUTES = {

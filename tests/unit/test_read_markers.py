@@ -1,4 +1,4 @@
-"""Read markers, unread counts and mentions (handler/unread.py, handler/store/unread.py), driven
+"""Read markers, unread counts and mentions (handler/read_markers.py, handler/store/read_markers.py), driven
 directly over moto, the fake @connections API and a clock the test moves."""
 
 import pytest
@@ -6,12 +6,12 @@ import pytest
 from handler import app, protocol
 from handler.errors import StorageUnavailable
 from handler.protocol import ErrorCode, ProtocolError, Read, Request, SendMessage
-from handler.store.unread import Marker
-from tests.unit.test_chat_service import T0, chat, chat_with, clock, connect, identity  # noqa: F401
+from handler.store.read_markers import Marker
+from tests.unit.chat_support import T0, chat, chat_with, clock, connect, identity  # noqa: F401
 
 
 def store_ids(chat, cid) -> list[str]:
-    return [m.id for m in chat.store.recent_messages(chat.store.get_connection(cid).room, 100)[0]]
+    return [m.id for m in app.app().message_store.recent_messages(app.app().connection_store.get_connection(cid).room, 100)[0]]
 
 
 def read(chat, clock, cid, user, room, message_id):  # noqa: F811
@@ -76,9 +76,9 @@ def test_read_tells_the_users_other_connections_only_when_the_marker_moved(api, 
     connect(chat, clock, "a1", "ann", "r1")
     connect(chat, clock, "a2", "ann", "r2")
     connect(chat, clock, "b1", "bob", "r1")
-    chat.send_message("b1", identity(clock, "bob"), SendMessage("one", None))
+    chat.messaging.send_message("b1", identity(clock, "bob"), SendMessage("one", None))
     clock.advance(0.01)
-    chat.send_message("b1", identity(clock, "bob"), SendMessage("two", None))
+    chat.messaging.send_message("b1", identity(clock, "bob"), SendMessage("two", None))
     first, second = store_ids(chat, "b1")
     read(chat, clock, "a1", "ann", "r1", second)
     assert api.frames("a1", "read") == api.frames("a2", "read") == [{"type": "read", "room": "r1", "id": second}]
@@ -108,9 +108,9 @@ def test_a_mention_is_written_per_user_mentioned_and_none_for_a_plain_message(ap
     markers = app.app().marker_store
     original = markers.mention
     markers.mention = lambda *args: (writes.append(args), original(*args))
-    chat.send_message("a1", identity(clock, "ann"), SendMessage("plain", None))
+    chat.messaging.send_message("a1", identity(clock, "ann"), SendMessage("plain", None))
     assert writes == []
-    chat.send_message("a1", identity(clock, "ann"), SendMessage("@Bob @ann @cat @bob", None))
+    chat.messaging.send_message("a1", identity(clock, "ann"), SendMessage("@Bob @ann @cat @bob", None))
     mid = api.frames("b1", "message")[-1]["id"]
     assert api.frames("b1", "message")[-1]["mentions"] == ["Bob", "cat"]
     assert sorted(w[0] for w in writes) == ["bob", "cat"] and {w[2] for w in writes} == {mid}
@@ -121,12 +121,12 @@ def test_welcome_carries_the_users_marker(api, chat, clock):  # noqa: F811
     from handler.protocol import Join
 
     connect(chat, clock, "a1", "ann", "r1")
-    chat.join("a1", identity(clock, "ann"), Join(None))
+    chat.connections.join("a1", identity(clock, "ann"), Join(None))
     assert api.frames("a1", "welcome")[-1]["lastRead"] is None
-    chat.send_message("a1", identity(clock, "ann"), SendMessage("hi", None))
+    chat.messaging.send_message("a1", identity(clock, "ann"), SendMessage("hi", None))
     (mid,) = store_ids(chat, "a1")
     read(chat, clock, "a1", "ann", "r1", mid)
-    chat.join("a1", identity(clock, "ann"), Join(None))
+    chat.connections.join("a1", identity(clock, "ann"), Join(None))
     assert api.frames("a1", "welcome")[-1]["lastRead"] == mid
 
 
@@ -137,13 +137,13 @@ def test_rooms_lists_unread_counts_and_only_rooms_the_user_may_read(api, chat, c
     rooms.create_room(room="priv", visibility="private", topic="secret", owner="ann", owner_key="ann", now_ms=T0,
                       max_owned=10)
     for text in ("one", "two @bob", "three"):
-        chat.send_message("a1", identity(clock, "ann"), SendMessage(text, None))
+        chat.messaging.send_message("a1", identity(clock, "ann"), SendMessage(text, None))
         clock.advance(0.01)
     ids = store_ids(chat, "a1")
     read(chat, clock, "b1", "bob", "pub", ids[0])
     # A mention of bob in the private room he is no member of.
-    chat.store.move_connection("a1", "priv")
-    chat.send_message("a1", identity(clock, "ann"), SendMessage("@bob secret", None))
+    app.app().connection_store.move_connection("a1", "priv")
+    chat.messaging.send_message("a1", identity(clock, "ann"), SendMessage("@bob secret", None))
     app.app().room_service(chat).list_rooms("b1", identity(clock, "bob"), None)
     mine = {e["room"]: e for e in api.frames("b1", "rooms")[-1]["mine"]}
     assert set(mine) == {"pub"}
@@ -156,21 +156,21 @@ def test_rooms_lists_unread_counts_and_only_rooms_the_user_may_read(api, chat, c
 def test_the_ids_after_a_marker_are_newest_first_and_bounded(api, chat, clock):  # noqa: F811
     connect(chat, clock, "a1", "ann", "r1")
     for n in range(5):
-        chat.send_message("a1", identity(clock, "ann"), SendMessage(f"m{n}", None))
+        chat.messaging.send_message("a1", identity(clock, "ann"), SendMessage(f"m{n}", None))
         clock.advance(0.01)
     ids = store_ids(chat, "a1")
-    assert chat.store.newest_after("r1", ids[0], 99) == ids[:0:-1]
-    assert chat.store.newest_after("r1", ids[0], 2) == ids[:2:-1]  # looks at no more than it was allowed
-    assert chat.store.newest_after("r1", None, 99) == ids[::-1]
-    assert chat.store.newest_after("r2", ids[0], 99) == []
+    assert app.app().message_store.newest_after("r1", ids[0], 99) == ids[:0:-1]
+    assert app.app().message_store.newest_after("r1", ids[0], 2) == ids[:2:-1]  # looks at no more than it was allowed
+    assert app.app().message_store.newest_after("r1", None, 99) == ids[::-1]
+    assert app.app().message_store.newest_after("r2", ids[0], 99) == []
 
 
 def test_unread_counts_every_stored_message_once_and_stop_at_the_cap(api, chat, clock):  # noqa: F811
     connect(chat, clock, "a1", "ann", "r1")
     connect(chat, clock, "b1", "bob", "r1")
     for _ in range(2):
-        chat.send_message("a1", identity(clock, "ann"), SendMessage("once", "client-1"))  # a repeat counts nothing
-    chat.send_message("a1", identity(clock, "ann"), SendMessage("twice", None))
+        chat.messaging.send_message("a1", identity(clock, "ann"), SendMessage("once", "client-1"))  # a repeat counts nothing
+    chat.messaging.send_message("a1", identity(clock, "ann"), SendMessage("twice", None))
     service = app.app().room_service(chat)
 
     def unread(user, cid):
@@ -181,7 +181,7 @@ def test_unread_counts_every_stored_message_once_and_stop_at_the_cap(api, chat, 
     assert unread("bob", "b1") == {"r1": 1}
     for n in range(protocol.UNREAD_MAX + 3):
         clock.advance(0.6)  # within the message budget
-        chat.send_message("a1", identity(clock, "ann"), SendMessage(f"m{n}", None))
+        chat.messaging.send_message("a1", identity(clock, "ann"), SendMessage(f"m{n}", None))
     assert unread("bob", "b1") == {"r1": protocol.UNREAD_MAX}
     read(chat, clock, "b1", "bob", "r1", store_ids(chat, "b1")[-1])
     assert unread("bob", "b1") == {"r1": 0}
@@ -190,16 +190,16 @@ def test_unread_counts_every_stored_message_once_and_stop_at_the_cap(api, chat, 
 def test_a_room_quiet_since_the_marker_is_not_queried_and_a_busy_one_is(api, chat, clock, monkeypatch):  # noqa: F811
     connect(chat, clock, "a1", "ann", "r1")
     connect(chat, clock, "b1", "bob", "r1")
-    chat.send_message("a1", identity(clock, "ann"), SendMessage("hello", None))
+    chat.messaging.send_message("a1", identity(clock, "ann"), SendMessage("hello", None))
     service = app.app().room_service(chat)
     asked = []
-    newest_after = chat.store.newest_after
-    monkeypatch.setattr(chat.store, "newest_after", lambda *args: (asked.append(args[0]), newest_after(*args))[1])
+    newest_after = app.app().message_store.newest_after
+    monkeypatch.setattr(app.app().message_store, "newest_after", lambda *args: (asked.append(args[0]), newest_after(*args))[1])
     clock.advance(300)  # five minutes later bob reads it: nothing can be after his marker
     read(chat, clock, "b1", "bob", "r1", protocol.message_id_at(clock()))
     service.list_rooms("b1", identity(clock, "bob"), None)
     assert api.frames("b1", "rooms")[-1]["mine"][0]["unread"] == 0 and asked == []
-    chat.send_message("a1", identity(clock, "ann"), SendMessage("news", None))
+    chat.messaging.send_message("a1", identity(clock, "ann"), SendMessage("news", None))
     service.list_rooms("b1", identity(clock, "bob"), None)
     assert api.frames("b1", "rooms")[-1]["mine"][0]["unread"] == 1 and asked == ["r1"]
 
@@ -210,27 +210,27 @@ def test_a_message_after_the_marker_in_an_untouched_minute_is_counted(api, chat,
     connect(chat, clock, "a1", "ann", "r1")
     connect(chat, clock, "b1", "bob", "r1")
     clock.advance(60 - (clock() / 1000) % 60)  # the start of a minute
-    chat.send_message("a1", identity(clock, "ann"), SendMessage("first of the minute", None))
+    chat.messaging.send_message("a1", identity(clock, "ann"), SendMessage("first of the minute", None))
     clock.advance(50)
     read(chat, clock, "b1", "bob", "r1", protocol.message_id_at(clock()))  # read up to now, 50 s on
     clock.advance(5)
     assert not app.app().rooms_store.touch_due("r1", clock())
-    chat.send_message("a1", identity(clock, "ann"), SendMessage("same minute, after the marker", None))
+    chat.messaging.send_message("a1", identity(clock, "ann"), SendMessage("same minute, after the marker", None))
     app.app().room_service(chat).list_rooms("b1", identity(clock, "bob"), None)
     assert api.frames("b1", "rooms")[-1]["mine"][0]["unread"] == 1
 
 
 def test_a_frame_counts_at_most_so_many_rooms_mentions_first_and_a_failed_count_says_null(
         api, chat, clock, monkeypatch):  # noqa: F811
-    from handler import unread as unread_module
+    from handler import read_markers as unread_module
 
     monkeypatch.setattr(unread_module, "UNREAD_ROOMS_COUNTED", 2)
     connect(chat, clock, "a1", "ann", "r0")
     connect(chat, clock, "b1", "bob", "r0")
     for n in range(3):
-        chat.store.move_connection("a1", f"r{n}")
-        chat.store.move_connection("b1", f"r{n}")
-        chat.send_message("a1", identity(clock, "ann"), SendMessage("@bob look" if n == 0 else "news", None))
+        app.app().connection_store.move_connection("a1", f"r{n}")
+        app.app().connection_store.move_connection("b1", f"r{n}")
+        chat.messaging.send_message("a1", identity(clock, "ann"), SendMessage("@bob look" if n == 0 else "news", None))
         read(chat, clock, "b1", "bob", f"r{n}", protocol.message_id_at(T0 - 1))  # read before anything
         clock.advance(1)
     service = app.app().room_service(chat)
@@ -238,13 +238,13 @@ def test_a_frame_counts_at_most_so_many_rooms_mentions_first_and_a_failed_count_
     unread = {e["room"]: e["unread"] for e in api.frames("b1", "rooms")[-1]["mine"]}
     # r0 mentions bob: counted first; r2 is the most recently active of the others; r1 is not counted.
     assert unread == {"r0": 1, "r1": None, "r2": 1}
-    newest_after = chat.store.newest_after
+    newest_after = app.app().message_store.newest_after
 
     def throttled(room, *args):
         if room == "r2":
             raise StorageUnavailable("newest_after: throttled")
         return newest_after(room, *args)
 
-    monkeypatch.setattr(chat.store, "newest_after", throttled)
+    monkeypatch.setattr(app.app().message_store, "newest_after", throttled)
     service.list_rooms("b1", identity(clock, "bob"), None)
     assert {e["room"]: e["unread"] for e in api.frames("b1", "rooms")[-1]["mine"]} == {"r0": 1, "r1": None, "r2": None}

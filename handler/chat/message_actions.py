@@ -1,7 +1,4 @@
-"""What `editmessage`, `react` and `typing` do (issue 13), a part of the chat service.
-
-Chat (handler/chat.py) takes these methods in as a base class: they use its store, budgets,
-connection checks and broadcaster, and keep its file to the core routes.
+"""What can be done to a message, and around one, once it is sent:
 
 - editmessage: the author replaces a message's text (same checks as sendmessage); the room gets
   `edited`; history carries the latest text and `editedAt`. A deleted message (a tombstone with
@@ -17,11 +14,21 @@ connection checks and broadcaster, and keep its file to the core routes.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from handler import log, protocol
 from handler.auth.tokens import TokenError, TokenExpired
+from handler.broadcast import Broadcaster
+from handler.chat.departures import Departures
+from handler.chat.live_connections import LiveConnections
+from handler.chat.rate_limits import RateLimiter
+from handler.chat.replies import Replies
 from handler.limits import Budget
 from handler.protocol import ErrorCode, Identity, ProtocolError
-from handler.store.chat import Connection, EditRefused, ReactionRefused
+from handler.settings import Limits
+from handler.store.budgets import BudgetStore
+from handler.store.connections import ConnectionStore
+from handler.store.messages import EditRefused, MessageStore, ReactionRefused
 
 _REFUSED = {
     "missing": (ErrorCode.NOT_FOUND, "no message with that id in this room"),
@@ -30,12 +37,24 @@ _REFUSED = {
 }
 
 
-class ChatFeatures:
-    """Edits, reactions and typing; mixed into Chat (which provides store, budgets, clock, limits,
-    broadcaster, _spend, _live_connection and drop_gone_members)."""
-
-    def _feature_budgets(self) -> None:
-        limits = self.limits
+class MessageActions:
+    def __init__(
+        self, connections: ConnectionStore, messages: MessageStore, budgets: BudgetStore, *,
+        broadcaster: Broadcaster, live: LiveConnections, limiter: RateLimiter, replies: Replies,
+        departures: Departures, limits: Limits, clock: Callable[[], int], verify: Callable[[str], Identity],
+    ):
+        self.connections = connections
+        self.messages = messages
+        self.budgets = budgets
+        self.broadcaster = broadcaster
+        self.live = live
+        self.limiter = limiter
+        self.replies = replies
+        self.departures = departures
+        self.limits = limits
+        self.clock = clock
+        # A token checked exactly as the $connect authorizer checks one (App.verified): `renew`.
+        self.verify = verify
         self.edit_budget = Budget(limits.edit_burst, limits.edit_rate)
         self.react_budget = Budget(limits.react_burst, limits.react_rate)
         # One typing frame per interval per user per room, nothing saved up.
@@ -43,21 +62,12 @@ class ChatFeatures:
         # A tab renews about once per token lifetime; a few at once (tabs, retries) and no more.
         self.renew_budget = Budget(10, 0.1)
 
-    def _in_room(self, connection_id: str, room: str | None) -> Connection:
-        conn = self._live_connection(connection_id)
-        if room is not None and room != conn.room:
-            raise ProtocolError(ErrorCode.FORBIDDEN, f"this connection is not in room {room!r}; join it first")
-        # Whoever may not send (a kicked or banned connection, in no room; a muted user) may not
-        # edit, react or type either.
-        self._check_may_send(conn)
-        return conn
-
     def edit_message(self, connection_id: str, identity: Identity, request: protocol.EditMessage) -> None:
-        self._spend("edit", identity.username, self.edit_budget, "too many edits")
-        conn = self._in_room(connection_id, request.room)
+        self.limiter.spend_or_refuse("edit", identity.username, self.edit_budget, "too many edits")
+        conn = self.live.in_room(connection_id, request.room)
         try:
-            stored = self.store.edit_message(room=conn.room, message_id=request.id, sender=identity.username,
-                                             message=request.message, edited_at_ms=self.clock())
+            stored = self.messages.edit_message(room=conn.room, message_id=request.id, sender=identity.username,
+                                                message=request.message, edited_at_ms=self.clock())
         except EditRefused as refused:
             raise ProtocolError(*_REFUSED[refused.reason]) from None
         frame = protocol.edited_frame(room=conn.room, id=stored.id, message=stored.message, edited_at=stored.edited_at)
@@ -65,10 +75,10 @@ class ChatFeatures:
         log.add(room=conn.room, messageId=stored.id)
 
     def react(self, connection_id: str, identity: Identity, request: protocol.React) -> None:
-        self._spend("react", identity.username, self.react_budget, "too many reactions")
-        conn = self._in_room(connection_id, request.room)
+        self.limiter.spend_or_refuse("react", identity.username, self.react_budget, "too many reactions")
+        conn = self.live.in_room(connection_id, request.room)
         try:
-            added, count = self.store.toggle_reaction(
+            added, count = self.messages.toggle_reaction(
                 room=conn.room, message_id=request.id, user=identity.username, emoji=request.emoji,
                 kinds_max=protocol.REACTION_KINDS_MAX, users_max=protocol.REACTION_USERS_MAX,
             )
@@ -87,12 +97,12 @@ class ChatFeatures:
         log.add(room=conn.room, messageId=request.id, added=added)
 
     def typing(self, connection_id: str, identity: Identity, request: protocol.Typing) -> None:
-        conn = self._in_room(connection_id, request.room)
+        conn = self.live.in_room(connection_id, request.room)
         # Over the interval: dropped, no answer (see the module's docstring).
         if self.budgets.spend("typing", f"{conn.room}#{identity.username}", self.typing_budget, self.clock()) is not None:
             log.add(room=conn.room, typingDropped=True)
             return
-        members = [m for m in self.store.room_members(conn.room) if m.username != identity.username]
+        members = [m for m in self.connections.room_members(conn.room) if m.username != identity.username]
         # Like presence, no typing frames in rooms too big for them (presence_max_room): each is a
         # post to every member, every few seconds per typist.
         if len(members) >= self.limits.presence_max_room:
@@ -102,21 +112,19 @@ class ChatFeatures:
             _, gone = self.broadcaster.deliver(conn.room, members, protocol.typing_frame(room=conn.room,
                                                                                          user=identity.username))
             if gone:
-                self.drop_gone_members(conn.room, gone)
+                self.departures.drop_gone_members(conn.room, gone)
         log.add(room=conn.room, members=len(members))
 
     def _tell_room(self, room: str, frame: dict) -> None:
         """Everyone in the room, the sender's connections too (their other tabs must agree)."""
-        members = self.store.room_members(room)
+        members = self.connections.room_members(room)
         _, gone = self.broadcaster.deliver(room, members, frame)
         if gone:
-            self.drop_gone_members(room, gone)
+            self.departures.drop_gone_members(room, gone)
 
     def renew(self, connection_id: str, identity: Identity, request: protocol.Renew) -> None:
-        self._spend("renew", identity.username, self.renew_budget, "too many renewals")
-        conn = self._live_connection(connection_id)
-        if self.verify is None:
-            raise ProtocolError(ErrorCode.INTERNAL, "renewal is not available")
+        self.limiter.spend_or_refuse("renew", identity.username, self.renew_budget, "too many renewals")
+        conn = self.live.get(connection_id)
         try:
             renewed = self.verify(request.token)
         except TokenExpired:
@@ -127,10 +135,10 @@ class ChatFeatures:
             raise ProtocolError(ErrorCode.FORBIDDEN, "that token is another user's")
         expires_at = max(renewed.expires_at, conn.expires_at)
         deadline = expires_at if conn.session_ends_at is None else min(expires_at, conn.session_ends_at)
-        if not self.store.renew_connection(connection_id, expires_at=expires_at, deadline=deadline,
-                                           jti=renewed.jti, family=renewed.family):
+        if not self.connections.renew_connection(connection_id, expires_at=expires_at, deadline=deadline,
+                                                 jti=renewed.jti, family=renewed.family):
             raise ProtocolError(ErrorCode.NOT_CONNECTED, "this connection is no longer known; reconnect")
         session_ends_at = protocol.iso_utc(conn.session_ends_at * 1000) if conn.session_ends_at else None
-        self._reply(connection_id, protocol.renewed_frame(expires_at=protocol.iso_utc(expires_at * 1000),
-                                                          session_ends_at=session_ends_at))
+        self.replies.reply(connection_id, protocol.renewed_frame(expires_at=protocol.iso_utc(expires_at * 1000),
+                                                                 session_ends_at=session_ends_at))
         log.add(expiresIn=expires_at - self.clock() // 1000)
