@@ -125,7 +125,7 @@ class Limits:
     invite_target_rate: float = 10 / 3600
     # How long a "minute" of a ban or mute is, in seconds: 60, except in tests that watch one end.
     moderation_minute_seconds: int = 60
-    # Per user (issue 13): edits and reactions, a burst then a rate per second. Typing has its
+    # Per user: edits and reactions, a burst then a rate per second. Typing has its
     # fixed interval per user per room (protocol.TYPING_INTERVAL_SECONDS).
     edit_burst: float = 5
     edit_rate: float = 0.5
@@ -200,11 +200,11 @@ class Delivery:
 
 @dataclass(frozen=True)
 class Iam:
-    """The local stand-in for IAM (handler/iam.py). Off on AWS, where IAM itself checks every call;
+    """The local stand-in for IAM (local_iam/). Off on AWS, where IAM itself checks every call;
     devstack switches it on for the local stage, the unit tests for theirs."""
 
     enforce: bool
-    # The grants devstack/iam.py resolved from the stack files (a JSON policy document).
+    # The grants stackfiles/grants.py resolved from the stack files (a JSON policy document).
     policy_file: str | None
     # Whose role applies to this process's calls: the Lambda function's name (sls offline sets it).
     function: str | None
@@ -221,7 +221,7 @@ class Settings:
     fanout: Fanout
     delivery: Delivery
     ddb_endpoint: str | None
-    # "lean": the hot path's own DynamoDB client (handler/dynamodb.py); "boto3": boto3's.
+    # "lean": the hot path's own DynamoDB client (handler/lean_dynamodb.py); "boto3": boto3's.
     ddb_client: str
     log_level: str
     function_name: str  # the Lambda function's name, in every log line

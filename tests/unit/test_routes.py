@@ -240,7 +240,7 @@ def test_join_bad_room_keeps_the_current_one(api):
 
 
 def test_disconnect_cleans_up_and_tells_the_room(api, monkeypatch):
-    # At once when the stage holds no presence grace (test_chat_service has the grace's cases).
+    # At once when the stage holds no presence grace (test_chat_departures has the grace's cases).
     monkeypatch.setenv("WSCHAT_PRESENCE_GRACE_SECONDS", "0")
     reinstall_app()
     connect_user("a1", "alice")
