@@ -19,7 +19,10 @@ const options = { me: "me", namesShown: 2 };
 {
   const list = [{ emoji: "👍", count: 1, users: ["bob"], me: false }];
   const steps = [];
-  const apply = (frame) => { const changed = applyReaction(list, frame, options); steps.push({ changed, list: structuredClone(list) }); };
+  const apply = (frame) => {
+    const changed = applyReaction(list, frame, options);
+    steps.push({ changed, list: structuredClone(list) });
+  };
   apply({ emoji: "👍", user: "me", added: true, count: 2 });
   apply({ emoji: "🎉", user: "carol", added: true, count: 1 });
   apply({ emoji: "👍", user: "dave", added: true, count: 3 }); // a third name is counted, not listed

@@ -23,7 +23,7 @@ const snap = (s) => ({ phase: s.phase, room: s.room, shown: s.shownRoom, joining
 
 // The first connection: connecting -> opened (the socket joins) -> welcome -> a page of older history.
 {
-  const store = new PageStore({ room: "garden" });
+  const store = new PageStore({ room: "garden", defaultRoom: DEFAULT });
   const heard = [];
   store.subscribe((s, transition) => heard.push(`${transition}:${s.phase}`));
   const steps = [snap(store)];
@@ -31,7 +31,7 @@ const snap = (s) => ({ phase: s.phase, room: s.room, shown: s.shownRoom, joining
   steps.push(snap(store));
   store.opened();
   steps.push(snap(store));
-  const welcome = store.welcomed("garden", { defaultRoom: DEFAULT });
+  const welcome = store.welcomed("garden");
   steps.push(snap(store));
   store.historyRequested("older");
   steps.push(snap(store));
@@ -43,17 +43,17 @@ const snap = (s) => ({ phase: s.phase, room: s.room, shown: s.shownRoom, joining
 // A reconnect in the same room: not entering, the catch-up runs page by page, fails, is retried
 // with its count kept, and finishes; a second welcome on the connection is not its first.
 {
-  const store = new PageStore({ room: "garden" });
-  store.connecting(); store.opened(); store.welcomed("garden", { defaultRoom: DEFAULT });
+  const store = new PageStore({ room: "garden", defaultRoom: DEFAULT });
+  store.connecting(); store.opened(); store.welcomed("garden");
   store.historyRequested("older");
   store.disconnected();
   const dropped = snap(store);
-  const dropOutcome = store.connectFailed(DEFAULT);
+  const dropOutcome = store.connectFailed();
   store.connecting();
   const reconnecting = snap(store);
   store.opened();
   const reopened = snap(store);
-  const welcome = store.welcomed("garden", { defaultRoom: DEFAULT });
+  const welcome = store.welcomed("garden");
   store.catchingUp("c1");
   store.historyRequested("missed");
   const catchingUp = snap(store);
@@ -65,7 +65,7 @@ const snap = (s) => ({ phase: s.phase, room: s.room, shown: s.shownRoom, joining
   const nextPage = store.catchUp;
   store.caughtUp();
   const caughtUp = snap(store);
-  const again = store.welcomed("garden", { defaultRoom: DEFAULT });
+  const again = store.welcomed("garden");
   results.reconnect = { dropped, dropOutcome, reconnecting, reopened, welcome, catchingUp, firstFailure, retried,
     secondFailure, nextPage, caughtUp, againFirst: again.firstOfConnection,
     failedWithoutCatchUp: store.catchUpFailed() };
@@ -74,23 +74,23 @@ const snap = (s) => ({ phase: s.phase, room: s.room, shown: s.shownRoom, joining
 // A switch of rooms on the open connection: joining, then the welcome enters the new room and
 // drops the requests of the old one.
 {
-  const store = new PageStore({ room: "garden" });
-  store.connecting(); store.opened(); store.welcomed("garden", { defaultRoom: DEFAULT });
+  const store = new PageStore({ room: "garden", defaultRoom: DEFAULT });
+  store.connecting(); store.opened(); store.welcomed("garden");
   store.historyRequested("older");
   store.joining("pond");
   const joining = snap(store);
-  const welcome = store.welcomed("pond", { defaultRoom: DEFAULT });
+  const welcome = store.welcomed("pond");
   results.switchRooms = { joining, welcome, after: snap(store) };
 }
 
 // A refused join: the first join of the page keeps the room asked for; later, the page stays in
 // the room it shows.
 {
-  const store = new PageStore({ room: "secret" });
+  const store = new PageStore({ room: "secret", defaultRoom: DEFAULT });
   store.connecting(); store.opened();
   const first = store.joinRefused();
   const firstAfter = snap(store);
-  store.welcomed("general", { defaultRoom: DEFAULT });
+  store.welcomed("general");
   store.joining("vault");
   const later = store.joinRefused();
   results.refusedJoin = { first, firstAfter, later, laterAfter: snap(store) };
@@ -100,55 +100,55 @@ const snap = (s) => ({ phase: s.phase, room: s.room, shown: s.shownRoom, joining
 // default room, the welcome there names the room to ask for again; if the default room fails too,
 // back to the room wanted; the default room alone failing is said.
 {
-  const store = new PageStore({ room: "secret" });
+  const store = new PageStore({ room: "secret", defaultRoom: DEFAULT });
   store.connecting();
-  const first = store.connectFailed(DEFAULT);
+  const first = store.connectFailed();
   const nextAsks = store.connecting();
-  const welcome = store.welcomed("general", { defaultRoom: DEFAULT });
+  const welcome = store.welcomed("general");
 
-  const network = new PageStore({ room: "secret" });
+  const network = new PageStore({ room: "secret", defaultRoom: DEFAULT });
   network.connecting();
-  network.connectFailed(DEFAULT);
+  network.connectFailed();
   network.connecting();
-  const second = network.connectFailed(DEFAULT);
+  const second = network.connectFailed();
   const thenAsks = network.connecting();
-  const third = network.connectFailed(DEFAULT);
+  const third = network.connectFailed();
 
-  const plain = new PageStore({ room: DEFAULT });
+  const plain = new PageStore({ room: DEFAULT, defaultRoom: DEFAULT });
   plain.connecting();
-  const defaultFailed = plain.connectFailed(DEFAULT);
+  const defaultFailed = plain.connectFailed();
   results.connectFailed = { first, nextAsks, welcome, second, thenAsks, third, defaultFailed };
 }
 
 // Kicked from a room: out of it, with the banner kept for the next welcome, which clears both.
 {
-  const store = new PageStore({ room: "garden" });
-  store.connecting(); store.opened(); store.welcomed("garden", { defaultRoom: DEFAULT });
+  const store = new PageStore({ room: "garden", defaultRoom: DEFAULT });
+  store.connecting(); store.opened(); store.welcomed("garden");
   store.removed({ afterWelcome: "You were removed." });
   const removed = snap(store);
   store.joining(DEFAULT);
-  const welcome = store.welcomed(DEFAULT, { defaultRoom: DEFAULT });
-  const quiet = new PageStore({ room: DEFAULT });
+  const welcome = store.welcomed(DEFAULT);
+  const quiet = new PageStore({ room: DEFAULT, defaultRoom: DEFAULT });
   quiet.removed();
   results.removed = { removed, welcome, after: snap(store), quietOut: quiet.outOfRoom };
 }
 
 // The end: once, and final; frames still arriving change the data but not the phase.
 {
-  const store = new PageStore({ room: "garden" });
-  store.connecting(); store.opened(); store.welcomed("garden", { defaultRoom: DEFAULT });
+  const store = new PageStore({ room: "garden", defaultRoom: DEFAULT });
+  store.connecting(); store.opened(); store.welcomed("garden");
   const first = store.ended("logged_out");
   const second = store.ended("token_expired");
   store.connecting();
   store.opened();
-  store.welcomed("pond", { defaultRoom: DEFAULT });
+  store.welcomed("pond");
   results.ended = { first, second, reason: store.endReason, isEnded: store.isEnded, after: snap(store) };
 }
 
 // Out-of-turn transitions leave the phase alone.
 {
-  const store = new PageStore({ room: "garden" });
-  store.welcomed("garden", { defaultRoom: DEFAULT });
+  const store = new PageStore({ room: "garden", defaultRoom: DEFAULT });
+  store.welcomed("garden");
   const welcomeBeforeConnect = store.phase;
   store.catchingUp("c1");
   const catchUpBeforeConnect = store.phase;
@@ -160,7 +160,7 @@ const snap = (s) => ({ phase: s.phase, room: s.room, shown: s.shownRoom, joining
 
 // Nothing outside the transitions writes the state.
 {
-  const store = new PageStore({ room: "garden" });
+  const store = new PageStore({ room: "garden", defaultRoom: DEFAULT });
   let threw = false;
   try { store.room = "pond"; } catch { threw = true; }
   const catchUp = (store.catchingUp("c1"), store.catchUp);

@@ -90,7 +90,8 @@ const dm = `${JSON.parse(process.argv[1]).dmPrefix}0123456789abcdef`;
   requests.request({ action: "members", room: "garden" }, { quiet: true });
   requests.request({ action: "invite", room: "garden", user: "erin" });
   requests.reset();
-  results.requests = { sent, settledPond, banners, dialogErrors: dialog.errors, pendingAfterReset: requests.pending.length };
+  results.requests = { sent, settledPond, banners, dialogErrors: dialog.errors,
+    pendingAfterReset: requests.pending.length };
 }
 
 results.done = [

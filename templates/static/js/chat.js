@@ -34,7 +34,10 @@ const login = await loginOrLeave();
 const me = login.username;
 const saved = savedRoom();
 // A stored room that is not a valid name (tampered storage) would make every connect fail.
-const store = new PageStore({ room: isRoomName(saved) ? saved : config.defaultRoom });
+const store = new PageStore({
+  room: isRoomName(saved) ? saved : config.defaultRoom,
+  defaultRoom: config.defaultRoom,
+});
 const send = (frame) => socket.send(frame);
 const banner = new Banner();
 const panels = new Panels();

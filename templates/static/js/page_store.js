@@ -41,6 +41,7 @@ export const ConnectFailure = Object.freeze({
 export class PageStore {
   #phase = Phase.STARTING;
   #everOpened = false;
+  #defaultRoom; // where the page goes when the room it wants cannot be had
   #room; // the room the next connection or join asks for
   #shownRoom = null; // the room whose messages the list shows; null until the first welcome
   #joining = null; // the room of the join in flight on the open connection
@@ -56,9 +57,11 @@ export class PageStore {
   #endReason = null;
   #subscribers = new Set();
 
-  // `room`: the room to connect to first (the caller has checked that it is a room name).
-  constructor({ room }) {
+  // `room`: the room to connect to first (the caller has checked that it is a room name);
+  // `defaultRoom`: the server's default room.
+  constructor({ room, defaultRoom }) {
     this.#room = room;
+    this.#defaultRoom = defaultRoom;
   }
 
   // -- reading -------------------------------------------------------------------------------------
@@ -114,7 +117,8 @@ export class PageStore {
   // A connection closed before it opened or after: what the next try asks for (see ConnectFailure).
   // The server refuses ?room= of a private room or a ban with a 403, which a browser cannot tell
   // from a network failure, so the next try goes to the default room.
-  connectFailed(defaultRoom) {
+  connectFailed() {
+    const defaultRoom = this.#defaultRoom;
     const attempt = this.#attempt;
     let outcome = ConnectFailure.DEFAULT_FAILED;
     if (!attempt || attempt.opened) {
@@ -159,7 +163,7 @@ export class PageStore {
   // A welcome for `room`. Returns what the page does about it: `entering` (another room than the
   // one shown: the list starts over), `firstOfConnection`, `banner` (why the page moved, or null)
   // and `retryRoom` (the room whose connect failed, to join now that the default room is in, or null).
-  welcomed(room, { defaultRoom }) {
+  welcomed(room) {
     const entering = room !== this.#shownRoom;
     const firstOfConnection = !this.#welcomed;
     const banner = this.#afterWelcome;
@@ -177,7 +181,7 @@ export class PageStore {
     }
     this.#move(Phase.WELCOMED);
     this.#notify("welcomed");
-    const retryRoom = wanted && room === defaultRoom && wanted !== room ? wanted : null;
+    const retryRoom = wanted && room === this.#defaultRoom && wanted !== room ? wanted : null;
     return { entering, firstOfConnection, banner, retryRoom };
   }
 

@@ -56,8 +56,7 @@ export class RoomFlow {
   welcomed(frame) {
     const { messages, outbox, features } = this;
     this.banner.hide();
-    const { entering, firstOfConnection, banner, retryRoom } = this.store.welcomed(frame.room,
-      { defaultRoom: config.defaultRoom });
+    const { entering, firstOfConnection, banner, retryRoom } = this.store.welcomed(frame.room);
     if (banner) this.banner.show(banner);
     const missedSince = entering ? null : messages.lastId;
     if (entering) this.enterRoom(frame.room, frame.hasMore);
@@ -105,7 +104,8 @@ export class RoomFlow {
     }
     const shown = this.store.shownRoom;
     this.view.showRoom(shown);
-    const where = this.store.outOfRoom ? "Open another room to go on." : `You are still in ${this.view.roomTitle(shown)}.`;
+    const where = this.store.outOfRoom ? "Open another room to go on."
+      : `You are still in ${this.view.roomTitle(shown)}.`;
     this.banner.show(`${refusal} ${where}`);
   }
 
@@ -130,7 +130,7 @@ export class RoomFlow {
 
   // A connection closed: if it never opened, the next try may go elsewhere (PageStore.connectFailed).
   connectFailed() {
-    if (this.store.connectFailed(config.defaultRoom) !== ConnectFailure.DEFAULT_FAILED) return;
+    if (this.store.connectFailed() !== ConnectFailure.DEFAULT_FAILED) return;
     this.banner.show(`Could not connect to #${config.defaultRoom} (trying again). If you were banned from it, `
       + "type another room's name in the Room field.");
   }

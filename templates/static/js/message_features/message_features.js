@@ -28,8 +28,10 @@ export class MessageFeatures {
     this.typists = new Typing({ me, send, room });
     this.readMarker = new ReadMarker({ me, messages, send, room });
 
-    registerMessageAction({ id: "edit", label: "Edit", visible: (m) => this.mayEdit(m), run: (m) => this.edits.start(m.id) });
-    registerMessageAction({ id: "reply", label: "Reply", visible: (m) => this.isLive(m), run: (m) => this.replies.start(m.id) });
+    registerMessageAction({ id: "edit", label: "Edit", visible: (m) => this.mayEdit(m),
+      run: (m) => this.edits.start(m.id) });
+    registerMessageAction({ id: "reply", label: "Reply", visible: (m) => this.isLive(m),
+      run: (m) => this.replies.start(m.id) });
     registerMessageAction({ id: "react", label: "React…", visible: (m) => this.isLive(m),
       run: (m) => this.reactions.openPicker(m.id) });
 
@@ -52,7 +54,9 @@ export class MessageFeatures {
       this.reactions.forget(frame.id);
       return;
     }
-    if (frame.replyTo) renderQuote(item.querySelector(".quote-slot"), frame.replyTo, (id) => this.replies.showOriginal(id));
+    if (frame.replyTo) {
+      renderQuote(item.querySelector(".quote-slot"), frame.replyTo, (id) => this.replies.showOriginal(id));
+    }
     if (frame.editedAt) this.items.markEdited(item, frame.editedAt);
     // The item is not in the list yet: drawn on it directly.
     this.reactions.set(frame.id, frame.reactions, item);
