@@ -112,7 +112,7 @@ export class SignIn {
   }
 
   // Ends the session for good and goes to the login page, which says why. `code` is a SessionEnd code
-  // (handler/protocol.py), from the server or from this page's own clocks.
+  // (handler/protocol/wire.py), from the server or from this page's own clocks.
   end(code) {
     if (!this.store.ended(code)) return;
     this.socket.close();
