@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 from handler import protocol
 from tests.iam_scenarios.registry import scenario

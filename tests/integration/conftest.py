@@ -111,3 +111,27 @@ def client(stack):
             c.close()
         except Exception:
             pass
+
+
+@pytest.fixture
+def person(register, client):
+    """A registered user with one connection: (name, token, client)."""
+
+    def make(room=None, name=None):
+        name = name or unique_name("r")
+        token = register(name)["token"]
+        c = client(token, room or unique_name("lobby"))
+        c.join()
+        return name, token, c
+
+    return make
+
+
+def ask(c: Client, frame: dict, expect: str, **match) -> dict:
+    c.send(frame)
+    return c.next(expect, **match)
+
+
+def error(c: Client, frame: dict) -> dict:
+    c.send(frame)
+    return c.next("error")
