@@ -23,8 +23,9 @@ from moto.dynamodb.models import dynamodb_backends
 from authorizer import passwords
 from devstack.iam import Where
 from devstack.tables import create_tables
-from handler import app, iam
+from handler import app, iam, protocol
 from handler.app import App
+from handler.protocol import ErrorCode, ProtocolError, Request
 from handler.settings import Settings
 from handler.transport import Response
 from tests import iam_harness
@@ -303,3 +304,52 @@ def ws_event(route: str, body=None, *, connection_id: str = "conn-1", username: 
         else:
             event["body"] = body if isinstance(body, str) else json.dumps(body)
     return event
+
+
+# -- the rooms and moderation services, driven directly (no entry points) ---------------------------
+
+# Epoch ms: where the clock of a rooms or moderation test starts.
+T0 = 1_795_000_000_000
+
+
+@pytest.fixture
+def world(api, monkeypatch):
+    """Builds (chat, rooms, moderation) from the App with these settings, on a clock the test moves
+    (`world.clock`)."""
+    clock = Clock(T0)
+
+    def build(**env):
+        for name, value in env.items():
+            monkeypatch.setenv(name, str(value))
+        instance = reinstall_app()
+        instance.clock = clock
+        chat = instance.chat()
+        return chat, instance.room_service(chat), instance.moderation(chat)
+
+    build.clock = clock
+    return build
+
+
+def who(clock, username, guest=False):
+    return protocol.Identity(username=username, guest=guest, expires_at=clock() // 1000 + 3600, session_limit_seconds=0)
+
+
+def member(name, *, admin=False):
+    assert accounts().create_user(username=name, password_hash="x", guest=False, created_at_ms=T0)
+    if admin:
+        assert accounts().set_admin(name, True)
+
+
+def connect(chat, clock, cid, name, room="lobby"):
+    return chat.connect(connection_id=cid, identity=who(clock, name), room=room, source_ip=None, user_agent=None)
+
+
+def parsed(parse, **fields):
+    return parse(Request(action="x", fields=fields))
+
+
+def refused(call, code: ErrorCode) -> ProtocolError:
+    with pytest.raises(ProtocolError) as caught:
+        call()
+    assert caught.value.code is code, caught.value.message
+    return caught.value
