@@ -3,11 +3,12 @@
 import os
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import jwt
 import pytest
 import requests
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, sync_playwright
 
 from devstack.site import SiteServer, build_local_site
 from devstack.stack import LocalStack, Ports, free_port, jwt_secret
@@ -20,6 +21,9 @@ CHROMIUM_ARGS = [
 ]
 GUEST_SESSION_LIMIT = 8
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+AXE = Path(__file__).resolve().parents[2] / "node_modules/axe-core/axe.min.js"
+# The two sizes every layout is checked at: a desktop's and a phone's.
+SIZES = [pytest.param(1280, 800, id="desktop"), pytest.param(375, 740, id="phone")]
 
 
 def site_origin(port):
@@ -93,6 +97,42 @@ def account(stack):
     return make
 
 
+class TwoInARoom(NamedTuple):
+    a: Page
+    b: Page
+    a_name: str
+    b_name: str
+    room: str | None  # None: the default room
+
+
+@pytest.fixture
+def two_in_a_room(site, new_page, account):
+    """Two people, each in a page of their own, signed in to one new public room, `a` first:
+    make(width, height) returns (a, b, a's name, b's name, the room).
+
+    `owned` (create_room's options, {} for none): `a` signs in to the default room and creates the
+    room, so that they own it, before `b` comes in. `in_general`: both stay in the default room.
+    `a_script`, `b_script`: JavaScript that runs in that page before the chat's own (a fake of a
+    browser API)."""
+
+    def make(width=1100, height=750, *, prefix="room", owned=None, in_general=False, a_script=None, b_script=None):
+        (a_name, a_password), (b_name, b_password) = account(), account()
+        room = None if in_general else unique_name(prefix)
+        a, b = new_page(width, height), new_page(width, height)
+        for page, script in ((a, a_script), (b, b_script)):
+            if script:
+                page.add_init_script(script)
+        if owned is not None:
+            log_in(a, site, a_name, a_password)
+            create_room(a, room, **owned)
+        else:
+            log_in(a, site, a_name, a_password, room)
+        log_in(b, site, b_name, b_password, room)
+        return TwoInARoom(a, b, a_name, b_name, room)
+
+    return make
+
+
 def log_in(page, site, name, password, room=None):
     page.goto(f"{site.url}/index.html")
     page.fill("#username", name)
@@ -161,3 +201,81 @@ def screenshot(page, name):
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path))
     return path
+
+
+# -- rooms, banners and accessibility, shared by several pages' tests ---------------------------------
+
+
+def open_sidebar(page):
+    open_rooms(page)
+
+
+def wait_banner(page, text):
+    page.wait_for_function("(text) => !document.getElementById('banner').hidden"
+                           " && document.getElementById('banner-text').textContent.includes(text)", arg=text,
+                           timeout=20000)
+    return page.inner_text("#banner-text")
+
+
+def wait_closed(page, dialog_id):
+    page.wait_for_function("(id) => !document.getElementById(id).open", arg=dialog_id, timeout=20000)
+
+
+def wait_heading(page, text):
+    page.wait_for_function("(text) => document.getElementById('room-sigil').textContent"
+                           " + document.getElementById('room-name').textContent === text", arg=text, timeout=20000)
+
+
+def create_room(page, room, *, private=False, topic=""):
+    open_sidebar(page)
+    page.click("#new-room")
+    page.wait_for_selector("#create-dialog[open]")
+    assert page.evaluate("document.activeElement.id") == "create-name"
+    page.fill("#create-name", room)
+    if private:
+        page.check("#create-dialog input[value=private]")
+    if topic:
+        page.fill("#create-topic", topic)
+    page.click("#create-dialog button[type=submit]")
+    wait_closed(page, "create-dialog")
+    wait_heading(page, f"#{room}")
+
+
+def wait_in_sidebar(page, room, list_id="room-list"):
+    page.wait_for_selector(f"#{list_id} .room-link[data-room='{room}']", state="attached", timeout=20000)
+
+
+def message_item(page, text):
+    return f"#messages li.message:has-text({text!r})"
+
+
+def axe_violations(page):
+    """axe-core's serious and critical violations on the page as it is now: [(rule, [targets])]."""
+    if not AXE.exists():
+        pytest.fail("axe-core is missing: npm install (it is a devDependency)")
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations")
+    return [(v["id"], v["help"], [n["target"] for n in v["nodes"]]) for v in result
+            if v["impact"] in ("serious", "critical")]
+
+
+# Lets the test say whether the tab is hidden (a headless browser's tabs are always visible), and
+# records notifications instead of showing them; the permission starts unasked.
+HIDDEN_TAB_AND_NOTIFICATIONS = """
+(() => {
+  window.__hidden = false;
+  Object.defineProperty(document, "hidden", { configurable: true, get: () => window.__hidden });
+  Object.defineProperty(document, "visibilityState", { configurable: true,
+    get: () => (window.__hidden ? "hidden" : "visible") });
+  window.__setHidden = (hidden) => { window.__hidden = hidden; document.dispatchEvent(new Event("visibilitychange")); };
+  window.__notifications = [];
+  window.__permissionAsked = 0;
+  class FakeNotification extends EventTarget {
+    static permission = "default";
+    static async requestPermission() { window.__permissionAsked += 1; FakeNotification.permission = "granted"; return "granted"; }
+    constructor(title, options) { super(); window.__notifications.push({ title, body: options.body }); }
+    close() {}
+  }
+  window.Notification = FakeNotification;
+})();
+"""

@@ -10,12 +10,10 @@ import time
 import pytest
 
 from tests.browser.conftest import (
-    log_in, open_rooms, open_session_menu, screenshot, send, switch_room, wait_connected,
+    HIDDEN_TAB_AND_NOTIFICATIONS, SIZES, log_in, open_rooms, open_session_menu, screenshot, send, switch_room,
+    wait_connected,
 )
 from tests.integration.conftest import unique_name
-
-SIZES = [pytest.param(1280, 800, id="desktop"), pytest.param(375, 740, id="phone")]
-
 
 def in_viewport(page, selector):
     box = page.locator(selector).bounding_box()
@@ -226,12 +224,8 @@ def test_messages_are_grouped_by_sender_and_minute_with_day_lines(site, new_page
     assert page.errors == []
 
 
-def test_own_messages_are_set_apart(site, new_page, account):
-    room = unique_name("room")
-    (alice, pw_a), (bob, pw_b) = account(), account()
-    a, b = new_page(), new_page()
-    log_in(a, site, alice, pw_a, room)
-    log_in(b, site, bob, pw_b, room)
+def test_own_messages_are_set_apart(two_in_a_room):
+    a, b, alice, bob, room = two_in_a_room()
     send(a, "mine")
     send(b, "theirs")
     message_count(a, 2)
@@ -245,12 +239,8 @@ def test_own_messages_are_set_apart(site, new_page, account):
     assert colours[0] != colours[1]
 
 
-def test_links_are_clickable_and_only_http_and_https(site, new_page, account):
-    room = unique_name("room")
-    (alice, pw_a), (bob, pw_b) = account(), account()
-    a, b = new_page(), new_page()
-    log_in(a, site, alice, pw_a, room)
-    log_in(b, site, bob, pw_b, room)
+def test_links_are_clickable_and_only_http_and_https(two_in_a_room):
+    a, b, alice, bob, room = two_in_a_room()
     messages = [
         "see https://example.com/a?b=1&c=2. and http://example.org/x_(y)",
         "javascript:alert(1) and JAVASCRIPT://example.com/%0aalert(2)",
@@ -282,12 +272,8 @@ def test_links_are_clickable_and_only_http_and_https(site, new_page, account):
     assert a.errors == [] and b.errors == []
 
 
-def test_mentions_of_me_are_highlighted(site, new_page, account):
-    room = unique_name("room")
-    (alice, pw_a), (bob, pw_b) = account(), account()
-    a, b = new_page(), new_page()
-    log_in(a, site, alice, pw_a, room)
-    log_in(b, site, bob, pw_b, room)
+def test_mentions_of_me_are_highlighted(two_in_a_room):
+    a, b, alice, bob, room = two_in_a_room()
     send(b, f"@{alice} look at this")
     send(b, f"mail {alice}@example.com or @{alice}x: not mentions")
     send(b, f"@{bob} talking to myself")
@@ -301,35 +287,8 @@ def test_mentions_of_me_are_highlighted(site, new_page, account):
     assert b.eval_on_selector_all("#messages mark.mention", "ns => ns.map(n => n.textContent)") == [f"@{bob}"]
 
 
-# Lets the test say whether the tab is hidden (a headless browser's tabs are always visible), and
-# records notifications instead of showing them; the permission starts unasked.
-HIDDEN_TAB_AND_NOTIFICATIONS = """
-(() => {
-  window.__hidden = false;
-  Object.defineProperty(document, "hidden", { configurable: true, get: () => window.__hidden });
-  Object.defineProperty(document, "visibilityState", { configurable: true,
-    get: () => (window.__hidden ? "hidden" : "visible") });
-  window.__setHidden = (hidden) => { window.__hidden = hidden; document.dispatchEvent(new Event("visibilitychange")); };
-  window.__notifications = [];
-  window.__permissionAsked = 0;
-  class FakeNotification extends EventTarget {
-    static permission = "default";
-    static async requestPermission() { window.__permissionAsked += 1; FakeNotification.permission = "granted"; return "granted"; }
-    constructor(title, options) { super(); window.__notifications.push({ title, body: options.body }); }
-    close() {}
-  }
-  window.Notification = FakeNotification;
-})();
-"""
-
-
-def test_unread_count_in_the_title_and_mention_notifications_while_hidden(site, new_page, account):
-    room = unique_name("room")
-    (alice, pw_a), (bob, pw_b) = account(), account()
-    a, b = new_page(), new_page()
-    a.add_init_script(HIDDEN_TAB_AND_NOTIFICATIONS)
-    log_in(a, site, alice, pw_a, room)
-    log_in(b, site, bob, pw_b, room)
+def test_unread_count_in_the_title_and_mention_notifications_while_hidden(two_in_a_room):
+    a, b, alice, bob, room = two_in_a_room(a_script=HIDDEN_TAB_AND_NOTIFICATIONS)
     assert a.title() == f"#{room} · wschat"
     assert a.evaluate("window.__permissionAsked") == 0  # never asked on load
 

@@ -52,12 +52,8 @@ def test_chat_without_a_token_goes_to_login(site, new_page):
     assert "log in" in page.inner_text("#notice")
 
 
-def test_two_people_chat_both_ways_with_presence(site, new_page, account):
-    room = unique_name("room")
-    (alice, alice_pw), (bob, bob_pw) = account(), account()
-    a, b = new_page(), new_page()
-    log_in(a, site, alice, alice_pw, room)
-    log_in(b, site, bob, bob_pw, room)
+def test_two_people_chat_both_ways_with_presence(two_in_a_room):
+    a, b, alice, bob, room = two_in_a_room()
     a.wait_for_selector(f"#messages li.notice:has-text('{bob} joined')")
     a.wait_for_function(f"document.getElementById('online').textContent.includes({bob!r})")
     assert sorted(a.eval_on_selector_all("#online li", "ns => ns.map(n => n.textContent)")) == sorted(
@@ -79,12 +75,8 @@ def test_two_people_chat_both_ways_with_presence(site, new_page, account):
     assert a.errors == [] and b.errors == []
 
 
-def test_html_in_messages_is_shown_as_text(site, new_page, account):
-    room = unique_name("room")
-    (alice, pw_a), (bob, pw_b) = account(), account()
-    a, b = new_page(), new_page()
-    log_in(a, site, alice, pw_a, room)
-    log_in(b, site, bob, pw_b, room)
+def test_html_in_messages_is_shown_as_text(two_in_a_room):
+    a, b, alice, bob, room = two_in_a_room()
     payloads = ['<img src=x onerror="alert(1)">', "<script>alert(2)</script>", "<b>bold?</b>"]
     for payload in payloads:
         send(a, payload)
@@ -95,12 +87,9 @@ def test_html_in_messages_is_shown_as_text(site, new_page, account):
     assert a.errors == [] and b.errors == []  # no alert() dialog fired
 
 
-def test_switching_rooms_moves_messages_and_presence(site, new_page, account):
-    room1, room2 = unique_name("room"), unique_name("room")
-    (alice, pw_a), (bob, pw_b) = account(), account()
-    a, b = new_page(), new_page()
-    log_in(a, site, alice, pw_a, room1)
-    log_in(b, site, bob, pw_b, room1)
+def test_switching_rooms_moves_messages_and_presence(two_in_a_room):
+    a, b, alice, bob, room1 = two_in_a_room()
+    room2 = unique_name("room")
     send(a, "in room one")
     b.wait_for_selector("text=in room one")
     switch_room(b, room2)
@@ -135,12 +124,8 @@ def test_load_older_pages_back_without_duplicates(site, stack, new_page, account
     assert page.is_hidden("#load-older")
 
 
-def test_scrolled_up_reader_is_not_yanked_down(site, stack, new_page, account):
-    room = unique_name("room")
-    (alice, pw_a), (bob, pw_b) = account(), account()
-    a, b = new_page(height=500), new_page(height=500)
-    log_in(a, site, alice, pw_a, room)
-    log_in(b, site, bob, pw_b, room)
+def test_scrolled_up_reader_is_not_yanked_down(two_in_a_room):
+    a, b, alice, bob, room = two_in_a_room(height=500)
     for n in range(25):
         send(b, f"filler {n}")
     a.wait_for_function("document.querySelectorAll('#messages li.message').length === 25")

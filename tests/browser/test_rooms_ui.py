@@ -8,20 +8,14 @@ message menu open."""
 import pytest
 
 from tests.browser.conftest import (
-    log_in, open_rooms, screenshot, send, switch_room, wait_connected, wait_drawer_in,
+    SIZES, axe_violations, create_room, log_in, message_item, open_rooms, open_sidebar, screenshot, send,
+    switch_room, wait_banner, wait_closed, wait_connected, wait_drawer_in, wait_heading, wait_in_sidebar,
 )
-from tests.browser.test_look import axe_violations
 from tests.integration.conftest import unique_name
-
-SIZES = [pytest.param(1280, 800, id="desktop"), pytest.param(375, 740, id="phone")]
 
 
 def is_phone(page):
     return page.viewport_size["width"] < 700
-
-
-def open_sidebar(page):
-    open_rooms(page)
 
 
 def open_people(page):
@@ -43,47 +37,12 @@ def banner(page):
     return page.inner_text("#banner-text")
 
 
-def wait_banner(page, text):
-    page.wait_for_function("(text) => !document.getElementById('banner').hidden"
-                           " && document.getElementById('banner-text').textContent.includes(text)", arg=text,
-                           timeout=20000)
-    return page.inner_text("#banner-text")
-
-
-def wait_closed(page, dialog_id):
-    page.wait_for_function("(id) => !document.getElementById(id).open", arg=dialog_id, timeout=20000)
-
-
 def heading(page):
     return page.inner_text("#room-sigil") + page.inner_text("#room-name")
 
 
-def wait_heading(page, text):
-    page.wait_for_function("(text) => document.getElementById('room-sigil').textContent"
-                           " + document.getElementById('room-name').textContent === text", arg=text, timeout=20000)
-
-
-def create_room(page, room, *, private=False, topic=""):
-    open_sidebar(page)
-    page.click("#new-room")
-    page.wait_for_selector("#create-dialog[open]")
-    assert page.evaluate("document.activeElement.id") == "create-name"
-    page.fill("#create-name", room)
-    if private:
-        page.check("#create-dialog input[value=private]")
-    if topic:
-        page.fill("#create-topic", topic)
-    page.click("#create-dialog button[type=submit]")
-    wait_closed(page, "create-dialog")
-    wait_heading(page, f"#{room}")
-
-
 def sidebar_rooms(page, list_id="room-list"):
     return page.eval_on_selector_all(f"#{list_id} .room-link", "ns => ns.map(n => n.dataset.room)")
-
-
-def wait_in_sidebar(page, room, list_id="room-list"):
-    page.wait_for_selector(f"#{list_id} .room-link[data-room='{room}']", state="attached", timeout=20000)
 
 
 def member_menu(page, user):
@@ -97,10 +56,6 @@ def member_action(page, user, action):
     """Opens the member's menu with the mouse and picks the item."""
     page.click(member_menu(page, user))
     page.click(f"#member-list li[data-user='{user}'] [role=menuitem][data-action='{action}']")
-
-
-def message_item(page, text):
-    return f"#messages li.message:has-text({text!r})"
 
 
 @pytest.mark.parametrize("width,height", SIZES)
@@ -209,11 +164,8 @@ def test_the_directory_lists_public_rooms_and_filters_them_by_name(site, new_pag
 
 
 @pytest.mark.parametrize("width,height", SIZES)
-def test_a_direct_conversation_shows_on_both_sides(site, new_page, account, width, height):
-    (ann, pw_a), (bob, pw_b) = account(), account()
-    a, b = new_page(width, height), new_page(width, height)
-    log_in(a, site, ann, pw_a)
-    log_in(b, site, bob, pw_b)
+def test_a_direct_conversation_shows_on_both_sides(two_in_a_room, width, height):
+    a, b, ann, bob, _ = two_in_a_room(width, height, in_general=True)
     open_sidebar(a)
     a.click("#new-dm")
     a.wait_for_selector("#dm-dialog[open]")
@@ -241,14 +193,11 @@ def test_a_direct_conversation_shows_on_both_sides(site, new_page, account, widt
 
 
 @pytest.mark.parametrize("width,height", SIZES)
-def test_a_moderator_mutes_kicks_and_bans_and_each_person_is_told(site, new_page, account, width, height):
-    (ann, pw_a), (bob, pw_b), (cat, pw_c) = account(), account(), account()
-    room = unique_name("pond")
-    a = new_page(width, height)
-    log_in(a, site, ann, pw_a)
-    create_room(a, room)
-    b, c = new_page(width, height), new_page(width, height)
-    log_in(b, site, bob, pw_b, room)
+def test_a_moderator_mutes_kicks_and_bans_and_each_person_is_told(site, new_page, account, two_in_a_room, width,
+                                                                  height):
+    a, b, ann, bob, room = two_in_a_room(width, height, prefix="pond", owned={})
+    cat, pw_c = account()
+    c = new_page(width, height)
     log_in(c, site, cat, pw_c, room)
 
     # Mute, by keyboard only: Enter opens the menu on its first item, arrows move, Enter picks.
@@ -328,14 +277,8 @@ def test_a_moderator_mutes_kicks_and_bans_and_each_person_is_told(site, new_page
         assert page.errors == []
 
 
-def test_a_member_sees_no_moderation_and_a_refusal_is_said(site, new_page, account):
-    (ann, pw_a), (bob, pw_b) = account(), account()
-    room = unique_name("quiet")
-    a = new_page(1280, 800)
-    log_in(a, site, ann, pw_a)
-    create_room(a, room)
-    b = new_page(1280, 800)
-    log_in(b, site, bob, pw_b, room)
+def test_a_member_sees_no_moderation_and_a_refusal_is_said(two_in_a_room):
+    a, b, ann, bob, room = two_in_a_room(1280, 800, prefix="quiet", owned={})
     open_people(b)
     b.wait_for_selector(f"#member-list li[data-user='{ann}']")
     # bob may only message ann: no moderation items for a plain member.
@@ -413,14 +356,8 @@ def test_a_connect_to_a_room_the_user_may_not_enter_falls_back_to_general_and_sa
 
 
 @pytest.mark.parametrize("width,height", SIZES)
-def test_rooms_ui_has_no_serious_accessibility_violation(site, new_page, account, width, height):
-    (ann, pw_a), (bob, pw_b) = account(), account()
-    room = unique_name("axe")
-    a = new_page(width, height)
-    log_in(a, site, ann, pw_a)
-    create_room(a, room, topic="Checking")
-    b = new_page(width, height)
-    log_in(b, site, bob, pw_b, room)
+def test_rooms_ui_has_no_serious_accessibility_violation(two_in_a_room, width, height):
+    a, b, ann, bob, room = two_in_a_room(width, height, prefix="axe", owned={"topic": "Checking"})
     send(b, "a message to act on")
     a.wait_for_selector(message_item(a, "a message to act on"))
     for scheme in ("light", "dark"):
