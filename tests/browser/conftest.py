@@ -184,6 +184,12 @@ def send(page, text):
     page.press("#message-input", "Enter")
 
 
+def message_count(page, count):
+    """Waits until the page shows `count` messages."""
+    page.wait_for_function(f"document.querySelectorAll('#messages li.message').length === {count}", timeout=20000)
+
+
+
 def message_texts(page):
     return page.eval_on_selector_all("#messages li.message .text", "nodes => nodes.map(n => n.textContent)")
 
@@ -247,6 +253,38 @@ def wait_in_sidebar(page, room, list_id="room-list"):
 
 def message_item(page, text):
     return f"#messages li.message:has-text({text!r})"
+
+
+def is_phone(page):
+    return page.viewport_size["width"] < 700
+
+
+def open_people(page):
+    """The member list: always shown on a wide screen, in the right-hand drawer on a phone."""
+    if is_phone(page) and page.get_attribute("#presence-toggle", "aria-expanded") != "true":
+        page.click("#presence-toggle")
+        wait_drawer_in(page, "#presence")
+    page.wait_for_selector("#member-list", state="visible")
+
+
+def close_drawer(page):
+    if is_phone(page) and page.evaluate("!!document.body.dataset.drawer"):
+        page.keyboard.press("Escape")
+        page.wait_for_function("!document.body.dataset.drawer")
+
+
+def member_menu(page, user):
+    open_people(page)
+    selector = f"#member-list li[data-user='{user}'] .menu-button"
+    page.wait_for_selector(selector, timeout=20000)
+    return selector
+
+
+def member_action(page, user, action):
+    """Opens the member's menu with the mouse and picks the item."""
+    page.click(member_menu(page, user))
+    page.click(f"#member-list li[data-user='{user}'] [role=menuitem][data-action='{action}']")
+
 
 
 def axe_violations(page):
