@@ -11,3 +11,12 @@ import os  # noqa: E402
 # that run make (a dry run of its targets) mean a make started by a person, so they get a clean one.
 for _variable in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES"):
     os.environ.pop(_variable, None)
+
+
+def pytest_configure(config):
+    # Each worker's local stack signs with this checkout's local secret, which the first stack to
+    # start creates: made here once, before the workers start, so that two never race to create it.
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        from devstack.stack import jwt_secret
+
+        jwt_secret()
