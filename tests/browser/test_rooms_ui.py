@@ -110,7 +110,7 @@ def test_the_directory_lists_public_rooms_and_filters_them_by_name(site, new_pag
     b.fill("#directory-filter", stem)
     b.wait_for_function("document.querySelectorAll('#directory-list .directory-open').length === 1", timeout=20000)
     # Only rooms made with createroom are listed: a join and a message cannot put a name in
-    # everyone's directory (the security review's directory flood).
+    # everyone's directory (a flood of typed names would fill it).
     assert b.query_selector(f"#directory-list .directory-open[data-room='{stem}-daisies']") is None
     b.fill("#directory-filter", f"{stem}-tul")
     b.wait_for_function("document.querySelectorAll('#directory-list .directory-open').length === 1")

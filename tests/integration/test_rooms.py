@@ -161,7 +161,7 @@ def test_rooms_lists_memberships_and_a_directory_of_active_public_rooms(person):
         a.send({"action": "sendmessage", "message": text})
         a.next("message", message=text)
     a.join(public)
-    typed = unique_name("typed")  # a room nobody created is not listed, even with a message (review finding 8)
+    typed = unique_name("typed")  # a room nobody created is not listed, even with a message
     bob, _, b = person(room=typed)
     b.send({"action": "sendmessage", "message": "hello typed"})
     b.next("message")

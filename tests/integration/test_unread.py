@@ -1,4 +1,4 @@
-"""Read markers, unread counts and mentions through the local stack (issue 13): `read`, the
+"""Read markers, unread counts and mentions through the local stack: `read`, the
 `rooms` frame's `unread` and `mention`, `welcome.lastRead`, and `message.mentions`."""
 
 from tests.integration.conftest import ask, error, unique_name
