@@ -11,7 +11,7 @@ import requests
 from playwright.sync_api import Page, sync_playwright
 
 from devstack.site import SiteServer, build_local_site
-from devstack.stack import LocalStack, Ports, free_port, jwt_secret
+from devstack.stack import STAGE, LocalStack, Ports, free_port, jwt_secret
 from tests.integration.conftest import unique_name
 
 CHROMIUM = os.environ.get("WSCHAT_CHROMIUM", "/usr/bin/chromium")
@@ -192,6 +192,22 @@ def message_count(page, count):
 
 def message_texts(page):
     return page.eval_on_selector_all("#messages li.message .text", "nodes => nodes.map(n => n.textContent)")
+
+
+def wait_marker_stored(stack, username, room, message_id, timeout=20):
+    """Waits until the server holds the user's read marker in the room at `message_id` (or later):
+    the page sends it at most every 2 s, and later still on a loaded machine."""
+    # The Rooms table's marker row (handler/store/unread.py); the tests' names are already in the
+    # key's form (lower-case ASCII).
+    key = {"pk": {"S": f"user#{username.casefold()}"}, "sk": {"S": f"read#{room}"}}
+    dynamodb = stack.dynamodb()
+    deadline = time.monotonic() + timeout
+    while True:
+        item = dynamodb.get_item(TableName=f"wschat-{STAGE}-Rooms", Key=key, ConsistentRead=True).get("Item")
+        if item and item["readId"]["S"] >= message_id:
+            return
+        assert time.monotonic() < deadline, f"no read marker of {username} in {room} at {message_id}: {item}"
+        time.sleep(0.2)
 
 
 def short_token(username, seconds, **claims):

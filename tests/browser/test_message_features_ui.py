@@ -8,7 +8,7 @@ import pytest
 from handler.protocol import Action
 from tests.browser.conftest import (
     HIDDEN_TAB_AND_NOTIFICATIONS, SIZES, axe_violations, message_item, open_session_menu, open_sidebar, screenshot,
-    send, wait_banner, wait_connected, wait_in_sidebar,
+    send, wait_banner, wait_connected, wait_in_sidebar, wait_marker_stored,
 )
 
 # The read marker and unread counts are served once the server knows the `read` action.
@@ -260,12 +260,12 @@ def test_features_have_no_serious_accessibility_violation(two_in_a_room, width, 
 
 @needs_read
 @pytest.mark.parametrize("width,height", SIZES)
-def test_new_messages_are_marked_after_a_reload(two_in_a_room, width, height):
+def test_new_messages_are_marked_after_a_reload(stack, two_in_a_room, width, height):
     a, b, ann, bob, room = two_in_a_room(width, height, prefix="feat")
     send(b, "read this one")
     a.wait_for_selector(message_item(a, "read this one"))
     # ann's page saw it (visible, at the bottom), so her marker is there; she leaves for a while.
-    a.wait_for_timeout(2500)  # the marker goes out at most every 2 s
+    wait_marker_stored(stack, ann, room, a.get_attribute(message_item(a, "read this one"), "data-id"))
     a.goto("about:blank")
     send(b, "first new one")
     send(b, "second new one")
