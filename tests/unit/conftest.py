@@ -1,5 +1,7 @@
-"""Unit-test fixtures: moto's DynamoDB built from the stack files, a fake management API behind the
-transport, the App built from both, event factories; IAM enforced as on AWS.
+"""Unit-test fixtures: moto's DynamoDB built from the stack files (once per session: each test gets
+a fresh moto world holding a copy of the empty tables), a fake management API behind the transport,
+the App built from both, event factories, the rooms and moderation services' helpers; IAM enforced
+as on AWS.
 
 IAM: every entry point runs as its own function (tests/iam_harness.py wraps them when this file is
 imported), and every App checks each AWS call against that function's role in the stack files
