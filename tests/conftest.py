@@ -6,6 +6,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import os  # noqa: E402
 
+import pytest  # noqa: E402
+
 # `make test` runs pytest inside make, which exports MAKELEVEL and MAKEFLAGS: a `make` that a test
 # runs would then print "Entering directory" lines and inherit the outer make's flags. The tests
 # that run make (a dry run of its targets) mean a make started by a person, so they get a clean one.
@@ -20,3 +22,14 @@ def pytest_configure(config):
         from devstack.stack import jwt_secret
 
         jwt_secret()
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    # What one worker runs as a whole (pytest-xdist's loadgroup; no effect without workers): a test
+    # file, so that its own stack starts once; and the whole browser layer, since two Chromiums, each
+    # with a stack of its own, on two cores slow pages past the tests' waits.
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        group = "browser" if path.startswith("tests/browser/") else path
+        item.add_marker(pytest.mark.xdist_group(group))
