@@ -6,27 +6,11 @@ import time
 import pytest
 
 from handler import app, connect, disconnect, messages, protocol
-from handler.store.messages import MessageStore
 from stackfiles.config import load_config
 from tests import iam_harness
 from tests.gateway_model import two_way_routes
 from tests.unit.conftest import connection_store, message_store, reinstall_app, session_row, set_clock, through_gateway, ws_event
-
-
-def connect_user(connection_id, username="alice", room=None, **kwargs):
-    response = connect.handler(ws_event("$connect", connection_id=connection_id, username=username, room=room, **kwargs))
-    assert response["statusCode"] == 200, response
-    return response
-
-
-def send(connection_id, body, username="alice", **kwargs):
-    return through_gateway(messages.send_message,
-                           ws_event("sendmessage", body, connection_id=connection_id, username=username, **kwargs))
-
-
-def join(connection_id, room=None, username="alice", **kwargs):
-    body = {"action": "join"} | ({"room": room} if room else {})
-    return messages.join(ws_event("join", body, connection_id=connection_id, username=username, **kwargs))
+from tests.unit.route_calls import connect_user, join, send
 
 
 def test_connect_records_connection_and_session(api):
@@ -240,7 +224,7 @@ def test_join_bad_room_keeps_the_current_one(api):
 
 
 def test_disconnect_cleans_up_and_tells_the_room(api, monkeypatch):
-    # At once when the stage holds no presence grace (test_chat_departures has the grace's cases).
+    # At once when the stage holds no presence grace (test_chat_service has the grace's cases).
     monkeypatch.setenv("WSCHAT_PRESENCE_GRACE_SECONDS", "0")
     reinstall_app()
     connect_user("a1", "alice")
@@ -263,186 +247,3 @@ def test_second_tab_leaving_does_not_mark_the_user_gone(api):
     api.clear()
     disconnect.handler(ws_event("$disconnect", connection_id="a2"))
     assert api.frames("b1") == []
-
-
-def later_clock(monkeypatch, seconds):
-    moment = int(time.time() * 1000) + seconds * 1000
-    monkeypatch.setattr(app.app(), "clock", lambda: moment)
-
-
-def test_stale_members_are_removed_on_send(api, monkeypatch):
-    connect_user("a1", "alice")
-    connect_user("b1", "bob")
-    connect_user("c1", "carol")
-    api.gone.add("b1")
-    api.clear()
-    later_clock(monkeypatch, 30)
-    send("a1", {"action": "sendmessage", "message": "anyone?"})
-    assert connection_store().get_connection("b1") is None
-    assert session_row("b1")["reason"] == "gone"
-    assert api.frames("c1", "presence")[-1] == {
-        "type": "presence", "event": "left", "user": "bob", "room": "general", "online": ["alice", "carol"], "onlineCount": 2
-    }
-
-
-def test_a_connection_still_connecting_is_not_dropped_as_gone(api):
-    # Between its row being written and $connect returning, API Gateway answers 410 for a new
-    # connection; it must survive that, or its own join finds no row.
-    connect_user("a1", "alice")
-    connect_user("b1", "bob")
-    api.gone.add("b1")
-    send("a1", {"action": "sendmessage", "message": "hi"})
-    assert connection_store().get_connection("b1") is not None
-    api.gone.discard("b1")
-    join("b1", username="bob")
-    assert api.last("b1")["type"] == "welcome"
-
-
-def test_failed_post_to_one_member_does_not_stop_the_others(api):
-    for cid, name in (("a1", "alice"), ("b1", "bob"), ("c1", "carol")):
-        connect_user(cid, name)
-    api.broken.add("b1")
-    send("a1", {"action": "sendmessage", "message": "hi"})
-    assert api.frames("c1", "message")[0]["message"] == "hi"
-    assert connection_store().get_connection("b1") is not None  # not gone, just failed once
-
-
-def test_expired_session_is_refused_and_closed(api, monkeypatch):
-    connect_user("g1", "guest-abcd", guest=True, session_limit=60)
-    connect_user("b1", "bob")
-    api.clear()
-    later = int(time.time() * 1000) + 61_000
-    monkeypatch.setattr(app.app(), "clock", lambda: later)
-    send("g1", {"action": "sendmessage", "message": "still here?"}, username="guest-abcd", guest=True, session_limit=60)
-    assert api.frames("g1") == [{"type": "error", "code": "session_expired", "message": "session limit reached", "reason": "session_limit"}]
-    assert api.closed == ["g1"]
-    assert api.frames("b1", "message") == []
-    assert session_row("g1")["reason"] == "session limit reached"
-    assert api.frames("b1", "presence")[-1]["event"] == "left"
-
-
-def test_token_expiry_is_enforced_after_connect(api, monkeypatch):
-    connect_user("a1", "alice", expires_in=30)
-    later = int(time.time() * 1000) + 31_000
-    monkeypatch.setattr(app.app(), "clock", lambda: later)
-    send("a1", {"action": "sendmessage", "message": "hi"}, expires_in=30)
-    assert api.frames("a1")[-1]["code"] == "session_expired"
-    assert api.frames("a1")[-1]["message"] == "token expired"
-
-
-def test_unknown_connection_gets_not_connected(api):
-    send("ghost", {"action": "sendmessage", "message": "hi"})
-    assert api.last("ghost")["code"] == "not_connected"
-
-
-def test_database_failure_is_reported_as_unavailable(api, monkeypatch):
-    connect_user("a1")
-    monkeypatch.setenv("WSCHAT_DDB_ENDPOINT", "http://127.0.0.1:9")
-    reinstall_app(dynamodb=None)  # a real client, to an address where nothing listens
-    send("a1", {"action": "sendmessage", "message": "hi"})
-    assert api.last("a1") == {"type": "error", "code": "unavailable", "message": "the chat store is unavailable; try again",
-                              "action": "sendmessage"}
-
-
-def test_a_bug_becomes_an_internal_error_frame_not_an_exception(api, monkeypatch):
-    connect_user("a1")
-
-    def broken(*args, **kwargs):
-        raise KeyError("boom")
-
-    monkeypatch.setattr(MessageStore, "append_message", broken)
-    assert send("a1", {"action": "sendmessage", "message": "hi"})["statusCode"] == 200
-    assert api.last("a1")["code"] == "internal"
-
-
-def test_handlers_survive_garbage_events(api):
-    for handler in (messages.send_message, messages.join, messages.history, messages.heartbeat, messages.default,
-                    connect.handler, disconnect.handler):
-        for event in (None, {}, "x", {"requestContext": None}, {"requestContext": {"connectionId": "z"}}):
-            assert handler(event, None)["statusCode"] in (200, 400, 403)
-
-
-def test_frames_render_text_not_html(api):
-    connect_user("a1")
-    payload = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
-    send("a1", {"action": "sendmessage", "message": payload})
-    assert api.last("a1")["message"] == payload  # stored and sent verbatim; clients render it as text
-    assert json.loads(json.dumps(api.last("a1")))["message"] == payload
-
-
-# -- replies within API Gateway's 128 KB: built under the byte budget, a refusal never silent -------
-
-EMOJI = "\U0001F600"
-FLOOD = [EMOJI * 1000, '"' * 1333 + EMOJI * 666]  # the most bytes, and the most JSON, a message can be
-
-
-def flood(room: str, count: int) -> list[str]:
-    """Store `count` of the largest messages (straight into the store: the rate limit is not the point)."""
-    start = int(time.time() * 1000)
-    return [message_store().append_message(room=room, sender="alice", message=FLOOD[n % 2], client_msg_id=f"f{n}",
-                                   sent_at_ms=start + n).id for n in range(count)]
-
-
-def test_a_flooded_room_stays_joinable_and_every_message_is_reachable_by_paging(api, monkeypatch):
-    monkeypatch.setenv("WSCHAT_HISTORY_BURST", "1000")  # paging through it all at once is the point here
-    reinstall_app()
-    ids = flood("general", 120)
-    connect_user("b1", "bob")
-    join("b1", username="bob")
-    welcome = api.last("b1")
-    assert welcome["type"] == "welcome" and welcome["hasMore"] is True
-    assert len(protocol.encode(welcome)) <= protocol.FRAME_BUDGET_BYTES
-    assert [m["id"] for m in welcome["history"]] == ids[-len(welcome["history"]):]
-    assert 16 <= len(welcome["history"]) < protocol.HISTORY_ON_JOIN  # cut by the budget, not the count
-
-    def page(**query):
-        messages.history(ws_event("history", {"action": "history", "limit": 100, **query}, connection_id="b1",
-                                  username="bob"))
-        frame = api.last("b1")
-        assert frame["type"] == "history" and len(protocol.encode(frame)) <= protocol.FRAME_BUDGET_BYTES
-        return frame
-
-    seen, frame = [m["id"] for m in welcome["history"]], welcome
-    while frame["hasMore"]:
-        frame = page(before=seen[0])
-        seen = [m["id"] for m in frame["messages"]] + seen
-    assert seen == ids
-
-    seen, frame = [], {"hasMore": True}
-    while frame["hasMore"]:
-        frame = page(after=seen[-1] if seen else protocol.message_id_at(0))
-        seen += [m["id"] for m in frame["messages"]]
-    assert seen == ids
-
-
-def test_a_reply_the_management_api_refuses_as_too_large_is_logged_and_the_asker_told(api, capsys):
-    flood("general", 5)
-    api.post_max_bytes = 10_000  # what a budget bug would meet at 128 KB
-    connect_user("b1", "bob")
-    capsys.readouterr()
-    join("b1", username="bob")
-    assert api.frames("b1", "welcome") == [] and api.refused and api.refused[0][0] == "b1"
-    error = api.last("b1")
-    assert error == {"type": "error", "code": "internal", "message": "the welcome reply was too large to send"}
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    refused = [line for line in lines if line["message"] == "reply too large for API Gateway"]
-    assert refused and refused[0]["level"] == "ERROR" and refused[0]["frameType"] == "welcome"
-    assert refused[0]["bytes"] == api.refused[0][1]
-
-
-def test_behind_a_custom_domain_replies_go_to_the_apis_own_endpoint(api):
-    # Behind a custom domain the event's domainName is chat.example.com, which does not serve
-    # @connections: the endpoint must come from the API's id and region, or every reply fails.
-    connect_user("a1")
-    event = ws_event("join", {"action": "join"}, connection_id="a1")  # a route that posts its reply
-    event["requestContext"]["domainName"] = "chat.example.com"
-    assert messages.join(event)["statusCode"] == 200
-    assert api.last("a1")["type"] == "welcome"  # the fake answers only the execute-api endpoint
-
-
-def test_the_management_endpoint_follows_the_region_and_stage():
-    from handler.events import WebSocketEvent
-
-    event = WebSocketEvent({"requestContext": {"apiId": "xyz789", "stage": "prod", "domainName": "chat.example.com"}})
-    assert event.management_endpoint("eu-west-1") == "https://xyz789.execute-api.eu-west-1.amazonaws.com/prod"
-    assert WebSocketEvent({"requestContext": {"domainName": "chat.example.com"}}).management_endpoint("us-east-1") is None
