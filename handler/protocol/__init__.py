@@ -41,6 +41,7 @@ from handler.protocol.messages import (
     MESSAGE_MAX_CHARS, MESSAGE_MAX_BYTES, CLIENT_MSG_ID_MAX_CHARS, ONLINE_MAX_NAMES, MENTIONS_MAX, HISTORY_ON_JOIN,
     HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, SendMessage, Join, HistoryQuery, parse_send_message, message_text,
     parse_join, parse_history, message_frame, Keep, welcome_frame, presence_frame, history_frame, fill_to_budget,
+    activity_frame,
 )
 from handler.protocol.message_actions import (
     REACTION_KINDS_MAX, REACTION_USERS_MAX, REACTION_NAMES_SHOWN, EMOJI_MAX_CHARS, EMOJI_MAX_BYTES,
