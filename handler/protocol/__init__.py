@@ -57,6 +57,6 @@ from handler.protocol.rooms import (
     ROOMS_MINE_MAX, DIRECTORY_PAGE, MEMBERS_PAGE, MODLOG_PAGE, DIRECTORY_CURSOR_PATTERN, CreateRoom, RoomUser,
     RoomOnly, DeleteMessage, parse_create_room, parse_room_user, parse_set_role, parse_ban, parse_mute, parse_dm,
     parse_room_only, parse_rooms, parse_delete_message, room_frame, invited_frame, done_frame, kicked_frame,
-    banned_frame, deleted_frame, tombstone_frame, rooms_frame, members_frame, modlog_frame,
+    banned_frame, muted_frame, deleted_frame, tombstone_frame, rooms_frame, members_frame, modlog_frame,
 )
 from handler.protocol.contract import client_contract

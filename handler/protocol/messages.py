@@ -174,7 +174,7 @@ class Keep(enum.Enum):
 def welcome_frame(
     *, user: str, room: str, connection_id: str, connected_at: str, expires_at: str,
     session_ends_at: str | None, online: list[str], history: list[dict], has_more: bool, admin: bool = False,
-    last_read: str | None = None,
+    last_read: str | None = None, muted_until: str | None = None,
 ) -> dict:
     """The reply to `join`: the newest of `history` that fit in FRAME_BUDGET_BYTES, and `hasMore`
     if older messages exist (`has_more`: the store has more; or some of `history` did not fit).
@@ -192,6 +192,9 @@ def welcome_frame(
         **_online(online, always=user),
         # The user's read marker for the room (null: none yet): where a "new messages" line goes.
         "lastRead": last_read,
+        # Until when the user is muted in the room (null: not muted): the page shows it in place
+        # of the composer, before anything is typed.
+        "mutedUntil": muted_until,
         "history": [],
         "hasMore": False,
     }
