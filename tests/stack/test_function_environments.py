@@ -49,8 +49,10 @@ def packaged_environment(resources: dict, function_name: str) -> dict[str, str]:
 
 def invoked_by_the_websocket_api(resources: dict) -> set[str]:
     """Logical ids of the functions API Gateway's WebSocket API invokes (its events carry apiId and stage)."""
-    uris = [r["Properties"]["IntegrationUri"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Integration"]
-    uris += [r["Properties"]["AuthorizerUri"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Authorizer"]
+    websocket = [r["Properties"] for r in resources.values() if r["Type"] in (
+        "AWS::ApiGatewayV2::Integration", "AWS::ApiGatewayV2::Authorizer") and r["Properties"]["ApiId"] == {"Ref": "WebsocketsApi"}]
+    uris = [p.get("IntegrationUri", p.get("AuthorizerUri")) for p in websocket]
+    assert len(uris) == 13  # 12 functions' integrations and the authorizer
     return {name for name in resources if resources[name]["Type"] == "AWS::Lambda::Function"
             and any(f'"{name}"' in json.dumps(uri) for uri in uris)}
 
