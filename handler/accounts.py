@@ -72,7 +72,7 @@ class AccountService:
         self.keys = keys
         self.audience = audience
         self.clock = clock  # epoch milliseconds
-        # Closes the connections opened with a revoked token (Chat.log_out, wired by the app).
+        # Closes the connections opened with a revoked token (Housekeeping.log_out, wired by the app).
         self.close_connections = close_connections
         self.refresh_store = refresh_store
         self.policy = LoginPolicy(
@@ -235,7 +235,7 @@ class AccountService:
         log.add(username=identity.username, closed=closed)
         return 200, {"loggedOut": True, "closed": closed}
 
-    # -- refresh tokens (issue 13) -------------------------------------------------------------
+    # -- refresh tokens ----------------------------------------------------------------------------
 
     def refresh(self, event: HttpEvent) -> tuple[int, dict]:
         """POST /refresh {"refreshToken"}: a new access token and a new refresh token; the one

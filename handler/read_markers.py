@@ -51,7 +51,7 @@ class ReadService:
         self.markers = markers
         self.connections = connections
         self.clock = clock
-        self.read_budget = Budget(limits.read_burst, limits.read_rate)
+        self.read_budget = limits.read
 
     def read(self, connection_id: str, identity: Identity, request: protocol.Read) -> None:
         self.limiter.spend_or_refuse("read", identity.username, self.read_budget, "too many read markers")

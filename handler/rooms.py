@@ -78,9 +78,9 @@ class RoomActions:
         self.markers = markers
         self.limits = limits
         self.clock = clock
-        self.action_budget = Budget(limits.room_action_burst, limits.room_action_rate)
-        self.create_budget = Budget(limits.room_create_burst, limits.room_create_rate)
-        self.invited_budget = Budget(limits.invite_target_burst, limits.invite_target_rate)
+        self.action_budget = limits.room_action
+        self.create_budget = limits.room_create
+        self.invited_budget = limits.invite_target
 
     def _actor(self, connection_id: str, identity: Identity) -> Connection:
         self.limiter.spend_or_refuse("room", identity.username, self.action_budget, "too many room actions")

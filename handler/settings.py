@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from typing import Mapping
 
+from handler.limits import Budget
+
 TOKEN_ISSUER = "wschat"
 
 
@@ -45,6 +47,11 @@ class _Env:
             raise ConfigError(f"{name} must be at least {minimum}, got {value}")
         return value
 
+    def budget(self, name: str, default: Budget, minimum_rate: float) -> Budget:
+        """A rate budget from NAME_BURST (at least 1) and NAME_RATE (a second), each defaulting alone."""
+        return Budget(burst=self.float(f"{name}_BURST", default.burst, minimum=1),
+                      rate=self.float(f"{name}_RATE", default.rate, minimum=minimum_rate))
+
     def _number(self, name, default, kind):
         value = self.str(name)
         if not value:
@@ -77,17 +84,13 @@ class Limits:
     """Server-side limits (docs/reliability.md says what each one stops)."""
 
     # Per user, across all their connections: a burst of messages, then a steady rate per second.
-    message_burst: float
-    message_rate: float
+    message: Budget
     # Per user too: joins (each may tell two rooms) and history requests (each reads up to 101 items).
-    join_burst: float
-    join_rate: float
-    history_burst: float
-    history_rate: float
+    join: Budget
+    history: Budget
     # Presence frames about one user in one room: a burst, then a rate per second. Changes in
     # between are held back and the room is told the user's state as it then is, by the sweep.
-    presence_burst: float
-    presence_rate: float
+    presence: Budget
     # Live connections per user; one more is refused at $connect (429) once the others were found alive.
     max_connections_per_user: int
     # A clientMsgId a user sends again within this many seconds gets the original message back.
@@ -114,27 +117,21 @@ class Limits:
     # Rooms and moderation, per user: every room action (invite, kick, rooms, modlog, ...) spends
     # one of the first budget; creating a room (createroom, or a new direct conversation) one of
     # the second, much slower one; and a user owns at most max_owned_rooms rooms.
-    room_action_burst: float = 20
-    room_action_rate: float = 1
-    room_create_burst: float = 3
-    room_create_rate: float = 1 / 60
+    room_action: Budget = Budget(20, 1)
+    room_create: Budget = Budget(3, 1 / 60)
     max_owned_rooms: int = 10
     # Invitations one user may receive (from everyone): a burst, then a rate per second. Only a
     # new membership counts; an invitation is a frame on every connection of its target, unasked.
-    invite_target_burst: float = 10
-    invite_target_rate: float = 10 / 3600
+    invite_target: Budget = Budget(10, 10 / 3600)
     # How long a "minute" of a ban or mute is, in seconds: 60, except in tests that watch one end.
     moderation_minute_seconds: int = 60
-    # Per user (issue 13): edits and reactions, a burst then a rate per second. Typing has its
+    # Per user: edits and reactions, a burst then a rate per second. Typing has its
     # fixed interval per user per room (protocol.TYPING_INTERVAL_SECONDS).
-    edit_burst: float = 5
-    edit_rate: float = 0.5
-    react_burst: float = 10
-    react_rate: float = 2
+    edit: Budget = Budget(5, 0.5)
+    react: Budget = Budget(10, 2)
     # `read` markers (a client sends one as it shows new messages, debounced): a burst for
     # switching rooms, then one a second.
-    read_burst: float = 10
-    read_rate: float = 1
+    read: Budget = Budget(10, 1)
     # A user whose last connection in a room closed is announced `left` only if they are not back
     # this many seconds later (a reload reconnects within it); the sweep sends it, so it arrives
     # between this and this plus the sweep's period (a minute on AWS).
@@ -200,11 +197,11 @@ class Delivery:
 
 @dataclass(frozen=True)
 class Iam:
-    """The local stand-in for IAM (handler/iam.py). Off on AWS, where IAM itself checks every call;
+    """The local stand-in for IAM (local_iam/). Off on AWS, where IAM itself checks every call;
     devstack switches it on for the local stage, the unit tests for theirs."""
 
     enforce: bool
-    # The grants devstack/iam.py resolved from the stack files (a JSON policy document).
+    # The grants stackfiles/grants.py resolved from the stack files (a JSON policy document).
     policy_file: str | None
     # Whose role applies to this process's calls: the Lambda function's name (sls offline sets it).
     function: str | None
@@ -221,7 +218,7 @@ class Settings:
     fanout: Fanout
     delivery: Delivery
     ddb_endpoint: str | None
-    # "lean": the hot path's own DynamoDB client (handler/dynamodb.py); "boto3": boto3's.
+    # "lean": the hot path's own DynamoDB client (handler/lean_dynamodb.py); "boto3": boto3's.
     ddb_client: str
     log_level: str
     function_name: str  # the Lambda function's name, in every log line
@@ -258,14 +255,10 @@ class Settings:
                 session_days=session_days,
             ),
             limits=Limits(
-                message_burst=env.float("WSCHAT_MESSAGE_BURST", 10, minimum=1),
-                message_rate=env.float("WSCHAT_MESSAGE_RATE", 2, minimum=0.001),
-                join_burst=env.float("WSCHAT_JOIN_BURST", 5, minimum=1),
-                join_rate=env.float("WSCHAT_JOIN_RATE", 0.5, minimum=0.001),
-                history_burst=env.float("WSCHAT_HISTORY_BURST", 10, minimum=1),
-                history_rate=env.float("WSCHAT_HISTORY_RATE", 1, minimum=0.001),
-                presence_burst=env.float("WSCHAT_PRESENCE_BURST", 4, minimum=1),
-                presence_rate=env.float("WSCHAT_PRESENCE_RATE", 0.2, minimum=0.001),
+                message=env.budget("WSCHAT_MESSAGE", Budget(10, 2), minimum_rate=0.001),
+                join=env.budget("WSCHAT_JOIN", Budget(5, 0.5), minimum_rate=0.001),
+                history=env.budget("WSCHAT_HISTORY", Budget(10, 1), minimum_rate=0.001),
+                presence=env.budget("WSCHAT_PRESENCE", Budget(4, 0.2), minimum_rate=0.001),
                 max_connections_per_user=env.int("WSCHAT_MAX_CONNECTIONS_PER_USER", 5, minimum=1),
                 client_msg_id_seconds=env.int("WSCHAT_CLIENT_MSG_ID_SECONDS", 600, minimum=1),
                 login_max_failures=env.int("WSCHAT_LOGIN_MAX_FAILURES", 5, minimum=1),
@@ -278,20 +271,14 @@ class Settings:
                 login_slowdown_base_seconds=env.int("WSCHAT_LOGIN_SLOWDOWN_BASE_SECONDS", 1, minimum=1),
                 login_slowdown_max_seconds=env.int("WSCHAT_LOGIN_SLOWDOWN_MAX_SECONDS", 900, minimum=1),
                 login_known_address_days=env.int("WSCHAT_LOGIN_KNOWN_ADDRESS_DAYS", 30, minimum=0),
-                room_action_burst=env.float("WSCHAT_ROOM_ACTION_BURST", 20, minimum=1),
-                room_action_rate=env.float("WSCHAT_ROOM_ACTION_RATE", 1, minimum=0.001),
-                room_create_burst=env.float("WSCHAT_ROOM_CREATE_BURST", 3, minimum=1),
-                room_create_rate=env.float("WSCHAT_ROOM_CREATE_RATE", 1 / 60, minimum=0.0001),
+                room_action=env.budget("WSCHAT_ROOM_ACTION", Limits.room_action, minimum_rate=0.001),
+                room_create=env.budget("WSCHAT_ROOM_CREATE", Limits.room_create, minimum_rate=0.0001),
                 max_owned_rooms=env.int("WSCHAT_MAX_OWNED_ROOMS", 10, minimum=0),
-                invite_target_burst=env.float("WSCHAT_INVITE_TARGET_BURST", 10, minimum=1),
-                invite_target_rate=env.float("WSCHAT_INVITE_TARGET_RATE", 10 / 3600, minimum=0.0001),
+                invite_target=env.budget("WSCHAT_INVITE_TARGET", Limits.invite_target, minimum_rate=0.0001),
                 moderation_minute_seconds=env.int("WSCHAT_MODERATION_MINUTE_SECONDS", 60, minimum=1),
-                edit_burst=env.float("WSCHAT_EDIT_BURST", 5, minimum=1),
-                edit_rate=env.float("WSCHAT_EDIT_RATE", 0.5, minimum=0.001),
-                react_burst=env.float("WSCHAT_REACT_BURST", 10, minimum=1),
-                react_rate=env.float("WSCHAT_REACT_RATE", 2, minimum=0.001),
-                read_burst=env.float("WSCHAT_READ_BURST", 10, minimum=1),
-                read_rate=env.float("WSCHAT_READ_RATE", 1, minimum=0.001),
+                edit=env.budget("WSCHAT_EDIT", Limits.edit, minimum_rate=0.001),
+                react=env.budget("WSCHAT_REACT", Limits.react, minimum_rate=0.001),
+                read=env.budget("WSCHAT_READ", Limits.read, minimum_rate=0.001),
                 presence_grace_seconds=env.int("WSCHAT_PRESENCE_GRACE_SECONDS", 5, minimum=0),
                 refresh_per_ip=env.int("WSCHAT_REFRESH_PER_IP", 600, minimum=1),
             ),

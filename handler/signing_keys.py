@@ -1,6 +1,6 @@
 """The JWT signing secret: inline on the local stage, from SSM Parameter Store on AWS.
 
-Two SecureString parameters per stage (devstack/secret.py writes them; docs/deploy.md):
+Two SecureString parameters per stage (ops/secret.py writes them; docs/deploy.md):
 `/wschat/<stage>/jwt-secret`, the current secret, and, after `make secret ROTATE=1`,
 `/wschat/<stage>/jwt-secret-previous`, JSON `{"secret", "rotatedAt", "acceptUntil"}`: the secret
 before the rotation, still accepted (never used to sign) until `acceptUntil`.

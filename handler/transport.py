@@ -1,5 +1,5 @@
 """One signed-HTTP transport for the AWS calls on the hot path: DynamoDB's JSON protocol
-(handler/dynamodb.py) and API Gateway's management API (handler/sender.py).
+(handler/lean_dynamodb.py) and API Gateway's management API (handler/sender.py).
 
 Why not boto3 there: a boto3 call costs about 1 ms of CPU around the network (user agent,
 parameter handling, event hooks, parsing), a post through this about 0.15-0.2 ms, of which SigV4

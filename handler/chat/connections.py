@@ -54,7 +54,7 @@ class Connections:
         self.is_revoked = is_revoked
         # Whether an account is a site admin (AccountsStore.is_admin).
         self.is_admin = is_admin
-        self.join_budget = Budget(limits.join_burst, limits.join_rate)
+        self.join_budget = limits.join
 
     def connect(
         self, *, connection_id: str, identity: Identity, room: str, source_ip: str | None, user_agent: str | None

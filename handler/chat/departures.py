@@ -1,7 +1,7 @@
 """Who leaves a room and what the room hears: $disconnect, connections API Gateway says are gone,
 the `joined` and `left` presence frames, and the presence follow-ups the sweep settles.
 
-Presence frames about one user in one room are limited (presence_burst, presence_rate), so that
+Presence frames about one user in one room are limited (Limits.presence), so that
 switching rooms cannot multiply posts: a change over the limit is held back, and a follow-up makes
 the sweep tell the room the user's state as it is then, if it differs from the last frame sent
 (the `note` of the budget). A closed connection's `left` waits for the presence grace, so that a
@@ -47,7 +47,7 @@ class Departures:
         self.broadcaster = broadcaster
         self.limits = limits
         self.clock = clock
-        self.presence_budget = Budget(limits.presence_burst, limits.presence_rate)
+        self.presence_budget = limits.presence
 
     def disconnect(self, connection_id: str, reason: str = "client closed") -> None:
         conn = self.connections.delete_connection(connection_id)

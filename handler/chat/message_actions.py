@@ -55,8 +55,8 @@ class MessageActions:
         self.clock = clock
         # A token checked exactly as the $connect authorizer checks one (App.verified): `renew`.
         self.verify = verify
-        self.edit_budget = Budget(limits.edit_burst, limits.edit_rate)
-        self.react_budget = Budget(limits.react_burst, limits.react_rate)
+        self.edit_budget = limits.edit
+        self.react_budget = limits.react
         # One typing frame per interval per user per room, nothing saved up.
         self.typing_budget = Budget(1, 1 / protocol.TYPING_INTERVAL_SECONDS)
         # A tab renews about once per token lifetime; a few at once (tabs, retries) and no more.

@@ -49,8 +49,8 @@ class Messaging:
         self.quotes = quotes
         self.limits = limits
         self.clock = clock
-        self.message_budget = Budget(limits.message_burst, limits.message_rate)
-        self.history_budget = Budget(limits.history_burst, limits.history_rate)
+        self.message_budget = limits.message
+        self.history_budget = limits.history
 
     def send_message(self, connection_id: str, identity: Identity, request: protocol.SendMessage) -> dict:
         """Store and deliver a message; return the sender's own copy of it, which the route hands

@@ -1,7 +1,7 @@
 """What every store shares: attribute values, error translation, one pager, read counting.
 
 Stores take any client with boto3's low-level DynamoDB interface: boto3's own (moto in unit
-tests, tools) or the lean client of the hot path (handler/dynamodb.py), which raises the same
+tests, tools) or the lean client of the hot path (handler/lean_dynamodb.py), which raises the same
 botocore exceptions. Those exceptions stop here: stores raise ConditionFailed (a condition they
 asked for did not hold) or StorageUnavailable (anything else).
 """

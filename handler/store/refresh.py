@@ -1,4 +1,4 @@
-"""RefreshStore: refresh-token families (issue 13), one item per sign-in in the Limits table.
+"""RefreshStore: refresh-token families, one item per sign-in in the Limits table.
 
     refresh#<family>   username, hash (SHA-256 of the current refresh token's secret), endsAt
                        (no refresh after it; also the ttl), jti of the latest access token,

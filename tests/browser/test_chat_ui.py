@@ -1,7 +1,7 @@
 """The chat page as a person uses it, at a desktop's and a phone's size: the layout (the message list
 scrolls, never the page; the composer in view), the session menu by mouse and by keyboard, grouped
-messages with day lines, safe links, mentions, the unread count in the title, mention notifications,
-drafts kept across a reload, and clear words for every state."""
+messages with day lines, one's own messages set apart, drafts kept across a reload, the phone's
+drawers, and an online list never shown as live while disconnected."""
 
 import json
 import re
@@ -10,12 +10,9 @@ import time
 import pytest
 
 from tests.browser.conftest import (
-    log_in, open_rooms, open_session_menu, screenshot, send, switch_room, wait_connected,
+    SIZES, log_in, message_count, open_rooms, screenshot, send, switch_room, wait_connected,
 )
 from tests.integration.conftest import unique_name
-
-SIZES = [pytest.param(1280, 800, id="desktop"), pytest.param(375, 740, id="phone")]
-
 
 def in_viewport(page, selector):
     box = page.locator(selector).bounding_box()
@@ -30,10 +27,6 @@ def page_scroll(page):
         const root = document.scrollingElement;
         return {x: root.scrollWidth - root.clientWidth, y: root.scrollHeight - root.clientHeight};
     }""")
-
-
-def message_count(page, count):
-    page.wait_for_function(f"document.querySelectorAll('#messages li.message').length === {count}", timeout=20000)
 
 
 @pytest.mark.parametrize("width,height", SIZES)
@@ -226,12 +219,8 @@ def test_messages_are_grouped_by_sender_and_minute_with_day_lines(site, new_page
     assert page.errors == []
 
 
-def test_own_messages_are_set_apart(site, new_page, account):
-    room = unique_name("room")
-    (alice, pw_a), (bob, pw_b) = account(), account()
-    a, b = new_page(), new_page()
-    log_in(a, site, alice, pw_a, room)
-    log_in(b, site, bob, pw_b, room)
+def test_own_messages_are_set_apart(two_in_a_room):
+    a, b, alice, bob, room = two_in_a_room()
     send(a, "mine")
     send(b, "theirs")
     message_count(a, 2)
@@ -243,136 +232,6 @@ def test_own_messages_are_set_apart(site, new_page, account):
     assert theirs["x"] < list_box["x"] + 30
     colours = a.eval_on_selector_all("#messages li.message", "ns => ns.map(n => getComputedStyle(n).backgroundColor)")
     assert colours[0] != colours[1]
-
-
-def test_links_are_clickable_and_only_http_and_https(site, new_page, account):
-    room = unique_name("room")
-    (alice, pw_a), (bob, pw_b) = account(), account()
-    a, b = new_page(), new_page()
-    log_in(a, site, alice, pw_a, room)
-    log_in(b, site, bob, pw_b, room)
-    messages = [
-        "see https://example.com/a?b=1&c=2. and http://example.org/x_(y)",
-        "javascript:alert(1) and JAVASCRIPT://example.com/%0aalert(2)",
-        "data:text/html,<script>alert(3)</script> vbscript:msgbox(4) file:///etc/passwd",
-        'https://"><img src=x onerror=alert(5)> <a href="javascript:alert(6)">x</a>',
-        "ftp://example.com/file mailto:a@example.com",
-    ]
-    for text in messages:
-        send(b, text)
-    message_count(a, len(messages))
-    # The text reads exactly as written.
-    assert a.eval_on_selector_all("#messages li.message .text", "ns => ns.map(n => n.textContent)") == messages
-    links = a.eval_on_selector_all(
-        "#messages a", "ns => ns.map(n => [n.getAttribute('href'), n.textContent, n.target, n.rel])")
-    assert links == [
-        ["https://example.com/a?b=1&c=2", "https://example.com/a?b=1&c=2", "_blank", "noopener noreferrer"],
-        ["http://example.org/x_(y)", "http://example.org/x_(y)", "_blank", "noopener noreferrer"],
-    ]
-    assert a.query_selector("#messages img, #messages script") is None
-    # A click opens the link in a new tab (served here: the test does not reach the internet); the chat stays.
-    a.context.route("https://example.com/**", lambda route: route.fulfill(body="elsewhere", content_type="text/plain"))
-    with a.context.expect_page() as opened:
-        a.click("#messages a[href^='https://example.com']")
-    opened.value.wait_for_load_state()
-    assert opened.value.url == "https://example.com/a?b=1&c=2"
-    opened.value.close()
-    assert a.url.endswith("/chat.html")
-    a.wait_for_timeout(300)
-    assert a.errors == [] and b.errors == []
-
-
-def test_mentions_of_me_are_highlighted(site, new_page, account):
-    room = unique_name("room")
-    (alice, pw_a), (bob, pw_b) = account(), account()
-    a, b = new_page(), new_page()
-    log_in(a, site, alice, pw_a, room)
-    log_in(b, site, bob, pw_b, room)
-    send(b, f"@{alice} look at this")
-    send(b, f"mail {alice}@example.com or @{alice}x: not mentions")
-    send(b, f"@{bob} talking to myself")
-    message_count(a, 3)
-    assert a.eval_on_selector_all("#messages mark.mention", "ns => ns.map(n => n.textContent)") == [f"@{alice}"]
-    assert a.eval_on_selector_all("#messages li.mentions-me .text", "ns => ns.map(n => n.textContent)") == [
-        f"@{alice} look at this"]
-    # The sender sees no highlight of someone else's name.
-    message_count(b, 3)
-    assert b.query_selector("#messages mark.mention") is not None  # bob's own name, in the third
-    assert b.eval_on_selector_all("#messages mark.mention", "ns => ns.map(n => n.textContent)") == [f"@{bob}"]
-
-
-# Lets the test say whether the tab is hidden (a headless browser's tabs are always visible), and
-# records notifications instead of showing them; the permission starts unasked.
-HIDDEN_TAB_AND_NOTIFICATIONS = """
-(() => {
-  window.__hidden = false;
-  Object.defineProperty(document, "hidden", { configurable: true, get: () => window.__hidden });
-  Object.defineProperty(document, "visibilityState", { configurable: true,
-    get: () => (window.__hidden ? "hidden" : "visible") });
-  window.__setHidden = (hidden) => { window.__hidden = hidden; document.dispatchEvent(new Event("visibilitychange")); };
-  window.__notifications = [];
-  window.__permissionAsked = 0;
-  class FakeNotification extends EventTarget {
-    static permission = "default";
-    static async requestPermission() { window.__permissionAsked += 1; FakeNotification.permission = "granted"; return "granted"; }
-    constructor(title, options) { super(); window.__notifications.push({ title, body: options.body }); }
-    close() {}
-  }
-  window.Notification = FakeNotification;
-})();
-"""
-
-
-def test_unread_count_in_the_title_and_mention_notifications_while_hidden(site, new_page, account):
-    room = unique_name("room")
-    (alice, pw_a), (bob, pw_b) = account(), account()
-    a, b = new_page(), new_page()
-    a.add_init_script(HIDDEN_TAB_AND_NOTIFICATIONS)
-    log_in(a, site, alice, pw_a, room)
-    log_in(b, site, bob, pw_b, room)
-    assert a.title() == f"#{room} · wschat"
-    assert a.evaluate("window.__permissionAsked") == 0  # never asked on load
-
-    send(b, "seen while visible")
-    message_count(a, 1)
-    a.evaluate("window.__setHidden(true)")
-    send(b, "one")
-    send(b, f"@{alice} two, before the opt-in")
-    message_count(a, 3)
-    assert a.title() == f"(2) #{room} · wschat"
-    assert a.evaluate("window.__notifications") == []  # not opted in
-
-    a.evaluate("window.__setHidden(false)")
-    assert a.title() == f"#{room} · wschat"
-    open_session_menu(a)
-    a.click("#notify-toggle")  # a user's click asks for the permission
-    a.wait_for_selector("#notify-toggle[aria-pressed=true]")
-    assert a.evaluate("window.__permissionAsked") == 1
-    assert "notified of @mentions" in a.inner_text("#notify-status")
-    a.keyboard.press("Escape")
-
-    a.evaluate("window.__setHidden(true)")
-    send(b, "no mention here")
-    send(b, f"hey @{alice}, are you there?")
-    message_count(a, 5)
-    assert a.title() == f"(2) #{room} · wschat"
-    assert a.evaluate("window.__notifications") == [
-        {"title": f"{bob} mentioned you in #{room}", "body": f"hey @{alice}, are you there?"}]
-    send(a, "my own message does not count")  # typed while hidden (a second screen): not unread
-    message_count(a, 6)
-    assert a.title() == f"(2) #{room} · wschat"
-    a.evaluate("window.__setHidden(false)")
-    assert a.title() == f"#{room} · wschat"
-
-    # Switched off: no more notifications.
-    open_session_menu(a)
-    a.click("#notify-toggle")
-    a.wait_for_selector("#notify-toggle[aria-pressed=false]")
-    a.evaluate("window.__setHidden(true)")
-    send(b, f"@{alice} again")
-    message_count(a, 7)
-    assert len(a.evaluate("window.__notifications")) == 1
-    assert a.errors == []
 
 
 def test_while_disconnected_the_online_list_is_not_shown_as_live(site, new_page, account):
@@ -390,54 +249,6 @@ def test_while_disconnected_the_online_list_is_not_shown_as_live(site, new_page,
     page.wait_for_selector("#conn-state[data-state=open]", timeout=30000)
     page.wait_for_selector("#presence[data-live=true]")
     assert page.is_hidden("#presence-note")
-
-
-def test_an_empty_login_form_marks_the_empty_fields(site, new_page):
-    page = new_page()
-    requests_sent = []
-    page.on("request", lambda request: requests_sent.append(request.url) if request.method == "POST" else None)
-    page.goto(f"{site.url}/index.html")
-    page.click("#login")
-    assert page.get_attribute("#username", "aria-invalid") == "true"
-    assert page.get_attribute("#password", "aria-invalid") == "true"
-    assert page.inner_text("#username-error") == "Enter your username."
-    assert page.inner_text("#password-error") == "Enter your password."
-    assert page.evaluate("document.activeElement.id") == "username"
-    # The messages are tied to their fields for screen readers.
-    assert page.get_attribute("#username", "aria-describedby") == "username-error"
-    page.fill("#username", "someone")
-    assert page.get_attribute("#username", "aria-invalid") is None and page.is_hidden("#username-error")
-    page.click("#register")
-    assert page.get_attribute("#password", "aria-invalid") == "true"
-    assert page.get_attribute("#username", "aria-invalid") is None
-    assert requests_sent == []  # nothing went to the server
-    assert page.is_hidden("#form-error")
-
-
-def test_login_notices_have_their_own_clear_style(site, new_page):
-    page = new_page()
-    page.goto(f"{site.url}/index.html?reason=expired")
-    notice = page.eval_on_selector("#notice", """n => {
-        const s = getComputedStyle(n), body = getComputedStyle(document.body);
-        return {cls: n.className, size: parseFloat(s.fontSize), bodySize: parseFloat(body.fontSize),
-                background: s.backgroundColor, pageBackground: body.backgroundColor};
-    }""")
-    assert notice["cls"] == "login-notice"
-    assert notice["size"] >= notice["bodySize"]  # full size, not the chat's small print
-    assert notice["background"] != notice["pageBackground"]
-
-
-def test_back_after_logout_goes_to_login_without_an_error(site, new_page, account):
-    name, password = account()
-    page = new_page()
-    log_in(page, site, name, password)
-    page.click("#logout")
-    page.wait_for_url("**/index.html?reason=logout")
-    page.go_back()
-    page.wait_for_url("**/index.html?reason=signin")
-    assert "log in" in page.inner_text("#notice")
-    page.wait_for_timeout(300)
-    assert page.errors == []
 
 
 @pytest.mark.parametrize("width,height", SIZES)
@@ -476,70 +287,3 @@ def test_phone_drawers_open_and_close_by_keyboard_and_touch(site, new_page, acco
     page.wait_for_function(f"document.getElementById('room-name').textContent === {room!r}")
     page.wait_for_selector("#room-input", state="hidden")
     assert page.errors == []
-
-
-def test_a_refused_room_switch_says_so_and_the_field_and_heading_agree(site, new_page, account):
-    name, password = account()
-    page = new_page()
-
-    def route(ws):
-        server = ws.connect_to_server()
-
-        def from_page(message):
-            frame = json.loads(message)
-            if frame.get("action") == "join" and frame.get("room") == "refused-room":
-                # As the server answers a user over their join budget.
-                ws.send(json.dumps({"type": "error", "code": "rate_limited", "message": "too many joins: wait 2.0 s",
-                                    "retryAfterMs": 2000, "action": "join"}))
-                return
-            server.send(message)
-
-        ws.on_message(from_page)
-
-    page.route_web_socket(re.compile(".*"), route)
-    log_in(page, site, name, password)
-    page.fill("#room-input", "refused-room")
-    page.press("#room-input", "Enter")
-    page.wait_for_selector("#banner:not([hidden])")
-    assert page.inner_text("#banner-text") == (
-        "Could not switch to #refused-room: too many joins: wait 2.0 s. You are still in #general.")
-    assert page.inner_text("#room-name") == "general" and page.input_value("#room-input") == "general"
-    # The page goes on in the room it shows.
-    send(page, "still here")
-    page.wait_for_selector("#messages li.message.own:has-text('still here')")
-    assert page.errors == []
-
-
-def test_a_refused_first_join_says_so_and_keeps_the_room_asked_for(site, new_page, account):
-    # The join a new connection sends (before any room is shown) refused: by the join budget when
-    # many tabs open at once, or a store failure. The page says so and asks for the same room next
-    # time (it once asked for a room named "null").
-    name, password = account()
-    page = new_page()
-    log_in(page, site, name, password)
-    refused = []
-
-    def route(ws):
-        server = ws.connect_to_server()
-
-        def from_page(message):
-            frame = json.loads(message)
-            if frame.get("action") == "join" and "room" not in frame and not refused:
-                refused.append(frame)
-                ws.send(json.dumps({"type": "error", "code": "unavailable", "action": "join",
-                                    "message": "the chat store is unavailable; try again"}))
-                return
-            server.send(message)
-
-        ws.on_message(from_page)
-
-    page.route_web_socket(re.compile(".*"), route)
-    page.reload()
-    page.wait_for_selector("#banner:not([hidden])")
-    assert page.inner_text("#banner-text") == (
-        "Could not switch to #general: the chat store is unavailable; try again.")
-    assert page.evaluate("sessionStorage.getItem('wschat.room')") == "general"
-    page.reload()
-    wait_connected(page)
-    assert page.inner_text("#room-name") == "general"
-    assert refused and page.errors == []

@@ -2,26 +2,12 @@
 serious or critical violation, text and controls keep WCAG's contrast, and screenshots of both pages at
 both sizes are written to test-artifacts/ for review."""
 
-from pathlib import Path
-
 import pytest
 
-from tests.browser.conftest import log_in, open_session_menu, screenshot, send
+from tests.browser.conftest import SIZES, axe_violations, log_in, open_session_menu, screenshot, send
 from tests.integration.conftest import unique_name
 
-AXE = Path(__file__).resolve().parents[2] / "node_modules/axe-core/axe.min.js"
-SIZES = [pytest.param(1280, 800, id="desktop"), pytest.param(375, 740, id="phone")]
 SCHEMES = ["light", "dark"]
-
-
-def axe_violations(page):
-    """axe-core's serious and critical violations on the page as it is now: [(rule, [targets])]."""
-    if not AXE.exists():
-        pytest.fail("axe-core is missing: npm install (it is a devDependency)")
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations")
-    return [(v["id"], v["help"], [n["target"] for n in v["nodes"]]) for v in result
-            if v["impact"] in ("serious", "critical")]
 
 
 def chat_with_messages(site, new_page, account, width, height):

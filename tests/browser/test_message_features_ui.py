@@ -6,27 +6,14 @@ finds no serious or critical violation with a menu, the picker and a reply quote
 import pytest
 
 from handler.protocol import Action
-from tests.browser.conftest import log_in, open_session_menu, screenshot, send, wait_connected
-from tests.browser.test_chat_ui import HIDDEN_TAB_AND_NOTIFICATIONS
-from tests.browser.test_look import axe_violations
-from tests.browser.test_rooms_ui import create_room, message_item, open_sidebar, wait_banner, wait_in_sidebar
-from tests.integration.conftest import unique_name
+from tests.browser.conftest import (
+    HIDDEN_TAB_AND_NOTIFICATIONS, SIZES, axe_violations, message_item, open_session_menu, open_sidebar, screenshot,
+    send, wait_banner, wait_connected, wait_in_sidebar, wait_marker_stored,
+)
 
-SIZES = [pytest.param(1280, 800, id="desktop"), pytest.param(375, 740, id="phone")]
 # The read marker and unread counts are served once the server knows the `read` action.
 needs_read = pytest.mark.skipif("read" not in {action.value for action in Action},
                                 reason="the server has no read markers yet (branch unread)")
-
-
-def two_in_a_room(site, new_page, account, width, height):
-    """ann and bob, each in a page of their own, in a new public room."""
-    (ann, pw_a), (bob, pw_b) = account(), account()
-    room = unique_name("feat")
-    a = new_page(width, height)
-    log_in(a, site, ann, pw_a, room)
-    b = new_page(width, height)
-    log_in(b, site, bob, pw_b, room)
-    return a, b, ann, bob, room
 
 
 def menu_button(page, text):
@@ -65,8 +52,8 @@ def wait_reactions(page, text, expected):
 
 
 @pytest.mark.parametrize("width,height", SIZES)
-def test_an_edit_is_seen_by_everyone_with_its_mark_and_stays_after_a_reload(site, new_page, account, width, height):
-    a, b, ann, bob, room = two_in_a_room(site, new_page, account, width, height)
+def test_an_edit_is_seen_by_everyone_with_its_mark_and_stays_after_a_reload(two_in_a_room, width, height):
+    a, b, ann, bob, room = two_in_a_room(width, height, prefix="feat")
     send(a, "see you at 5")
     b.wait_for_selector(message_item(b, "see you at 5"))
     # Only the author is offered Edit.
@@ -105,8 +92,8 @@ def test_an_edit_is_seen_by_everyone_with_its_mark_and_stays_after_a_reload(site
 
 
 @pytest.mark.parametrize("width,height", SIZES)
-def test_a_reaction_toggles_and_both_sides_see_the_count(site, new_page, account, width, height):
-    a, b, ann, bob, room = two_in_a_room(site, new_page, account, width, height)
+def test_a_reaction_toggles_and_both_sides_see_the_count(two_in_a_room, width, height):
+    a, b, ann, bob, room = two_in_a_room(width, height, prefix="feat")
     send(a, "lunch at noon?")
     b.wait_for_selector(message_item(b, "lunch at noon?"))
     pick(b, "lunch at noon?", "react")
@@ -147,8 +134,8 @@ def test_a_reaction_toggles_and_both_sides_see_the_count(site, new_page, account
 
 
 @pytest.mark.parametrize("width,height", SIZES)
-def test_a_reply_carries_its_quote_to_both_sides(site, new_page, account, width, height):
-    a, b, ann, bob, room = two_in_a_room(site, new_page, account, width, height)
+def test_a_reply_carries_its_quote_to_both_sides(two_in_a_room, width, height):
+    a, b, ann, bob, room = two_in_a_room(width, height, prefix="feat")
     send(a, "who brings the projector tomorrow?")
     for n in range(12):  # enough to push the original out of view
         send(a, f"filler {n}")
@@ -181,8 +168,8 @@ def test_a_reply_carries_its_quote_to_both_sides(site, new_page, account, width,
 
 
 @pytest.mark.parametrize("width,height", SIZES)
-def test_the_other_person_sees_who_is_typing(site, new_page, account, width, height):
-    a, b, ann, bob, room = two_in_a_room(site, new_page, account, width, height)
+def test_the_other_person_sees_who_is_typing(two_in_a_room, width, height):
+    a, b, ann, bob, room = two_in_a_room(width, height, prefix="feat")
     b.click("#message-input")
     b.keyboard.type("hang on, ")
     wait_text(a, "#typing", f"{bob} is typing…")
@@ -199,8 +186,8 @@ def test_the_other_person_sees_who_is_typing(site, new_page, account, width, hei
 
 
 @pytest.mark.parametrize("width,height", SIZES)
-def test_the_message_menu_and_the_emoji_picker_work_from_the_keyboard(site, new_page, account, width, height):
-    a, b, ann, bob, room = two_in_a_room(site, new_page, account, width, height)
+def test_the_message_menu_and_the_emoji_picker_work_from_the_keyboard(two_in_a_room, width, height):
+    a, b, ann, bob, room = two_in_a_room(width, height, prefix="feat")
     send(b, "keyboard please")
     a.wait_for_selector(message_item(a, "keyboard please"))
     a.focus(menu_button(a, "keyboard please"))
@@ -235,8 +222,8 @@ def test_the_message_menu_and_the_emoji_picker_work_from_the_keyboard(site, new_
 
 
 @pytest.mark.parametrize("width,height", SIZES)
-def test_features_have_no_serious_accessibility_violation(site, new_page, account, width, height):
-    a, b, ann, bob, room = two_in_a_room(site, new_page, account, width, height)
+def test_features_have_no_serious_accessibility_violation(two_in_a_room, width, height):
+    a, b, ann, bob, room = two_in_a_room(width, height, prefix="feat")
     send(b, "the plan is ready")
     a.wait_for_selector(message_item(a, "the plan is ready"))
     pick(a, "the plan is ready", "reply")
@@ -273,12 +260,12 @@ def test_features_have_no_serious_accessibility_violation(site, new_page, accoun
 
 @needs_read
 @pytest.mark.parametrize("width,height", SIZES)
-def test_new_messages_are_marked_after_a_reload(site, new_page, account, width, height):
-    a, b, ann, bob, room = two_in_a_room(site, new_page, account, width, height)
+def test_new_messages_are_marked_after_a_reload(stack, two_in_a_room, width, height):
+    a, b, ann, bob, room = two_in_a_room(width, height, prefix="feat")
     send(b, "read this one")
     a.wait_for_selector(message_item(a, "read this one"))
     # ann's page saw it (visible, at the bottom), so her marker is there; she leaves for a while.
-    a.wait_for_timeout(2500)  # the marker goes out at most every 2 s
+    wait_marker_stored(stack, ann, room, a.get_attribute(message_item(a, "read this one"), "data-id"))
     a.goto("about:blank")
     send(b, "first new one")
     send(b, "second new one")
@@ -294,14 +281,8 @@ def test_new_messages_are_marked_after_a_reload(site, new_page, account, width, 
 
 @needs_read
 @pytest.mark.parametrize("width,height", SIZES)
-def test_another_room_shows_an_unread_badge(site, new_page, account, width, height):
-    (ann, pw_a), (bob, pw_b) = account(), account()
-    room = unique_name("quiet")
-    a = new_page(width, height)
-    log_in(a, site, ann, pw_a)
-    create_room(a, room)
-    b = new_page(width, height)
-    log_in(b, site, bob, pw_b, room)
+def test_another_room_shows_an_unread_badge(two_in_a_room, width, height):
+    a, b, ann, bob, room = two_in_a_room(width, height, prefix="quiet", owned={})
     a.wait_for_timeout(2500)
     # ann goes back to general; bob writes in the room she left, mentioning her once.
     open_sidebar(a)
@@ -326,12 +307,8 @@ def test_another_room_shows_an_unread_badge(site, new_page, account, width, heig
     assert a.errors == [] and b.errors == []
 
 
-def test_direct_messages_notify_while_the_tab_is_hidden(site, new_page, account):
-    (ann, pw_a), (bob, pw_b) = account(), account()
-    a, b = new_page(), new_page()
-    b.add_init_script(HIDDEN_TAB_AND_NOTIFICATIONS)
-    log_in(a, site, ann, pw_a)
-    log_in(b, site, bob, pw_b)
+def test_direct_messages_notify_while_the_tab_is_hidden(two_in_a_room):
+    a, b, ann, bob, _ = two_in_a_room(in_general=True, b_script=HIDDEN_TAB_AND_NOTIFICATIONS)
     open_session_menu(b)
     b.click("#notify-toggle")
     b.wait_for_selector("#notify-toggle[aria-pressed=true]")

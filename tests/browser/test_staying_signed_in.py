@@ -1,4 +1,4 @@
-"""Issue 13, staying signed in, in Chromium: tabs share the sign-in, and every open tab keeps its
+"""Staying signed in, in Chromium: tabs share the sign-in, and every open tab keeps its
 socket past the access token's expiry without a reload (one tab renews, the others adopt it).
 
 The renewal test runs its own stack and site, whose access tokens live TOKEN_TTL seconds."""

@@ -1,6 +1,9 @@
-"""Integration fixtures: the real local stack (DynamoDB Local + sls offline) on free ports, and WebSocket clients."""
+"""Integration fixtures: the real local stack (DynamoDB Local + sls offline) on free ports, its
+sweeper (which a test may hold), and WebSocket clients."""
 
+import contextlib
 import json
+import threading
 import time
 import urllib.parse
 import uuid
@@ -14,18 +17,65 @@ from devstack.stack import LocalStack
 
 GUEST_SESSION_LIMIT = 4
 MODERATION_MINUTE_SECONDS = 2
+# How long a closed page's `left` is held for a reload (the default, set here so that tests read it).
+PRESENCE_GRACE_SECONDS = 5
+# The session stack's sweep runs this often (on AWS: every minute).
+SWEEP_SECONDS = 1
+
+
+class Sweeper:
+    """Invokes the stack's `sweep` function every `period` seconds, as the schedule does on AWS,
+    unless a test holds it. What the sweep settles (a `left` held for the presence grace, a session
+    that ran out) then waits until the test lets it go, however long its steps take on a loaded
+    machine: the test, not the machine's speed, decides whether the sweep comes before or after."""
+
+    def __init__(self, period: float):
+        self.period = period
+        self._sweeping = threading.Lock()  # held by a sweep in flight, and by a test that holds the sweeper
+        self._stop = threading.Event()
+
+    @contextlib.contextmanager
+    def running(self, stack):
+        thread = threading.Thread(target=self._run, args=(stack,), name="sweeper", daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            thread.join(timeout=30)
+
+    def _run(self, stack) -> None:
+        while not self._stop.wait(self.period):
+            with self._sweeping:
+                try:
+                    stack.invoke("sweep")
+                except OSError:
+                    pass  # sls offline restarting: try again next round
+
+    @contextlib.contextmanager
+    def held(self):
+        """No sweep runs inside this block (one in flight is waited for first)."""
+        with self._sweeping:
+            yield
 
 
 @pytest.fixture(scope="session")
-def stack():
+def sweeper() -> Sweeper:
+    """The session stack's sweeper: `with sweeper.held():` keeps the sweep from running meanwhile."""
+    return Sweeper(SWEEP_SECONDS)
+
+
+@pytest.fixture(scope="session")
+def stack(sweeper):
     local = LocalStack(
-        ports=Ports.free(), data_dir=None, sweep_seconds=1,
+        ports=Ports.free(), data_dir=None,
         env={"WSCHAT_GUEST_SESSION_LIMIT_SECONDS": str(GUEST_SESSION_LIMIT), "WSCHAT_MESSAGE_BURST": "10",
              "WSCHAT_MESSAGE_RATE": "2", "WSCHAT_LOGIN_MAX_FAILURES": "3",
              # A ban's or mute's "minute" lasts 2 s here, so that tests see one end.
-             "WSCHAT_MODERATION_MINUTE_SECONDS": str(MODERATION_MINUTE_SECONDS)},
+             "WSCHAT_MODERATION_MINUTE_SECONDS": str(MODERATION_MINUTE_SECONDS),
+             "WSCHAT_PRESENCE_GRACE_SECONDS": str(PRESENCE_GRACE_SECONDS)},
     )
-    with local:
+    with local, sweeper.running(local):
         yield local
 
 
@@ -112,3 +162,27 @@ def client(stack):
             c.close()
         except Exception:
             pass
+
+
+@pytest.fixture
+def person(register, client):
+    """A registered user with one connection: (name, token, client)."""
+
+    def make(room=None, name=None):
+        name = name or unique_name("r")
+        token = register(name)["token"]
+        c = client(token, room or unique_name("lobby"))
+        c.join()
+        return name, token, c
+
+    return make
+
+
+def ask(c: Client, frame: dict, expect: str, **match) -> dict:
+    c.send(frame)
+    return c.next(expect, **match)
+
+
+def error(c: Client, frame: dict) -> dict:
+    c.send(frame)
+    return c.next("error")

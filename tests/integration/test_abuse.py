@@ -213,7 +213,7 @@ def test_a_refused_message_reads_only_its_row_and_budget(stack, clients):
         time.sleep(0.5)
     assert len(lines) == len(refused)
     # One read of two items (the connection's row and the sender's budget), never the room's
-    # member list (that nothing is written: test_chat_service.py's refused-message test).
+    # member list (that nothing is written: test_chat_messaging.py's refused-message test).
     assert [line["itemsRead"] for line in lines] == [2] * len(lines)
 
 

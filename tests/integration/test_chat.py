@@ -266,10 +266,11 @@ def send_until_stored(c, text, client_msg_id):
 
 def test_a_flood_of_the_largest_messages_leaves_the_room_joinable_and_all_of_it_reachable(stack, register, client):
     r = room()
-    user = register()
     sent = []
-    for sender in range(6):  # each connection has its own burst of 10
-        c = client(user["token"], r)
+    # Six people, ten messages each: the message budget is per user (a burst of 10 here), so none
+    # of them waits for it to refill.
+    for sender in range(6):
+        c = client(register()["token"], r)
         c.join()
         for n in range(10):
             sent.append(send_until_stored(c, FLOOD_TEXTS[n % 2], f"flood-{sender}-{n}"))

@@ -1,4 +1,4 @@
-"""Issue 13 through the local stack: editmessage, react, sendmessage with replyTo, typing."""
+"""Message actions through the local stack: editmessage, react, sendmessage with replyTo, typing."""
 
 from tests.integration.conftest import unique_name
 

@@ -1,5 +1,5 @@
 """IAM through the real local stack: each function's process checks its calls against its own role
-from the stack files (handler/iam.py, set up by devstack/stack.py), and refuses what AWS would."""
+from the stack files (local_iam/, set up by devstack/stack.py), and refuses what AWS would."""
 
 import json
 

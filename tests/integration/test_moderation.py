@@ -9,12 +9,11 @@ from websockets.exceptions import InvalidStatus
 from devstack.local_stage import STAGE
 from handler.settings import Settings
 from handler.store.accounts import AccountsStore
-from tests.integration.conftest import MODERATION_MINUTE_SECONDS, Client, unique_name
-from tests.integration.test_rooms import ask, error, person  # noqa: F401 - the fixture
+from tests.integration.conftest import MODERATION_MINUTE_SECONDS, Client, ask, error, unique_name
 
 
 @pytest.fixture
-def private_room(person):  # noqa: F811
+def private_room(person):
     """A private room owned by ann, with bob (moderator) and cat (member) in it; all three joined."""
     ann, _, a = person()
     bob, _, b = person()
@@ -44,7 +43,7 @@ def test_a_kicked_member_is_out_and_cannot_send_read_or_return(private_room):
     assert c.join(unique_name("elsewhere"))["type"] == "welcome"  # a public room is still open to cat
 
 
-def test_moderators_cannot_act_on_the_owner_or_each_other_and_only_the_owner_sets_roles(private_room, person):  # noqa: F811
+def test_moderators_cannot_act_on_the_owner_or_each_other_and_only_the_owner_sets_roles(private_room, person):
     room, (ann, a), (bob, b), (cat, c, _) = private_room
     dan, _, d = person()
     ask(a, {"action": "invite", "room": room, "user": dan}, "done")
@@ -65,7 +64,7 @@ def test_moderators_cannot_act_on_the_owner_or_each_other_and_only_the_owner_set
     assert error(a, {"action": "kick", "room": room, "user": bob})["code"] == "forbidden"
 
 
-def test_a_ban_keeps_a_user_out_until_it_ends_or_is_lifted(stack, person):  # noqa: F811
+def test_a_ban_keeps_a_user_out_until_it_ends_or_is_lifted(stack, person):
     ann, _, a = person()
     room = unique_name("pub")
     ask(a, {"action": "createroom", "room": room, "visibility": "public"}, "room")
@@ -93,7 +92,7 @@ def test_a_ban_keeps_a_user_out_until_it_ends_or_is_lifted(stack, person):  # no
     assert error(a, {"action": "unban", "room": room, "user": cat})["code"] == "not_found"
 
 
-def test_a_muted_user_cannot_send_until_the_mute_ends_even_after_rejoining(person):  # noqa: F811
+def test_a_muted_user_cannot_send_until_the_mute_ends_even_after_rejoining(person):
     ann, _, a = person()
     room = unique_name("pub")
     ask(a, {"action": "createroom", "room": room, "visibility": "public"}, "room")
@@ -150,7 +149,7 @@ def test_the_moderation_log_is_for_the_rooms_moderators(private_room):
     assert error(c, {"action": "modlog", "room": room})["code"] == "forbidden"
 
 
-def test_a_site_admin_moderates_a_public_room_nobody_owns(stack, register, client, person):  # noqa: F811
+def test_a_site_admin_moderates_a_public_room_nobody_owns(stack, register, client, person):
     room = unique_name("typed")
     cat, _, c = person(room=room)
     boss = unique_name("admin")
@@ -168,3 +167,37 @@ def test_a_site_admin_moderates_a_public_room_nobody_owns(stack, register, clien
     assert error(d, {"action": "kick", "room": room, "user": boss})["code"] == "forbidden"
     assert error(d, {"action": "mute", "room": room, "user": cat, "minutes": 1})["code"] == "forbidden"
     assert ask(admin, {"action": "modlog", "room": room}, "modlog")["entries"][0]["action"] == "kick"
+
+
+def test_a_moderator_banned_from_a_public_room_cannot_moderate_it(person):
+    room = unique_name("pub")
+    ann, _, a = person(room)
+    ask(a, {"action": "createroom", "room": room}, "room")
+    mod, _, m = person(room)
+    eve, _, e = person(room)
+    ask(a, {"action": "setrole", "room": room, "user": mod, "role": "moderator"}, "done")
+    ask(a, {"action": "ban", "room": room, "user": mod}, "done")
+    m.next("banned")
+    for frame in ({"action": "kick", "room": room, "user": eve}, {"action": "mute", "room": room, "user": eve, "minutes": 5},
+                  {"action": "modlog", "room": room}, {"action": "members", "room": room}):
+        assert error(m, frame)["code"] == "forbidden", frame
+    e.send({"action": "sendmessage", "message": "still here"})
+    assert e.next("message")["message"] == "still here"
+
+
+def test_a_reply_to_a_deleted_message_keeps_none_of_its_text(person):
+    room = unique_name("pub")
+    ann, _, a = person(room)
+    ask(a, {"action": "createroom", "room": room}, "room")
+    eve, _, e = person(room)
+    e.send({"action": "sendmessage", "message": "my password is hunter2"})
+    quoted = e.next("message")["id"]
+    a.send({"action": "sendmessage", "message": "+1", "replyTo": quoted})
+    assert a.next("message", sender=ann)["replyTo"]["excerpt"] == "my password is hunter2"
+    e.send({"action": "deletemessage", "room": room, "id": quoted})
+    e.next("deleted")
+    for limit in (10, 1):  # the quoted message in the page, and not
+        page = ask(a, {"action": "history", "limit": limit}, "history")["messages"]
+        assert page[-1]["replyTo"] == {"id": quoted, "sender": eve, "deleted": True}
+        assert "hunter2" not in str(page)
+    assert "hunter2" not in str(a.join(room)["history"])

@@ -1,4 +1,4 @@
-"""Issue 13, staying signed in, through a local stack of its own whose access tokens live
+"""Staying signed in, through a local stack of its own whose access tokens live
 TOKEN_TTL seconds (the sweep runs every second): POST /refresh rotation and reuse detection,
 logout ending the refresh family, guests without one, and `renew` keeping an open socket alive."""
 
@@ -113,7 +113,7 @@ def test_renew_refuses_another_users_or_a_bad_token(stack, register, client):
     assert g.next("error")["code"] == "forbidden"  # a guest cannot stretch a session with another guest's token
 
 
-# -- the security review (findings 1 and 2) -------------------------------------------------------
+# -- a made-up secret, an expired access token: what they may end -----------------------------------
 
 def _family(token: str) -> str:
     import jwt

@@ -8,31 +8,7 @@ import pytest
 import requests
 from websockets.exceptions import InvalidStatus
 
-from tests.integration.conftest import Client, unique_name
-
-
-@pytest.fixture
-def person(register, client):
-    """A registered user with one connection: (name, token, client)."""
-
-    def make(room=None, name=None):
-        name = name or unique_name("r")
-        token = register(name)["token"]
-        c = client(token, room or unique_name("lobby"))
-        c.join()
-        return name, token, c
-
-    return make
-
-
-def ask(c: Client, frame: dict, expect: str, **match) -> dict:
-    c.send(frame)
-    return c.next(expect, **match)
-
-
-def error(c: Client, frame: dict) -> dict:
-    c.send(frame)
-    return c.next("error")
+from tests.integration.conftest import Client, ask, error, unique_name
 
 
 def test_createroom_answers_the_room_and_refuses_a_taken_name(person):
@@ -185,7 +161,7 @@ def test_rooms_lists_memberships_and_a_directory_of_active_public_rooms(person):
         a.send({"action": "sendmessage", "message": text})
         a.next("message", message=text)
     a.join(public)
-    typed = unique_name("typed")  # a room nobody created is not listed, even with a message (review finding 8)
+    typed = unique_name("typed")  # a room nobody created is not listed, even with a message
     bob, _, b = person(room=typed)
     b.send({"action": "sendmessage", "message": "hello typed"})
     b.next("message")
@@ -210,3 +186,46 @@ def test_guests_cannot_create_rooms(stack, client):
     g = client(token, unique_name("lobby"))
     g.join()
     assert error(g, {"action": "createroom", "room": unique_name(), "visibility": "public"})["code"] == "forbidden"
+
+
+def test_nobody_can_claim_general_or_a_room_others_are_in(person):
+    _, _, a = person()
+    for visibility in ("private", "public"):
+        assert error(a, {"action": "createroom", "room": "general", "visibility": visibility})["code"] == "room_exists"
+    waiting = unique_name("meetup")
+    bob, _, b = person(waiting)  # bob waits in a fresh room, nothing said yet
+    assert error(a, {"action": "createroom", "room": waiting})["code"] == "room_exists"
+    assert error(a, {"action": "ban", "room": waiting, "user": bob})["code"] == "forbidden"
+    b.send({"action": "sendmessage", "message": "still in"})
+    assert b.next("message")["message"] == "still in"
+
+
+def test_invitations_notify_once_and_a_left_conversation_is_not_forced_back(person):
+    ann, _, a = person()
+    bob, _, b = person()
+    room = unique_name("priv")
+    ask(a, {"action": "createroom", "room": room, "visibility": "private"}, "room")
+    for _ in range(3):
+        ask(a, {"action": "invite", "room": room, "user": bob}, "done")
+    b.next("invited", room=room)
+    assert not [f for f in b.nothing_more(1.5) if f.get("type") == "invited"]
+    dm = ask(a, {"action": "dm", "user": bob}, "room")["room"]
+    b.next("invited", room=dm)
+    ask(b, {"action": "leave", "room": dm}, "done")
+    for _ in range(2):
+        ask(a, {"action": "dm", "user": bob}, "room")
+    assert not [f for f in b.nothing_more(1.5) if f.get("type") == "invited"]
+    mine = ask(b, {"action": "rooms"}, "rooms")["mine"]
+    assert dm not in [e["room"] for e in mine] and room in [e["room"] for e in mine]
+
+
+def test_a_typed_room_with_a_message_is_not_listed(person):
+    typed = unique_name("FREE-CRYPTO-")
+    _, _, a = person(typed)
+    a.send({"action": "sendmessage", "message": "x"})
+    a.next("message")
+    made = unique_name("made")
+    ask(a, {"action": "createroom", "room": made}, "room")
+    # Both are the most recently active rooms: the directory's first page would hold both.
+    listed = [entry["room"] for entry in ask(a, {"action": "rooms"}, "rooms")["directory"]]
+    assert made in listed and typed not in listed

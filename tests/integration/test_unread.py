@@ -1,8 +1,7 @@
-"""Read markers, unread counts and mentions through the local stack (issue 13): `read`, the
+"""Read markers, unread counts and mentions through the local stack: `read`, the
 `rooms` frame's `unread` and `mention`, `welcome.lastRead`, and `message.mentions`."""
 
-from tests.integration.conftest import unique_name
-from tests.integration.test_rooms import ask, error, person  # noqa: F401 - the fixture
+from tests.integration.conftest import ask, error, unique_name
 
 
 def say(c, text) -> dict:

@@ -35,9 +35,9 @@ NOT_CALLED_BY_THE_CODE = {
                                    "queue with its role (test_fanout_and_sweep_give_up_fast_into_the_failures_queue)",
     ("sweep", "sqs:SendMessage"): "as fanout's",
     # A presence change held back by the user's presence budget in a room leaves a `due#presence`
-    # row in ActiveConnections for the sweep (handler/chat.py); any function that tells a room
+    # row in ActiveConnections for the sweep (handler/chat/connections.py); any function that tells a room
     # someone left (a member found gone) can be the one that hits the budget. The scenarios do
-    # not spend presence budgets; tests/unit/test_chat_service.py and
+    # not spend presence budgets; tests/unit/test_chat_messaging.py and
     # tests/integration/test_abuse.py::test_room_switching_cannot_amplify_presence do.
     # (disconnect uses its own now: a `left` held for the presence grace.)
     **{(function, "dynamodb:PutItem"): "a held-back presence change's follow-up row (BroadcastPolicy)"
@@ -270,7 +270,7 @@ def test_function_zip_is_small_and_has_no_boto3(packaged):
     archive = packaged / "wschat.zip"
     assert archive.stat().st_size <= 1_000_000
     names = zipfile.ZipFile(archive).namelist()
-    assert "handler/chat/service.py" in names and "handler/auth/tokens.py" in names and "authorizer/handler.py" in names
+    assert "handler/chat/messaging.py" in names and "handler/auth/tokens.py" in names and "authorizer/handler.py" in names
     assert any(n.startswith("jwt/") for n in names)
     assert not any(n.startswith(("boto3/", "botocore/", "tests/", "node_modules/", "devstack/")) for n in names)
 

@@ -1,5 +1,7 @@
-"""Unit-test fixtures: moto's DynamoDB built from the stack files, a fake management API behind the
-transport, the App built from both, event factories; IAM enforced as on AWS.
+"""Unit-test fixtures: moto's DynamoDB built from the stack files (once per session: each test gets
+a fresh moto world holding a copy of the empty tables), a fake management API behind the transport,
+the App built from both, event factories, the rooms and moderation services' helpers; IAM enforced
+as on AWS.
 
 IAM: every entry point runs as its own function (tests/iam_harness.py wraps them when this file is
 imported), and every App checks each AWS call against that function's role in the stack files
@@ -17,6 +19,8 @@ import boto3
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.dynamodb.models import dynamodb_backends
 
 import local_iam as iam
 from devstack.tables import create_tables
@@ -146,13 +150,35 @@ def reinstall_app(**clients) -> App:
     return install_app(**clients)
 
 
-@pytest.fixture
-def dynamodb():
+@pytest.fixture(scope="session")
+def dynamodb_client():
+    """One boto3 client for every test: making one costs about 0.1 s, and moto answers it whenever a
+    mock is active (its hook is on every client)."""
+    return boto3.client("dynamodb", region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+@pytest.fixture(scope="session")
+def empty_tables(dynamodb_client) -> dict:
+    """The stack's tables as moto holds them right after their creation, built once: creating them
+    from the stack files costs about 0.3 s, and most tests need them."""
     with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        create_tables(client, STAGE)
-        _fakes["dynamodb"] = client
-        yield client
+        create_tables(dynamodb_client, STAGE)
+        return copy.deepcopy(_moto_tables())
+
+
+def _moto_tables() -> dict:
+    return dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].tables
+
+
+@pytest.fixture
+def dynamodb(dynamodb_client, empty_tables):
+    """A fresh moto world per test (every service's state reset, as mock_aws does) holding a copy of
+    the empty tables: each test starts from tables with no item, whatever the previous one wrote."""
+    with mock_aws():
+        _moto_tables().update(copy.deepcopy(empty_tables))
+        _fakes["dynamodb"] = dynamodb_client
+        yield dynamodb_client
 
 
 class FakeManagementApi:

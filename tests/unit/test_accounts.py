@@ -14,7 +14,7 @@ from handler.auth import passwords
 from handler.events import HttpEvent
 from handler.guard import Refused
 from tests.unit.conftest import Clock, install_app
-from tests.unit.test_accounts_store import Interleaved
+from tests.unit.doubles import Interleaved
 
 T0 = 1_795_000_000_000  # epoch ms
 OWNER_IP = "192.0.2.10"

@@ -3,14 +3,12 @@
 Moto never runs TTL, like AWS in the up to two days before it gets round to an item: an item past
 its ttl is still readable here, which is what the store must see through."""
 
-import threading
-
 import pytest
-from botocore.exceptions import ClientError
 
 from handler.settings import Settings
 from handler.store.accounts import AccountsStore, Taken, User, username_key
 from tests.unit.conftest import STAGE
+from tests.unit.doubles import Interleaved
 
 T0 = 1_795_000_000  # epoch seconds; every test's clock starts here
 
@@ -185,54 +183,6 @@ def test_given_back_a_taken_count_frees_its_place_but_never_in_a_later_window(ac
     assert accounts.counter(key, T0 + 60) == 1
     accounts.give_back(key, Taken(False, 2, T0 + 120))  # a refusal has nothing to give back
     assert accounts.counter(key, T0 + 60) == 1
-
-
-class Interleaved:
-    """A client that runs one call at a time (DynamoDB applies each request atomically). With
-    `parties` (and run_all), it holds each thread at its first failed condition until all have got there (the
-    moment both callers have found the window ended); from then on the threads finish one after
-    the other, the interleaving in which a second caller acts on a window the first just started."""
-
-    def __init__(self, client, parties=None):
-        self.client = client
-        self.lock = threading.Lock()
-        self.barrier = threading.Barrier(parties, timeout=10) if parties else None
-        self.turn = threading.Lock()
-        self.waiting = threading.local()
-
-    def __getattr__(self, name):
-        call = getattr(self.client, name)
-
-        def run(**request):
-            try:
-                with self.lock:
-                    return call(**request)
-            except ClientError as exc:
-                if self.barrier and exc.response["Error"]["Code"] == "ConditionalCheckFailedException" and \
-                        not getattr(self.waiting, "done", False):
-                    self.waiting.done = True
-                    self.barrier.wait()
-                    self.turn.acquire()
-                raise
-
-        return run
-
-    def run_all(self, work, times: int) -> list:
-        results = []
-
-        def one():
-            try:
-                results.append(work())
-            finally:
-                if getattr(self.waiting, "done", False):
-                    self.turn.release()
-
-        threads = [threading.Thread(target=one) for _ in range(times)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=20)
-        return results
 
 
 def test_two_counts_at_a_windows_end_start_one_new_window_and_both_count(dynamodb):

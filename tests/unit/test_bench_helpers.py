@@ -13,7 +13,7 @@ from handler import protocol
 from handler.sender import Sender
 from handler.transport import Transport
 from tests.unit.conftest import ws_event
-from tests.unit.test_transport import FakeManagementServer
+from tests.unit.doubles import FakeManagementServer
 
 
 def test_the_delay_proxy_adds_its_delay_and_passes_posts_through():

@@ -105,7 +105,8 @@ def without_config_block(html: str) -> str:
 def rendered_code(site) -> dict[str, str]:
     """Every rendered page (less its config block) and script: where no copy of a rule may be."""
     code = {page.name: without_config_block(page.read_text()) for page in site.glob("*.html")}
-    code.update({script.name: script.read_text() for script in (site / "static/js").glob("*.js")})
+    scripts = site / "static/js"
+    code.update({script.relative_to(scripts).as_posix(): script.read_text() for script in scripts.rglob("*.js")})
     return code
 
 
@@ -188,11 +189,11 @@ def test_patterns_mean_the_same_in_python_and_in_the_browser():
 
 
 def test_the_message_features_read_their_limits_from_the_contract(tmp_path):
-    # Edits, reactions, replies and typing (message_features.js, features_view.js) follow the
-    # server's rules as the config block gives them, never a number of their own.
+    # Edits, reactions, replies and typing (message_features/) follow the server's rules as the
+    # config block gives them, never a number of their own.
     site = tmp_path / "site"
     build_site.render_site(build_site.site_config(ENDPOINTS, "dev", 240), site)
-    scripts = "\n".join((site / "static/js" / name).read_text() for name in ("message_features.js", "features_view.js"))
+    scripts = "\n".join(path.read_text() for path in sorted((site / "static/js/message_features").glob("*.js")))
     for key in ("reactionKindsMax", "reactionNamesShown", "emojiMaxChars", "replyExcerptChars",
                 "typingIntervalSeconds", "messageMaxChars"):
         assert f"config.{key}" in scripts, key
@@ -202,7 +203,8 @@ def test_every_action_the_page_sends_has_a_place_for_its_refusal():
     # An error frame names the action it answers (docs/protocol.md "Errors"); chat.js hands it to
     # the part of the page that sent it. An action sent but not routed would be refused in a
     # generic banner, and one routed to the wrong part would be said in the wrong place.
-    scripts = {path.name: path.read_text() for path in (build_site.TEMPLATES / "static/js").glob("*.js")}
+    js = build_site.TEMPLATES / "static/js"
+    scripts = {path.relative_to(js).as_posix(): path.read_text() for path in js.rglob("*.js")}
     sent = {action for text in scripts.values() for action in re.findall(r'action: "([a-z]+)"', text)}
     assert sent <= {action.value for action in protocol.Action}
 
@@ -214,7 +216,8 @@ def test_every_action_the_page_sends_has_a_place_for_its_refusal():
     handlers = chat[chat.index("const refusalHandlers = {"):]
     handlers = handlers[:handlers.index("\n};")]
     own = set(re.findall(r"^  ([a-z]+)[(:]", handlers, re.M))
-    features, rooms = listed("message_features.js", "ACTIONS"), listed("rooms.js", "ACTIONS")
+    features = listed("message_features/message_features.js", "ACTIONS")
+    rooms = listed("rooms/rooms.js", "ACTIONS")
     assert not (own & features or own & rooms or features & rooms)
     # (Some actions are sent under a computed name: ban and mute share a dialog, invite and unban another.)
     assert sent <= own | features | rooms <= {action.value for action in protocol.Action}

@@ -145,7 +145,7 @@ def test_a_family_that_rotated_its_limit_must_sign_in_again(member, monkeypatch)
 
 def test_logout_with_an_expired_token_and_no_body_ends_its_sign_in(member):
     expired = jwt.encode({**claims(member["token"]), "exp": int(time.time()) - 10}, SECRET, algorithm="HS256")
-    status, answer = call(http_auth.logout, headers={"authorization": f"Bearer {expired}"})  # what chat.js sent
+    status, answer = call(http_auth.logout, headers={"authorization": f"Bearer {expired}"})  # what chat/sign_in.js sent
     assert status == 200 and answer["loggedOut"] is True
     assert call(http_auth.refresh, {"refreshToken": member["refreshToken"]})[0] == 401
     with pytest.raises(TokenRevoked):

@@ -5,6 +5,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from handler.limits import Budget
 from handler.settings import ConfigError, Settings
 from handler.signing_keys import SigningKeys
 
@@ -28,10 +29,10 @@ def test_settings_are_grouped_and_defaulted():
     settings = Settings.from_env({"WSCHAT_STAGE": "prod", "AWS_REGION": "eu-west-1", "WSCHAT_MESSAGE_BURST": "3"})
     assert settings.tables.connections == "wschat-prod-ActiveConnections"
     assert settings.region == "eu-west-1" and settings.audience == "wschat-prod"
-    assert settings.limits.message_burst == 3 and settings.limits.message_rate == 2
+    assert (settings.limits.message.burst, settings.limits.message.rate) == (3, 2)
     limits = settings.limits
-    assert (limits.join_burst, limits.join_rate, limits.history_burst, limits.history_rate) == (5, 0.5, 10, 1)
-    assert (limits.presence_burst, limits.presence_rate) == (4, 0.2)
+    assert (limits.join, limits.history) == (Budget(5, 0.5), Budget(10, 1))
+    assert limits.presence == Budget(4, 0.2)
     assert (limits.max_connections_per_user, limits.client_msg_id_seconds) == (5, 600)
     assert settings.fanout.batch_size == 250 and settings.fanout.function_name is None
     assert settings.accounts.jwt_secret_param == "/wschat/prod/jwt-secret"

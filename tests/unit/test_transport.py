@@ -1,64 +1,13 @@
 """The real transport against a local HTTP server standing in for API Gateway's management API:
 signing, keep-alive, concurrency bound, retries and the broadcast deadline."""
 
-import json
-import threading
 import time
 
 from handler.sender import Sender
 from handler.transport import Transport, TransportError
+from tests.unit.doubles import FakeManagementServer
 
 REGION = "us-east-1"
-
-
-class FakeManagementServer:
-    """A real HTTP server standing in for API Gateway's @connections API."""
-
-    def __init__(self, gone=(), delay=0.0, status=204):
-        import http.server
-
-        outer = self
-        self.posts, self.deletes, self.gone, self.delay, self.status = [], [], set(gone), delay, status
-        self.in_flight = self.most = 0
-        self.lock = threading.Lock()
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self):
-                with outer.lock:
-                    outer.in_flight += 1
-                    outer.most = max(outer.most, outer.in_flight)
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                time.sleep(outer.delay)
-                connection_id = self.path.rsplit("/", 1)[1]
-                outer.posts.append((connection_id, json.loads(body), dict(self.headers)))
-                self._answer(410 if connection_id in outer.gone else outer.status)
-                with outer.lock:
-                    outer.in_flight -= 1
-
-            def do_DELETE(self):
-                outer.deletes.append((self.path.rsplit("/", 1)[1], dict(self.headers)))
-                self._answer(204)
-
-            def _answer(self, status):
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        class Server(http.server.ThreadingHTTPServer):
-            request_queue_size = 128  # the transport opens many connections at once
-
-        self.httpd = Server(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.endpoint = f"http://127.0.0.1:{self.httpd.server_address[1]}/local"
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def test_broadcast_signs_posts_reports_gone_and_overlaps_them_within_the_bound():

@@ -1,4 +1,4 @@
-// The page's settings and the server's rules (handler/protocol.py client_contract()), rendered by
+// The page's settings and the server's rules (handler/protocol/contract.py client_contract()), rendered by
 // build_site.py into a JSON block: data, never code. No pattern or limit is written anywhere else
 // in the site, so the server and the page cannot drift apart.
 const block = document.getElementById("wschat-config");

@@ -13,7 +13,7 @@ const buttons = document.querySelectorAll("button");
 const REASONS = {
   expired: "Your session expired. Please log in again.",
   limit: "Your session limit was reached. Please log in again.",
-  // A guest has no account to log back into: say what a guest can do (chat.js sends this).
+  // A guest has no account to log back into: say what a guest can do (chat/sign_in.js sends this).
   "guest-ended": "Your guest session has ended: guests can chat for a limited time. "
     + "Continue as a guest again for a new session, or register an account to chat without a time limit.",
   signin: "Please log in to chat.",
@@ -27,7 +27,7 @@ if (reason && Object.hasOwn(REASONS, reason)) {
   notice.textContent = REASONS[reason];
   notice.hidden = false;
 } else if (!isExpired(currentLogin()) || currentLogin()?.refreshToken) {
-  // Signed in already, in this tab or another (tabs share the sign-in; chat.js renews a token
+  // Signed in already, in this tab or another (tabs share the sign-in; chat/sign_in.js renews a token
   // that ran out while its refresh token holds).
   location.replace("chat.html");
 }

@@ -71,3 +71,15 @@ export function removalWords(frame, label) {
   }
   return `${who} removed you from ${label}.`;
 }
+
+// Why an edit or a reaction was refused (the end of a sentence).
+export function messageActionRefusal(frame) {
+  switch (frame.code) {
+    case "rate_limited":
+      return "too many at once; wait a moment and try again.";
+    case "not_found":
+      return "that message is gone.";
+    default:
+      return `${frame.message}.`;
+  }
+}

@@ -1,8 +1,7 @@
 // Rendering only: builds DOM nodes from frames. Every piece of user text goes in as textContent or
 // a text node, never as HTML; links are <a> elements built here, for http and https URLs only.
-import { config, fullMatch } from "./config.js";
-
-const isUsername = fullMatch(config.usernamePattern);
+import { config } from "./config.js";
+import { isUsername } from "./names.js";
 
 export function element(tag, className, text) {
   const node = document.createElement(tag);

@@ -170,7 +170,7 @@ export function loginUrl(reason) {
 }
 
 // The login page's reason for each way a session ends: the server's SessionEnd codes
-// (handler/protocol.py), which the chat page also uses when its own clock or the user ends it,
+// (handler/protocol/wire.py), which the chat page also uses when its own clock or the user ends it,
 // and the page's own logout_unconfirmed (the server did not confirm the revocation).
 // The short names keep the login page's URLs as they were.
 const SESSION_END_REASONS = new Map([

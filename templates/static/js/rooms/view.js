@@ -1,7 +1,7 @@
 // Rendering for rooms: the sidebar's lists, the public directory and the member list. DOM only,
-// every name and topic as text (render.js element()); rooms.js decides what to show.
-import { config } from "./config.js";
-import { element } from "./render.js";
+// every name and topic as text (render.js element()); rooms/ decides what to show.
+import { config } from "../config.js";
+import { element } from "../render.js";
 
 // A room's name as people read it: "#garden", or the other person's name for a direct conversation.
 export function roomLabel(entry) {

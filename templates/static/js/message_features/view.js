@@ -1,8 +1,8 @@
 // Rendering for the message features (docs/protocol.md, "Message features"): the reactions bar, the
 // reply quote, the "(edited)" mark, the inline editor, the emoji picker and the typing line. DOM only,
-// every name and text as text (render.js element()); message_features.js decides what to show.
-import { config } from "./config.js";
-import { element } from "./render.js";
+// every name and text as text (render.js element()); message_features/ decides what to show.
+import { config } from "../config.js";
+import { element } from "../render.js";
 
 // The picker's ready-made choices; any other single emoji can be typed in its field.
 export const COMMON_EMOJI = [

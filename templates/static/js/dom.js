@@ -1,0 +1,2 @@
+// The one DOM lookup every module of the chat page uses: elements by id.
+export const $ = (id) => document.getElementById(id);
