@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAGE ?= prod
 export SLS_TELEMETRY_DISABLED := 1
 
-.PHONY: dev test unit integration browser deps system-deps package lint deploy secret secret-deps bench soak clean admin
+.PHONY: dev test unit integration browser deps system-deps package lint deploy predeploy secret secret-deps bench soak clean admin
 
 # System packages `deps` checks for (scripts/system-deps.sh installs the missing ones as root with
 # apt-get, or stops with the command to run). Chromium is only for the browser tests.
@@ -51,31 +51,43 @@ bench: deps
 soak: deps
 	$(PY) -m bench.soak
 
-# The region of every AWS command below, one rule everywhere (ops/region.py): REGION, else
-# AWS_REGION, AWS_DEFAULT_REGION, the active profile's region, us-east-1. Standard library only.
-REGION_OF = $(PYTHON) -m ops.region $(if $(REGION),--region $(REGION))
+# The region of every AWS command below, one rule everywhere (ops/region.py): the stage's own in
+# ops/regions.json (prod: whoever deploys it, CI or a laptop; a REGION that contradicts it is
+# refused), else REGION, AWS_REGION, AWS_DEFAULT_REGION, the active profile's region, us-east-1.
+# Standard library only.
+REGION_OF = $(PYTHON) -m ops.region --stage $(STAGE) $(if $(REGION),--region $(REGION))
 
 # The deployable artifact for a stage (no AWS account needed): .serverless/
-#   make package STAGE=prod [REGION=eu-west-1]
+#   make package STAGE=prod     (WSCHAT_SITE_ORIGIN set: prod has no default)
+#   make package STAGE=dev [REGION=eu-west-1]
 package: deps
-	AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x npx sls package --stage $(STAGE) --region "$$($(REGION_OF))"
+	@region="$$($(REGION_OF))" && \
+		AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x npx sls package --stage $(STAGE) --region "$$region"
 
 # Deploy a stage (needs AWS credentials and the stage's secret, `make secret`; docs/deploy.md).
-#   make deploy STAGE=prod [REGION=eu-west-1]
+#   WSCHAT_SITE_ORIGIN=https://<owner>.github.io make deploy STAGE=prod   (REGION=...: stages not in ops/regions.json)
 # The region is resolved here, the profile's included (which sls alone cannot see), and passed to
 # sls: the stack lands where `make secret` put the secret and where build_site.py looks for it.
+# `predeploy` runs first and stops the deploy when the site's origin, the secret in that region,
+# API Gateway's logging role or Lambda's concurrency would fail it on AWS (ops/predeploy.py).
 deploy: SYSTEM_NEEDS := python node
-deploy: system-deps node_modules/.installed
+deploy: system-deps node_modules/.installed predeploy
 	@region="$$($(REGION_OF))" && echo "make deploy: stage $(STAGE) in $$region" && \
 		npx sls deploy --stage $(STAGE) --region "$$region"
+
+# What `make deploy` checks before deploying; read-only AWS calls. Python and boto3 only.
+#   make predeploy STAGE=prod
+predeploy: secret-deps
+	$(PY) -m ops.predeploy --stage $(STAGE) $(if $(REGION),--region $(REGION))
 
 lint: package
 	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- .serverless/cloudformation-template-update-stack.json
 
 # The JWT secret of a deployed stage in SSM Parameter Store (needs AWS credentials; docs/deploy.md).
-#   make secret STAGE=prod [REGION=eu-west-1] [ROTATE=1 [GRACE=7200] [FORCE=1]]
+#   make secret STAGE=prod [ROTATE=1 [GRACE=7200] [FORCE=1]]   (REGION=...: stages not in ops/regions.json)
 # Needs only Python and boto3: not Java, not npm, not the test toolchain.
-# REGION, else AWS_REGION, AWS_DEFAULT_REGION, the profile's region, us-east-1 (ops/region.py).
+# The stage's own region (ops/regions.json), else REGION, AWS_REGION, AWS_DEFAULT_REGION, the
+# profile's region, us-east-1 (ops/region.py).
 enabled = $(filter-out 0 no false,$(1))
 secret: secret-deps
 	$(PY) -m ops.secret --stage $(STAGE) $(if $(REGION),--region $(REGION)) \
@@ -89,7 +101,7 @@ secret-deps:
 
 # Make a member a site admin of a stage (they moderate every room), or no longer one with REVOKE=1;
 # takes effect on their next connection (docs/protocol.md). Needs AWS credentials, except STAGE=local.
-#   make admin USER=alice STAGE=prod [REGION=eu-west-1] [REVOKE=1]
+#   make admin USER=alice STAGE=prod [REVOKE=1]   (REGION=...: stages not in ops/regions.json)
 # USER must be given on the command line: the shell's own $USER is never taken for it.
 admin: secret-deps
 	@test "$(origin USER)" = "command line" || { echo "make admin: name the user: make admin USER=<name> STAGE=$(STAGE)" >&2; exit 2; }

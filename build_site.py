@@ -59,12 +59,15 @@ def stack_endpoints(stage: str, region: str | None, cloudformation=None) -> dict
     return {config_key: outputs[output_key] for config_key, output_key in STACK_OUTPUTS.items()}
 
 
-def stack_region(explicit: str | None = None) -> str:
+def stack_region(explicit: str | None = None, stage: str | None = None) -> str:
     """The region the stack was deployed to, by the rule `make deploy` and `make secret` follow."""
     sys.path.insert(0, str(ROOT))
-    from ops.region import resolve_region
+    from ops.region import RegionConflict, resolve_region
 
-    return resolve_region(explicit)
+    try:
+        return resolve_region(explicit, stage=stage)
+    except RegionConflict as exc:
+        raise BuildError(str(exc)) from None
 
 
 def _in(region: str | None) -> str:
@@ -146,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.local:
             stage, endpoints = "local", local_endpoints()
         else:
-            stage, endpoints = args.stage, stack_endpoints(args.stage, stack_region(args.region))
+            stage, endpoints = args.stage, stack_endpoints(args.stage, stack_region(args.region, args.stage))
         endpoints.update({key: value for key, value in (("wsUrl", args.ws_url), ("httpUrl", args.http_url)) if value})
         render_site(site_config(endpoints, stage, args.heartbeat_seconds), args.out)
     except BuildError as exc:

@@ -14,7 +14,7 @@ import argparse
 import os
 import sys
 
-from ops.region import resolve_region
+from ops.region import RegionConflict, resolve_region
 
 
 def run(stage: str, user: str, *, revoke: bool = False, region: str | None = None, dynamodb=None,
@@ -24,7 +24,11 @@ def run(stage: str, user: str, *, revoke: bool = False, region: str | None = Non
     from handler.store.accounts import AccountsStore
 
     out, err = out or sys.stdout, err or sys.stderr
-    region = resolve_region(region)
+    try:
+        region = resolve_region(region, stage=stage)
+    except RegionConflict as exc:
+        print(f"make admin: {exc}", file=err)
+        return 2
     env = {"WSCHAT_STAGE": stage, "AWS_REGION": region}
     if dynamodb is None:
         import boto3

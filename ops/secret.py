@@ -25,7 +25,7 @@ import sys
 import time
 from datetime import datetime, timezone
 
-from ops.region import resolve_region
+from ops.region import RegionConflict, resolve_region
 
 # The longest token lifetime (tokenTtlSeconds, 3600) plus time for every warm function to re-read
 # the parameters: tokens issued just before a rotation keep working until they expire.
@@ -64,7 +64,11 @@ def run(stage: str, *, region: str | None = None, rotate: bool = False, grace_se
     out = out or sys.stdout
     err = err or sys.stderr
     current, previous = parameter_names(stage)
-    region = resolve_region(region)
+    try:
+        region = resolve_region(region, stage=stage)
+    except RegionConflict as exc:
+        print(f"make secret: {exc}", file=err)
+        return 2
 
     def say(text: str) -> None:
         print(f"make secret: {text}", file=out)

@@ -8,7 +8,6 @@ packaged roles are compared with the calls they made: every call granted, and ev
 some call, or named in NOT_CALLED_BY_THE_CODE with the reason it is there anyway."""
 
 import json
-import os
 import re
 import subprocess
 import zipfile
@@ -18,14 +17,11 @@ import pytest
 
 import local_iam as iam
 from stackfiles import grants as stack_iam
-from stackfiles.cloudformation import Where
 from tests import iam_scenarios
 from tests.gateway_model import two_way_routes
+from tests.stack.conftest import SITE_ORIGIN, STAGE, WHERE
 
 ROOT = Path(__file__).resolve().parents[2]
-STAGE = "prod"
-# Where the packaged roles' ARNs are resolved: the scenarios' account, region and WebSocket API.
-WHERE = Where(region=iam_scenarios.REGION, account=iam_scenarios.ACCOUNT, websocket_api=iam_scenarios.API_ID)
 ARN = f"arn:aws:%s:{WHERE.region}:{WHERE.account}:"
 
 # Grants the functions' own code never calls, each with why the role holds it anyway:
@@ -51,36 +47,6 @@ NOT_CALLED_BY_THE_CODE = {
 # The log groups a function's role may write to: its own (the sign-up pair shares one role).
 LOG_GROUP_OWNERS = {"register": ("register", "guest"), "guest": ("register", "guest")}
 LOG_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
-# The framework's own custom resource that registers API Gateway's account-wide CloudWatch role
-# (WebSocket access logs need it). Its role is generated, hence role/*; it is allowed as is, by
-# name, and may not grow.
-FRAMEWORK_ROLE = "IamRoleCustomResourcesLambdaExecution"
-FRAMEWORK_ACTIONS = {"iam:AttachRolePolicy", "iam:CreateRole", "iam:ListAttachedRolePolicies", "iam:PassRole",
-                     "apigateway:GET", "apigateway:PATCH"}
-
-
-@pytest.fixture(scope="module")
-def packaged(tmp_path_factory):
-    out = tmp_path_factory.mktemp("package")
-    env = dict(os.environ, AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x", AWS_REGION="us-east-1",
-               SLS_TELEMETRY_DISABLED="1")
-    env.pop("WSCHAT_JWT_SECRET", None)
-    result = subprocess.run(
-        [str(ROOT / "node_modules/.bin/sls"), "package", "--stage", STAGE, "--package", str(out)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return out
-
-
-@pytest.fixture(scope="module")
-def template(packaged):
-    return json.loads((packaged / "cloudformation-template-update-stack.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def resources(template):
-    return template["Resources"]
 
 
 def flatten(value, resources: dict) -> str:
@@ -164,9 +130,6 @@ def test_no_wildcard_that_is_not_required(resources):
     for name, role_statements in checked:
         for statement in role_statements:
             actions = set(as_list(statement["Action"]))
-            if name == FRAMEWORK_ROLE:
-                assert actions <= FRAMEWORK_ACTIONS, actions
-                continue
             assert set(statement) == {"Effect", "Action", "Resource"}, f"{name}: {sorted(statement)}"
             for action in actions:
                 assert "*" not in action, f"{name}: wildcard action {action}"
@@ -174,25 +137,6 @@ def test_no_wildcard_that_is_not_required(resources):
                 text = flatten(resource, resources)
                 if "*" in text:
                     assert any(re.match(p, text) for p in allowed_resource_wildcards), f"{name}: wildcard {text}"
-
-
-@pytest.fixture(scope="module")
-def functions():
-    return stack_iam.stack_functions(STAGE)
-
-
-@pytest.fixture(scope="module")
-def grants(template, functions) -> dict:
-    """{function: [(action, resource pattern)]} of the packaged roles, managed policies included."""
-    return stack_iam.template_grants(template, WHERE, functions)
-
-
-@pytest.fixture(scope="module")
-def scenario_calls(grants, functions) -> list:
-    """Every call the functions' scenarios make, recorded against the packaged roles (nothing refused)."""
-    policy = iam.Policy(grants, account=WHERE.account, websocket_api=WHERE.websocket_api, stage=STAGE,
-                        deployed_names={f.key: f.name for f in functions}, roles={f.key: f.role for f in functions})
-    return iam_scenarios.run(STAGE, policy, enforce=False).calls
 
 
 def test_every_function_has_scenarios(functions):
@@ -259,7 +203,8 @@ def test_fanout_and_sweep_give_up_fast_into_the_failures_queue(resources, grants
 
 def test_the_http_api_allows_only_the_sites_origin(resources):
     cors = resources["HttpApi"]["Properties"]["CorsConfiguration"]
-    assert cors["AllowOrigins"] and "*" not in cors["AllowOrigins"]
+    # The one origin the deploy was given: never serverless.yml's placeholder (prod has none).
+    assert cors["AllowOrigins"] == [SITE_ORIGIN] and "owner.github.io" not in json.dumps(resources)
     for origin in cors["AllowOrigins"]:
         assert re.fullmatch(r"https?://[a-z0-9.-]+(:[0-9]+)?", origin), origin  # scheme://host[:port], lower case
     assert cors["AllowMethods"] == ["POST"]

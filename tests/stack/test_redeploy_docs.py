@@ -1,5 +1,7 @@
-"""docs/deploy.md, "Deploying again after a teardown": its commands parse, and its step 1 turns a packaged
-template into a valid resource import (only the retained tables, no outputs, static names)."""
+"""docs/deploy.md, "Teardown" and "Deploying again after a teardown": the commands parse, step 1 turns
+the packaged template into a valid resource import (exactly the retained tables, no outputs, static
+names), the teardown and the fresh start name every retained table and lift its deletion protection
+before deleting it, and every AWS command in the guide names its region."""
 
 import json
 import re
@@ -9,7 +11,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SECTION = (ROOT / "docs/deploy.md").read_text().split("### Deploying again after a teardown", 1)[1].split("\n## ", 1)[0]
+GUIDE = (ROOT / "docs/deploy.md").read_text()
+SECTION = GUIDE.split("### Deploying again after a teardown", 1)[1].split("\n## ", 1)[0]
+TEARDOWN = GUIDE.split("\n## Teardown\n", 1)[1].split("### Deploying again after a teardown", 1)[0]
 
 
 def bash_blocks() -> list[str]:
@@ -38,7 +42,7 @@ def test_the_commands_are_valid_bash():
         result = subprocess.run(["bash", "-n"], input=block, capture_output=True, text=True, timeout=30)
         assert result.returncode == 0, result.stderr
     assert "--change-set-type IMPORT" in blocks[0] and "wait stack-import-complete" in blocks[0]
-    assert blocks[0].rstrip().endswith('npx sls deploy --stage prod --region "$AWS_REGION"')
+    assert blocks[0].rstrip().endswith("make deploy STAGE=prod")  # its checks first (ops/predeploy.py)
 
 
 def test_step_one_imports_exactly_the_retained_tables(tmp_path):
@@ -74,17 +78,65 @@ def test_step_one_imports_exactly_the_retained_tables(tmp_path):
     ]
 
 
-def test_step_one_on_the_packaged_prod_template_if_there_is_one(tmp_path):
-    """`make package STAGE=prod` leaves one in .serverless/; without it, the synthetic test above suffices."""
-    packaged = ROOT / ".serverless/cloudformation-template-update-stack.json"
-    if not packaged.exists() or "wschat-prod-" not in packaged.read_text():
-        return
+def retained_tables(template: dict) -> set[str]:
+    return {resource["Properties"]["TableName"] for resource in template["Resources"].values()
+            if resource["Type"] == "AWS::DynamoDB::Table" and resource.get("DeletionPolicy") == "Retain"}
+
+
+def test_step_one_on_the_packaged_prod_template(packaged, template, tmp_path):
     (tmp_path / ".serverless").mkdir()
-    shutil.copy(packaged, tmp_path / ".serverless" / packaged.name)
+    shutil.copy(packaged / "cloudformation-template-update-stack.json", tmp_path / ".serverless")
     result = subprocess.run([sys.executable, "-c", step_one()], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     names = set(result.stdout.split()[2:])
-    assert names == {"wschat-prod-Users", "wschat-prod-MessageHistory", "wschat-prod-SessionHistory"}
+    assert names == retained_tables(template) == {"wschat-prod-Users", "wschat-prod-Rooms", "wschat-prod-MessageHistory",
+                                                  "wschat-prod-SessionHistory"}
     imported = json.loads((tmp_path / ".serverless/import-template.json").read_text())
     text = json.dumps(imported)
     assert "Ref" not in text and "Fn::" not in text
+    for resource in imported["Resources"].values():
+        assert resource["Properties"]["DeletionProtectionEnabled"] is True  # kept through the import
+
+
+def loops(text: str) -> list[tuple[set[str], str]]:
+    """Each `for t in A B C; do ... done` of the text's bash blocks: the table names and the body."""
+    found = []
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        for names, body in re.findall(r"for t in ([A-Za-z ]+); do\n(.*?)\ndone", block, flags=re.S):
+            found.append(({f"wschat-prod-{name}" for name in names.split()}, body))
+    return found
+
+
+def test_deleting_the_retained_tables_names_each_and_lifts_its_protection_first(template):
+    # The teardown, and the fresh start in "Deploying again after a teardown".
+    found = loops(TEARDOWN) + loops(SECTION)
+    assert len(found) == 2
+    for names, body in found:
+        assert names == retained_tables(template)
+        lift, delete = body.index("--no-deletion-protection-enabled"), body.index("aws dynamodb delete-table")
+        assert lift < delete
+    assert "aws ssm delete-parameters --names /wschat/prod/jwt-secret /wschat/prod/jwt-secret-previous" in TEARDOWN
+
+
+def commands(text: str) -> list[str]:
+    """Every `aws ...` and `sls ...` command of the text's bash blocks: a line that starts with one,
+    or one inside `$(...)`; continuation lines joined, comments left out."""
+    found = []
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.strip().split(" # ", 1)[0]
+            if re.match(r"(npx )?(aws|sls) ", line):
+                found.append(line)
+            for start in [m.end() for m in re.finditer(r"\$\((?=(npx )?(aws|sls) )", line)]:
+                depth, end = 1, start
+                while depth and end < len(line):
+                    depth += {"(": 1, ")": -1}.get(line[end], 0)
+                    end += 1
+                found.append(line[start:end - 1])
+    return found
+
+
+def test_every_aws_command_in_the_guide_names_its_region():
+    found = commands(GUIDE)
+    assert len(found) >= 25  # the parser sees them
+    assert [command for command in found if "--region" not in command] == []

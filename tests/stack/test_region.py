@@ -1,6 +1,8 @@
-"""One region for every tool (ops/region.py: --region, AWS_REGION, AWS_DEFAULT_REGION, the active
-profile's region, us-east-1): for the same environment, the stack (serverless.yml, make deploy), its
-secret (make secret) and the site's lookup of its outputs (build_site.py) all pick the same one."""
+"""One region for every tool (ops/region.py: the stage's own in ops/regions.json, else --region,
+AWS_REGION, AWS_DEFAULT_REGION, the active profile's region, us-east-1): for the same environment,
+the stack (serverless.yml, make deploy), its secret (make secret) and the site's lookup of its
+outputs (build_site.py) all pick the same one. `qa` stands for any stage ops/regions.json does not
+name; prod is named there, so CI and every operator's machine agree on it."""
 
 import io
 import json
@@ -14,7 +16,8 @@ from moto import mock_aws
 
 import build_site
 from ops import secret
-from ops.region import resolve_region
+from ops.region import resolve_region, stage_region
+from tests.stack.conftest import package
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE")
@@ -34,10 +37,26 @@ def eu_west_2(tmp_path_factory) -> tuple[dict, Path]:
     tmp = tmp_path_factory.mktemp("region")
     env = environment(tmp, AWS_DEFAULT_REGION="eu-west-2")
     out = tmp / "package"
-    result = subprocess.run([str(ROOT / "node_modules/.bin/sls"), "package", "--stage", "prod", "--package", str(out)],
+    result = subprocess.run([str(ROOT / "node_modules/.bin/sls"), "package", "--stage", "qa", "--package", str(out)],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     return env, out
+
+
+def test_prod_goes_to_its_own_region_whatever_the_shell_says(tmp_path):
+    pinned = stage_region("prod")
+    other = "eu-west-2" if pinned != "eu-west-2" else "eu-west-3"
+    result = package(tmp_path / "out", AWS_REGION=other, AWS_DEFAULT_REGION=other, AWS_CONFIG_FILE=str(tmp_path / "x"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    state = json.loads((tmp_path / "out/serverless-state.json").read_text())
+    assert state["service"]["provider"]["region"] == pinned == resolve_region(None, {"AWS_REGION": other}, stage="prod")
+    with mock_aws():
+        out = io.StringIO()
+        assert secret.run("prod", out=out) == 0  # `make secret STAGE=prod` from that shell
+        assert f"created /wschat/prod/jwt-secret in {pinned}" in out.getvalue()
+        err = io.StringIO()
+        assert secret.run("prod", region=other, err=err) == 2 and "ops/regions.json" in err.getvalue()
+    assert build_site.stack_region(None, "prod") == pinned
 
 
 def test_the_stack_goes_to_the_region_the_environment_names(eu_west_2):
@@ -57,10 +76,10 @@ def test_make_secret_and_build_site_look_where_the_stack_went(eu_west_2, monkeyp
     assert build_site.stack_region() == "eu-west-2"
     with mock_aws():
         out = io.StringIO()
-        assert secret.run("prod", ssm=boto3.client("ssm", region_name="eu-west-2"), out=out) == 0
-        assert "created /wschat/prod/jwt-secret in eu-west-2" in out.getvalue()
+        assert secret.run("qa", ssm=boto3.client("ssm", region_name="eu-west-2"), out=out) == 0
+        assert "created /wschat/qa/jwt-secret in eu-west-2" in out.getvalue()
         # build_site asks CloudFormation in that region (moto has no stack there: it says so).
-        assert build_site.main(["--stage", "prod", "--out", str(tmp_path / "site")]) == 1
+        assert build_site.main(["--stage", "qa", "--out", str(tmp_path / "site")]) == 1
 
 
 def test_build_site_names_the_region_it_looked_in(monkeypatch, tmp_path, capsys):
@@ -69,7 +88,7 @@ def test_build_site_names_the_region_it_looked_in(monkeypatch, tmp_path, capsys)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_REGION", "ap-south-1")
     with mock_aws():
-        assert build_site.main(["--stage", "prod", "--out", str(tmp_path / "site")]) == 1
+        assert build_site.main(["--stage", "qa", "--out", str(tmp_path / "site")]) == 1
     assert "not found in ap-south-1" in capsys.readouterr().err
 
 
@@ -89,8 +108,10 @@ def test_make_deploy_passes_the_resolved_region_to_sls(tmp_path, settings, make_
     config.write_text("[profile work]\nregion = ap-southeast-2\n")
     env = environment(tmp_path, **settings)
     env.update(PATH=f"{fake}{os.pathsep}{env['PATH']}", AWS_CONFIG_FILE=str(config))
-    # -o: never reinstall node_modules here, whatever the timestamps say.
-    result = subprocess.run(["make", "-s", "-o", "node_modules/.installed", "deploy", "STAGE=qa", *make_args],
+    # -o: never reinstall node_modules here, whatever the timestamps say; the checks before a
+    # deploy are tests/stack/test_predeploy.py's.
+    result = subprocess.run(["make", "-s", "-o", "node_modules/.installed", "-o", "predeploy", "deploy", "STAGE=qa",
+                             *make_args],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"npx sls deploy --stage qa --region {expected}" in result.stdout

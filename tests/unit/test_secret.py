@@ -1,4 +1,7 @@
-"""`make secret` (ops/secret.py) against moto's SSM: create, already there, rotate with a grace period."""
+"""`make secret` (ops/secret.py) against moto's SSM: create, already there, rotate with a grace period.
+
+The stage is `qa`, one ops/regions.json does not name, so that the region rules can be shown
+(prod lives in its own region: tests/stack/test_region.py)."""
 
 import io
 import json
@@ -16,7 +19,7 @@ from ops import secret
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-west-1"
-CURRENT, PREVIOUS = "/wschat/prod/jwt-secret", "/wschat/prod/jwt-secret-previous"
+CURRENT, PREVIOUS = "/wschat/qa/jwt-secret", "/wschat/qa/jwt-secret-previous"
 T0 = 1_800_000_000
 
 
@@ -29,7 +32,7 @@ def ssm():
 def run(ssm, **kwargs):
     out, err = io.StringIO(), io.StringIO()
     kwargs.setdefault("region", REGION)
-    code = secret.run("prod", ssm=ssm, out=out, err=err, **kwargs)
+    code = secret.run("qa", ssm=ssm, out=out, err=err, **kwargs)
     return code, out.getvalue(), err.getvalue()
 
 
@@ -42,7 +45,7 @@ def exists(ssm, name):
 
 
 def test_parameter_names():
-    assert secret.parameter_names("prod") == (CURRENT, PREVIOUS)
+    assert secret.parameter_names("qa") == (CURRENT, PREVIOUS)
     assert secret.parameter_names("dev") == ("/wschat/dev/jwt-secret", "/wschat/dev/jwt-secret-previous")
 
 
@@ -139,7 +142,7 @@ def test_rotating_a_missing_secret_creates_it(ssm):
 def test_the_region_comes_from_the_environment_when_not_given(ssm, monkeypatch):
     monkeypatch.setenv("AWS_REGION", "eu-central-1")
     out = io.StringIO()
-    assert secret.run("prod", out=out, err=io.StringIO()) == 0  # its own client
+    assert secret.run("qa", out=out, err=io.StringIO()) == 0  # its own client
     assert "in eu-central-1" in out.getvalue()
     assert exists(boto3.client("ssm", region_name="eu-central-1"), CURRENT)
     assert not exists(ssm, CURRENT)  # not in eu-west-1
@@ -151,17 +154,17 @@ def test_aws_errors_are_reported_without_a_traceback():
             raise NoCredentialsError()
 
     out, err = io.StringIO(), io.StringIO()
-    assert secret.run("prod", region=REGION, ssm=NoCredentials(), out=out, err=err) == 1
+    assert secret.run("qa", region=REGION, ssm=NoCredentials(), out=out, err=err) == 1
     assert "Unable to locate credentials" in err.getvalue() and "Traceback" not in err.getvalue()
 
 
 def test_both_command_lines_take_the_same_options(ssm, monkeypatch):
     monkeypatch.setattr(boto3, "client", lambda *args, **kwargs: ssm)
-    assert devstack_main.main(["secret", "--stage", "prod", "--region", REGION]) == 0
+    assert devstack_main.main(["secret", "--stage", "qa", "--region", REGION]) == 0
     before = value(ssm, CURRENT)
-    assert secret.main(["--stage", "prod", "--rotate", "--grace-seconds", "60"]) == 0
+    assert secret.main(["--stage", "qa", "--rotate", "--grace-seconds", "60"]) == 0
     assert value(ssm, CURRENT) != before and json.loads(value(ssm, PREVIOUS))["secret"] == before
-    assert secret.main(["--stage", "prod", "--rotate", "--grace-seconds", "-1"]) == 2
+    assert secret.main(["--stage", "qa", "--rotate", "--grace-seconds", "-1"]) == 2
 
 
 def test_the_command_needs_nothing_but_boto3():
