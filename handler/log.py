@@ -153,8 +153,11 @@ def emf(metrics: dict, line: dict, timestamp_ms: int) -> dict:
             by = None  # the dimension's value must be a string on the line; counted without it
         groups.setdefault(by, []).append({"Name": name, "Unit": unit})
         values[name] = value
+    # A metric counted `by` a key is also published for the whole stage without it (a total to
+    # alarm on and graph), as every metric is.
     directives = [{"Namespace": NAMESPACE,
-                   "Dimensions": [list(dims) + ([by] if by else []) for dims in DIMENSIONS],
+                   "Dimensions": [list(dims) + [by] for dims in DIMENSIONS] + [list(DIMENSIONS[-1])] if by
+                   else [list(dims) for dims in DIMENSIONS],
                    "Metrics": definitions} for by, definitions in groups.items()]
     return {"_aws": {"Timestamp": timestamp_ms, "CloudWatchMetrics": directives}, **values}
 

@@ -116,6 +116,7 @@ def test_a_refusal_is_counted_by_its_code(api, capsys):
     extracted = metrics_of(line)
     assert extracted[("Refusals", (("function", line["function"]), ("code", "too_large")))] == 1
     assert extracted[("Refusals", (("stage", "test"), ("code", "too_large")))] == 1
+    assert extracted[("Refusals", (("stage", "test"),))] == 1  # the stage's total, whatever the code
 
 
 def test_storage_unavailable_and_authorizer_denials_are_counted(api, capsys, monkeypatch):
