@@ -1,6 +1,6 @@
 """Monitoring in the packaged stack (infra/monitoring.yml, infra/tracing.yml): the prod template
 has the alarms an operator expects, each notifying the one topic, a dashboard of them, log
-retention from the stage, and tracing off unless the stage turns it on; the alarms cover every
+retention from the stage; the alarms cover every
 function and watch metrics the code really writes."""
 
 import json
@@ -148,15 +148,3 @@ def test_log_retention_comes_from_the_stage(resources):
     groups = of_type(resources, "AWS::Logs::LogGroup")
     function_groups = [g for g in groups.values() if str(g["Properties"].get("LogGroupName", "")).startswith("/aws/lambda/")]
     assert function_groups and {g["Properties"]["RetentionInDays"] for g in function_groups} == {30}
-
-
-def test_tracing_is_off_in_prod_and_active_tracing_grants_x_ray_to_every_role(resources, tmp_path):
-    assert "TracingPolicy" not in resources
-    assert {props["TracingConfig"]["Mode"] for props in functions(resources).values()} == {"PassThrough"}
-    traced = package(tmp_path, "dev", "tracing=Active")["Resources"]
-    assert {props["TracingConfig"]["Mode"] for props in functions(traced).values()} == {"Active"}
-    roles = {props["Role"]["Fn::GetAtt"][0] for props in functions(traced).values()}
-    policy = traced["TracingPolicy"]["Properties"]
-    assert {ref["Ref"] for ref in policy["Roles"]} == roles
-    (statement,) = policy["PolicyDocument"]["Statement"]
-    assert sorted(statement["Action"]) == ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]

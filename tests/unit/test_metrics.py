@@ -11,34 +11,11 @@ from handler import app, connect, fanout as fanout_function, log, messages, swee
 from handler.entry import BackgroundFailed, background
 from handler.errors import StorageUnavailable
 from handler.transport import Response
+from tests.emf import metrics_of
 from tests.unit.conftest import ENDPOINT, load_event, reinstall_app, ws_event
-
-UNITS = {"Count", "Milliseconds"}
-
 
 def lines(capsys) -> list[dict]:
     return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-
-
-def metrics_of(line: dict) -> dict:
-    """The metrics CloudWatch would extract from one line, as {(name, dimensions): value}, checked
-    against the EMF specification on the way: every directive's dimensions and metrics resolve to
-    members of the line, dimension values are strings, values numbers, units known."""
-    meta = line["_aws"]
-    assert isinstance(meta["Timestamp"], int) and meta["Timestamp"] > 1_700_000_000_000
-    extracted = {}
-    for directive in meta["CloudWatchMetrics"]:
-        assert directive["Namespace"] == "wschat"
-        assert 1 <= len(directive["Metrics"]) <= 100 and directive["Dimensions"]
-        for dimensions in directive["Dimensions"]:
-            assert 1 <= len(dimensions) <= 30
-            assert all(isinstance(line[name], str) and line[name] for name in dimensions), dimensions
-        for metric in directive["Metrics"]:
-            assert metric["Unit"] in UNITS and isinstance(line[metric["Name"]], (int, float))
-            for dimensions in directive["Dimensions"]:
-                key = tuple((name, line[name]) for name in dimensions)
-                extracted[(metric["Name"], key)] = line[metric["Name"]]
-    return extracted
 
 
 def summary(capsys, route: str, found: list[dict] | None = None) -> dict:
