@@ -74,7 +74,7 @@ class App:
         self._services: dict[tuple[str, str], object] = {}
         self._lock = threading.Lock()
         self.reads = ReadCounter()
-        log.configure(level=settings.log_level, function=settings.function_name)
+        log.configure(level=settings.log_level, function=settings.function_name, stage=settings.stage)
         log.meter("itemsRead", lambda: self.reads.total)
 
     def now_ms(self) -> int:

@@ -8,7 +8,8 @@ are one line per route over these.
     disconnect_route  $disconnect: nothing to answer; the row's ttl cleans up what could not be
     http_route        POST /register, /login, /guest, /logout: failures become {"error": ...}
     authorizer_entry  the $connect authorizer: failures become a Deny policy
-    background        fanout and sweep: failures are logged
+    background        fanout and sweep: failures are logged, then raised to Lambda (Errors, the failures
+                      queue), except on the local stage
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from handler.auth.tokens import TokenError
 from handler.chat.refusals import ConnectRefusal, ConnectRefused
 from handler.errors import ConnectionGone, SessionExpired, StorageUnavailable
 from handler.events import AuthorizerEvent, HttpEvent, WebSocketEvent
-from handler.guard import Refused, guard, quietly
+from handler.guard import Refused, describe, guard, quietly
 from handler.protocol import ErrorCode, Identity, ProtocolError
 from handler.sender import POST_MAX_BYTES
 from handler.settings import ConfigError
@@ -234,6 +235,42 @@ def authorizer_entry(work: Callable[[AuthorizerEvent], Identity]):
                  fallback=authorizer_policy("anonymous", "Deny", "*"))(run)
 
 
+class BackgroundFailed(Exception):
+    """Raised out of a background function (fanout, sweep) on AWS, after its summary line, when
+    it failed: an exception, or a handled failure (members a batch did not reach, a connection
+    the sweep could not close). Only so does Lambda count it in `Errors` and send the event to
+    the failures queue (infra/async.yml); neither function is retried (infra/functions.yml)."""
+
+
 def background(route: str, work: Callable[[object], dict], fallback: dict):
-    """An invocation with no client to answer (fanout, sweep): failures are logged, `fallback` returned."""
-    return guard(route, open_event=lambda raw: raw, on_failure=lambda event, exc: fallback, fallback=fallback)(work)
+    """An invocation with no client to answer (fanout, sweep): failures are logged, and reported
+    to Lambda by raising BackgroundFailed; on the local stage `fallback` is returned with
+    "failed", since under serverless-offline an escaped exception hangs the function (TOOLCHAIN)."""
+
+    def on_failure(event, exc: Exception) -> dict:
+        return {**fallback, "failed": describe(exc)[0]}
+
+    guarded = guard(route, open_event=lambda raw: raw, on_failure=on_failure,
+                    fallback={**fallback, "failed": "internal error"})(work)
+
+    def entry(raw_event=None, context=None):
+        result = guarded(raw_event, context)
+        failed = result.get("failed") if isinstance(result, dict) else None
+        failed = failed or log.failure()
+        if failed is None:
+            return result
+        if _raises_failures():
+            raise BackgroundFailed(f"{route}: {failed}")
+        return {**result, "failed": failed} if isinstance(result, dict) else result
+
+    return entry
+
+
+def _raises_failures() -> bool:
+    """Whether a failed background invocation is raised to the runtime: everywhere but the local
+    stage (serverless-offline). A stage whose settings cannot be read does not raise either:
+    its every route already says "misconfigured"."""
+    try:
+        return app().settings.stage != "local"
+    except Exception:  # noqa: BLE001 - deciding how to report a failure must not fail
+        return False

@@ -55,6 +55,20 @@ def describe(exc: BaseException) -> tuple[str, int, dict]:
     return "internal error", logging.ERROR, {}
 
 
+def count_failure(exc: BaseException) -> None:
+    """The metric a handled failure adds to (handler/log.py, EMF): refusals by code, the store
+    unavailable, and what should never happen (a bug, a misconfiguration), which Lambda's own
+    Errors never sees because the guard answers it."""
+    if isinstance(exc, (ProtocolError, Refused)):
+        log.count("Refusals", by="code")
+    elif isinstance(exc, TokenError):
+        log.count("AuthorizerDenials")
+    elif isinstance(exc, StorageUnavailable):
+        log.count("StorageUnavailable")
+    elif not isinstance(exc, (SessionExpired, ConnectionGone, SendFailed)):
+        log.count("InternalErrors")
+
+
 def guard(
     route: str,
     *,
@@ -77,6 +91,7 @@ def guard(
                 return result
             except Exception as exc:  # noqa: BLE001 - the guard's whole point
                 outcome, level, fields = describe(exc)
+                count_failure(exc)
                 if level >= logging.ERROR and not isinstance(exc, ConfigError):
                     log.exception("unhandled error")
                 log.finish(outcome, level=level, **fields)

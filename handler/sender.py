@@ -8,6 +8,7 @@ FrameTooLarge (over API Gateway's 128 KB per message), anything else that is not
 
 from __future__ import annotations
 
+import time
 import urllib.parse
 from dataclasses import dataclass, field
 
@@ -26,6 +27,7 @@ class BroadcastResult:
     delivered: int = 0
     gone: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    throttled: int = 0  # of the failed: API Gateway answered 429 (its account or stage throttle), twice
 
 
 class Sender:
@@ -42,15 +44,22 @@ class Sender:
         try:
             response = self.transport.request(SERVICE, "POST", self.url(connection_id), data, _JSON)
         except TransportError as exc:
+            log.count("PostsFailed")
             raise SendFailed(f"post_to_connection: {exc}") from None
+        _tally([response])
         _check(connection_id, response, "post_to_connection", len(data))
 
     def broadcast(self, connection_ids: list[str], frame: dict) -> BroadcastResult:
         """Post one frame to many connections at once; report which were gone or failed."""
         data = protocol.encode(frame)  # encoded once, not once per member
+        started = time.perf_counter()
         answers = self.transport.request_many(
             SERVICE, "POST", [self.url(cid) for cid in connection_ids], data, _JSON, self.broadcast_deadline_seconds
         )
+        if connection_ids:
+            # The time to the last member's answer: what a room's slowest member waits for a message.
+            log.timing("FanoutTime", (time.perf_counter() - started) * 1000)
+        _tally(answers)
         result = BroadcastResult()
         too_large = 0
         for connection_id, answer in zip(connection_ids, answers):
@@ -66,10 +75,18 @@ class Sender:
                 result.failed.append(connection_id)
             except SendFailed:
                 result.failed.append(connection_id)
+                result.throttled += isinstance(answer, Response) and answer.status == 429
         if too_large:
             # A bug, never a member's fault: every frame a room gets is built to fit.
             log.error("broadcast frame too large for API Gateway", frameType=frame.get("type"), bytes=len(data),
                       refused=too_large)
+        if result.failed:
+            # Members who did not get the frame: never an "ok" invocation (the metrics count them;
+            # the line says how many of how many, and of them how many API Gateway throttled).
+            log.warning("broadcast failed for some members", frameType=frame.get("type"), members=len(connection_ids),
+                        delivered=result.delivered, failed=len(result.failed), throttled=result.throttled,
+                        gone=len(result.gone))
+            log.fail("delivery failed")
         return result
 
     def close(self, connection_id: str) -> None:
@@ -81,6 +98,26 @@ class Sender:
             return
         except TransportError as exc:
             raise SendFailed(f"delete_connection: {exc}") from None
+
+
+def _tally(answers: list[Response | TransportError]) -> None:
+    """Count the posts' outcomes in this invocation's metrics (handler/log.py): delivered, failed
+    (throttled ones too: API Gateway's 429, after the transport's one retry), stale connections."""
+    delivered = gone = failed = throttled = 0
+    for answer in answers:
+        if isinstance(answer, TransportError):
+            failed += 1
+        elif 200 <= answer.status < 300:
+            delivered += 1
+        elif answer.status == 410:
+            gone += 1
+        else:
+            failed += 1
+            throttled += answer.status == 429
+    for name, value in (("Deliveries", delivered), ("StaleConnections", gone), ("PostsFailed", failed),
+                        ("PostsThrottled", throttled)):
+        if value:
+            log.count(name, value)
 
 
 def _check(connection_id: str, response: Response, operation: str, size: int = 0) -> None:

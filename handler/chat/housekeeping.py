@@ -58,7 +58,10 @@ class Housekeeping:
         try:
             self.sender.close(connection_id)
         except SendFailed:
+            # Still open, and its user still listening: the invocation failed (the sweep's next
+            # run finds the row gone, so nothing would close it again).
             log.warning("could not close a connection")
+            log.fail("close failed")
         log.add(room=deleted.room if deleted else None, reason=why)
         return deleted is not None
 

@@ -108,12 +108,15 @@ class Messaging:
         # The message is stored: from here on the sender gets its copy whatever else fails (an
         # error now would make it send the text again, as a new message).
         frame = message_frame(stored)
+        log.count("MessagesStored")
         # Everyone else in the room gets a post; the sender's own connection gets the response
         # (the index may not even list a connection that joined a moment ago).
         try:
             everyone = audience.result()
         except StorageUnavailable:
             log.warning("could not read the room's members: the message is stored, not posted")
+            log.count("StorageUnavailable")
+            log.fail("delivery failed")
             everyone = []
         others = [member for member in everyone if member.connection_id != connection_id]
         # Mentions are recorded while the message is delivered (after its write: a mention always

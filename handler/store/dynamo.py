@@ -205,11 +205,33 @@ def get_across(client, operation: str, reads: "ReadCounter", wanted: list[tuple[
             for table, key in wanted]
 
 
-def transact_write(client, operation: str, actions: list[dict]) -> None:
+# A retried request whose first copy DynamoDB is still carrying out: wait this long, up to this often.
+IN_PROGRESS_PAUSE_SECONDS = 0.1
+IN_PROGRESS_ATTEMPTS = 3
+
+
+def transact_write(client, operation: str, actions: list[dict], *, token: str | None = None) -> None:
     """TransactWriteItems: every action (Put, Update, Delete, ConditionCheck, each naming its
-    table) or none. A condition that did not hold raises ConditionFailed with the `reasons`."""
-    with call(operation):
-        client.transact_write_items(TransactItems=actions)
+    table) or none. A condition that did not hold raises ConditionFailed with the `reasons`.
+
+    `token` (ClientRequestToken, at most 36 characters, new for each write): for 10 minutes,
+    DynamoDB answers a second copy of the request (a retry after a lost answer) with the first
+    one's success instead of running it again, where its conditions would fail on its own
+    writes. A copy that arrives while the first still runs is TransactionInProgressException:
+    asked again a moment later."""
+    request = {"TransactItems": actions, **({"ClientRequestToken": token} if token else {})}
+    for attempt in range(1, IN_PROGRESS_ATTEMPTS + 1):
+        try:
+            with call(operation):
+                client.transact_write_items(**request)
+            return
+        except StorageUnavailable as exc:
+            cause = exc.__cause__
+            in_progress = isinstance(cause, ClientError) and \
+                cause.response.get("Error", {}).get("Code") == "TransactionInProgressException"
+            if not (token and in_progress and attempt < IN_PROGRESS_ATTEMPTS):
+                raise
+            time.sleep(IN_PROGRESS_PAUSE_SECONDS)
 
 
 class ReadCounter:

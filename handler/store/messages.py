@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import uuid
 from dataclasses import dataclass
 
 from handler import protocol
@@ -88,17 +89,19 @@ class MessageStore:
         id_ms = self._next_id_ms(sent_at_ms)
         for _ in range(APPEND_ATTEMPTS):
             stored, item = self._new_message(id_ms, room, sender, message, client_msg_id, sent_at_ms, reply_to)
+            put = {"ConditionExpression": "attribute_not_exists(id)", "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
             try:
                 if alongside is None:
-                    self.messages.put("append_message", item, ConditionExpression="attribute_not_exists(id)")
+                    self.messages.put("append_message", item, **put)
                 else:
                     transact_write(self.client, "append_message", [
-                        {"Put": {"TableName": self.messages.name, "Item": item,
-                                 "ConditionExpression": "attribute_not_exists(id)"}},
+                        {"Put": {"TableName": self.messages.name, "Item": item, **put}},
                         alongside,
-                    ])
+                    ], token=_request_token())
                 return stored
             except ConditionFailed as failed:
+                if _own(item, failed.item if alongside is None else _old_item(failed, 0)):
+                    return stored  # our own write, applied, met by a retry whose token did not cover it
                 if alongside is not None and failed.stopped_at(1):
                     raise AlongsideMoved("append_message") from None
                 continue
@@ -136,7 +139,7 @@ class MessageStore:
                     {"Put": {"TableName": self.messages.name, "Item": item,
                              "ConditionExpression": "attribute_not_exists(id)"}},
                     *([alongside] if alongside is not None else []),
-                ])
+                ], token=_request_token())
                 return stored, True
             except ConditionFailed as failed:
                 if alongside is not None and failed.stopped_at(2) and not failed.failed_at(0):
@@ -145,6 +148,11 @@ class MessageStore:
                 if claimed.get("Code") != "ConditionalCheckFailed":
                     continue  # an id clash, or a conflict with a transaction on the same claim: again
                 old = claimed.get("Item") or self.limits.get("sent_claim", claim_key, consistent=True) or {}
+                if get_s(old, "id") == stored.id:
+                    # The claim names this very attempt's message (its id is new and random): our
+                    # own transaction, applied, met by a retry the token did not cover. New, not
+                    # a repeat: the room must still get it.
+                    return stored, True
                 original = self._message(get_s(old, "room", ""), get_s(old, "id", ""))
                 if original is not None:
                     return original, False
@@ -323,6 +331,21 @@ class MessageStore:
             "room_has_messages", KeyConditionExpression="room = :room",
             ExpressionAttributeValues={":room": s(room)}, limit=1,
         )))
+
+def _request_token() -> str:
+    """A ClientRequestToken for one transaction (handler/store/dynamo.py: transact_write)."""
+    return uuid.uuid4().hex
+
+
+def _old_item(failed: ConditionFailed, index: int) -> dict | None:
+    return failed.reasons[index].get("Item") if len(failed.reasons) > index else None
+
+
+def _own(item: dict, old: dict | None) -> bool:
+    """Whether the item a failed condition met is `item` itself: written by an earlier copy of
+    this same request (its id holds 24 random bits; its sender, time and text match too)."""
+    return old is not None and all(old.get(key) == item.get(key) for key in ("id", "sender", "sentAt", "message"))
+
 
 def _message(item: dict) -> StoredMessage:
     reply = item.get("replyTo", {}).get("M")

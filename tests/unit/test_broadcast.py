@@ -4,6 +4,8 @@ hand-off fails, gone members reported back and removed in one batch."""
 import json
 import time
 
+import pytest
+
 from handler import app
 from handler import fanout as fanout_function
 from handler.broadcast import Broadcaster
@@ -103,7 +105,11 @@ def test_fanout_function_delivers_its_batch_and_drops_stale_members_in_one_batch
     assert session_row("c2")["reason"] == "gone"
 
 
-def test_fanout_function_never_raises(api):
+def test_fanout_function_reports_a_bad_event_as_a_failure(api):
+    # Raised to Lambda so that the event reaches the failures queue (tests/unit/test_metrics.py).
+    from handler.entry import BackgroundFailed
+
     for event in (None, {}, {"members": "x"}, {"endpoint": ENDPOINT, "room": "r", "frame": {}, "members": [[1]]},
                   {"endpoint": 5, "room": "r", "frame": {}, "members": []}):
-        assert fanout_function.handler(event) == {"statusCode": 200}
+        with pytest.raises(BackgroundFailed, match="fanout: internal error"):
+            fanout_function.handler(event)

@@ -49,10 +49,10 @@ def test_a_client_msg_id_is_free_again_after_the_window(chats):
 
 
 def test_a_repeat_reads_the_claim_when_dynamodb_did_not_return_it(dynamodb):
-    def transact_write_items(TransactItems):
+    def transact_write_items(TransactItems, **request):
         for action in TransactItems:
             action["Put"].pop("ReturnValuesOnConditionCheckFailure", None)
-        return dynamodb.transact_write_items(TransactItems=TransactItems)
+        return dynamodb.transact_write_items(TransactItems=TransactItems, **request)
 
     chats = chat_stores(Wrapped(dynamodb, transact_write_items=transact_write_items))
     first, _ = append_once(chats, "hello", "c-1")
@@ -62,13 +62,13 @@ def test_a_repeat_reads_the_claim_when_dynamodb_did_not_return_it(dynamodb):
 def test_a_conflict_or_an_id_clash_in_the_transaction_is_tried_again(dynamodb, monkeypatch):
     calls = []
 
-    def transact_write_items(TransactItems):
+    def transact_write_items(TransactItems, **request):
         calls.append(TransactItems[1]["Put"]["Item"]["id"]["S"])
         if len(calls) == 1:
             raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
                                "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}]},
                               "TransactWriteItems")
-        return dynamodb.transact_write_items(TransactItems=TransactItems)
+        return dynamodb.transact_write_items(TransactItems=TransactItems, **request)
 
     fixed_suffixes(monkeypatch, "abcdef", "123456")
     chats = chat_stores(Wrapped(dynamodb, transact_write_items=transact_write_items))
@@ -77,7 +77,7 @@ def test_a_conflict_or_an_id_clash_in_the_transaction_is_tried_again(dynamodb, m
 
 
 def test_a_transaction_refused_for_another_reason_is_storage_unavailable(dynamodb):
-    def transact_write_items(TransactItems):
+    def transact_write_items(TransactItems, **request):
         raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "throttled"},
                            "CancellationReasons": [{"Code": "ThrottlingError"}, {"Code": "None"}]},
                           "TransactWriteItems")
