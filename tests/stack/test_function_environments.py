@@ -1,6 +1,6 @@
 """Each function's environment as packaged, not the one the test world gives every function alike.
 
-The IAM scenarios (tests/iam_scenarios.py) run every function with one environment that names the
+The IAM scenarios (tests/iam_scenarios/) run every function with one environment that names the
 WebSocket API's management endpoint; on AWS only the functions whose infra/functions.yml entry says
 so get it. A function with no WebSocket event to name the API (an HTTP route, the schedule) cannot
 post to or close a connection without it: the chat service refuses to build (ConfigError) and the
@@ -16,6 +16,7 @@ from handler import app as app_module
 from handler.auth import passwords
 from handler.settings import Settings
 from tests import iam_harness, iam_scenarios
+import tests.iam_scenarios.accounts  # noqa: F401  (the refresh scenario, run under the packaged role)
 from tests.stack.conftest import STAGE, WHERE
 
 API_URL = f"https://{WHERE.websocket_api}.execute-api.{WHERE.region}.amazonaws.com/{STAGE}"
@@ -78,7 +79,7 @@ def test_every_function_that_manages_connections_can_name_the_api(resources, fun
 
 def test_a_reused_refresh_token_closes_the_sign_in_with_the_packaged_environment(resources, grants, functions,
                                                                                  monkeypatch):
-    # The scenario of tests/iam_scenarios.py, in refresh's packaged environment and under its packaged role.
+    # The scenario of tests/iam_scenarios/accounts.py, in refresh's packaged environment and under its packaged role.
     env = packaged_environment(resources, f"wschat-{STAGE}-refresh")
     env["WSCHAT_DDB_CLIENT"] = "boto3"  # the test world's DynamoDB is moto's, through boto3
     policy = iam.Policy(grants, account=WHERE.account, websocket_api=WHERE.websocket_api, stage=STAGE,
@@ -89,6 +90,6 @@ def test_a_reused_refresh_token_closes_the_sign_in_with_the_packaged_environment
         with mock_aws():
             world = iam_scenarios.World(STAGE, iam.Enforcer(policy, region=WHERE.region, enforce=True)).create()
             world.env = env
-            iam_scenarios.refresh_rotates_and_a_reuse_ends_the_sign_in(world)  # 401, and the connection closed
+            iam_scenarios.accounts.refresh_rotates_and_a_reuse_ends_the_sign_in(world)  # 401, and the connection closed
     finally:
         app_module.install(None)

@@ -1,7 +1,6 @@
-"""Monitoring in the packaged stack (infra/monitoring.yml, infra/tracing.yml): the prod template
-has the alarms an operator expects, each notifying the one topic, a dashboard of them, log
-retention from the stage; the alarms cover every
-function and watch metrics the code really writes."""
+"""Monitoring in the packaged stack (infra/monitoring.yml): the prod template has the alarms an
+operator expects, each notifying the one topic, a dashboard of them, log retention from the stage;
+the alarms cover every function and watch metrics the code really writes."""
 
 import json
 import os
@@ -11,31 +10,26 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.stack.conftest import ROOT, SITE_ORIGIN
 
 
-def package(out: Path, stage: str, *params: str) -> dict:
-    env = dict(os.environ, AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x", AWS_REGION="us-east-1",
-               SLS_TELEMETRY_DISABLED="1")
-    for name in ("WSCHAT_JWT_SECRET", "WSCHAT_ALARM_EMAIL"):
-        env.pop(name, None)
+def package_with(out: Path, stage: str, *params: str) -> dict:
+    """A stage packaged with extra `--param`s (the prod stack the other tests read is conftest's)."""
     result = subprocess.run(
         [str(ROOT / "node_modules/.bin/sls"), "package", "--stage", stage, "--package", str(out),
          *[f"--param={param}" for param in params]],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        cwd=ROOT, env={**{k: v for k, v in os.environ.items() if k not in ("WSCHAT_JWT_SECRET", "WSCHAT_ALARM_EMAIL")},
+                       "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_REGION": "us-east-1",
+                       "SLS_TELEMETRY_DISABLED": "1", "WSCHAT_SITE_ORIGIN": SITE_ORIGIN},
+        capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads((out / "cloudformation-template-update-stack.json").read_text())
 
 
 @pytest.fixture(scope="module")
-def prod(tmp_path_factory):
-    return package(tmp_path_factory.mktemp("prod"), "prod")
-
-
-@pytest.fixture(scope="module")
-def resources(prod):
-    return prod["Resources"]
+def prod(template):
+    return template
 
 
 def of_type(resources: dict, kind: str) -> dict:
@@ -92,7 +86,7 @@ def test_every_alarm_notifies_the_one_topic(resources):
 def test_an_alarm_email_is_subscribed_only_when_the_stage_names_one(prod, tmp_path):
     (subscription,) = of_type(prod["Resources"], "AWS::SNS::Subscription").values()
     assert subscription["Condition"] == "HasAlarmEmail" and prod["Parameters"]["AlarmEmail"]["Default"] == ""
-    dev = package(tmp_path, "dev", "alarmEmail=ops@example.com")
+    dev = package_with(tmp_path, "dev", "alarmEmail=ops@example.com")
     assert dev["Parameters"]["AlarmEmail"]["Default"] == "ops@example.com"
 
 

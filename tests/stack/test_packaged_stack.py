@@ -3,7 +3,7 @@ checks on the generated CloudFormation (least privilege, data safety, secrets, l
 asynchronous invocations).
 
 What each role must grant is not written down here: every function's scenarios
-(tests/iam_scenarios.py) run under the IAM harness (local_iam/) in recording mode, and the
+(tests/iam_scenarios/) run under the IAM harness (local_iam/) in recording mode, and the
 packaged roles are compared with the calls they made: every call granted, and every grant used by
 some call, or named in NOT_CALLED_BY_THE_CODE with the reason it is there anyway."""
 

@@ -1,5 +1,5 @@
 """The IAM harness (local_iam/, stackfiles/grants.py): calls mapped to what IAM checks, refused as AWS
-refuses them, and every function's scenarios (tests/iam_scenarios.py) run within its role."""
+refuses them, and every function's scenarios (tests/iam_scenarios/) run within its role."""
 
 import json
 
