@@ -143,9 +143,10 @@ class Connections:
             conn = self.connections.move_connection(connection_id, room, muted_until)
             if conn is None:
                 raise ProtocolError(ErrorCode.NOT_CONNECTED, "this connection is no longer known; reconnect")
-            # No `left` in the old room nor `joined` in the new: a room switch changes nobody's
-            # presence, which is the team's (a user is online while any connection is: `members`,
-            # `rooms`), and a joined/left notice per switch was noise in every room.
+            # A switch changes nobody's presence, which is the team's (online while any connection
+            # is: `members`, `rooms`); both rooms still learn who is in them now, as `moved`
+            # frames that a page shows in its list of who is here but posts no notice for.
+            self.departures.announce_left(old_room, [identity.username], moved=True)
         # The user's read marker, read beside the room's members and history.
         marker = side_pool.submit(self.markers.marker, identity.username, room)
         members = self.connections.room_members(room)
@@ -169,5 +170,6 @@ class Connections:
         )
         self.replies.reply(connection_id, welcome)
         if moved:
+            self.departures.announce_joined(room, identity.username, members, connection_id, moved=True)
             log.add(fromRoom=old_room)
         log.add(room=room, online=len(online), history=len(welcome["history"]), hasMore=welcome["hasMore"])

@@ -93,7 +93,8 @@ class Departures:
 
     # -- presence ------------------------------------------------------------------------------
 
-    def announce_joined(self, room: str, username: str, members: list[Member], connection_id: str) -> None:
+    def announce_joined(self, room: str, username: str, members: list[Member], connection_id: str, *,
+                        moved: bool = False) -> None:
         # Another tab of the same user is in the room already: they have not just joined.
         if any(m.username == username and m.connection_id != connection_id for m in members):
             return
@@ -102,10 +103,11 @@ class Departures:
         if self.limits.presence_grace_seconds > 0 and self.follow_ups.pending(presence_follow_up(room, username)):
             log.add(presenceSettledLater=True)
             return
-        self._broadcast_presence(room, "joined", username, online_users(members), members, exclude=connection_id)
+        self._broadcast_presence(room, "joined", username, online_users(members), members, exclude=connection_id,
+                                 moved=moved)
 
     def announce_left(self, room: str | None, usernames: list[str], *, cascade: bool = True,
-                      deferred: bool = False) -> None:
+                      deferred: bool = False, moved: bool = False) -> None:
         """Tell the room who left. `deferred` (a closed connection): not now, but after the presence
         grace, through a follow-up the sweep settles, so that a reload says nothing."""
         if not room:
@@ -121,7 +123,8 @@ class Departures:
                     self.follow_ups.schedule(presence_follow_up(
                         room, username, self.clock() // 1000 + self.limits.presence_grace_seconds))
                 continue
-            self._broadcast_presence(room, "left", username, online, members, exclude=None, cascade=cascade)
+            self._broadcast_presence(room, "left", username, online, members, exclude=None, cascade=cascade,
+                                     moved=moved)
 
     def settle_presence(self, room: str, username: str) -> None:
         """A presence follow-up: tell the room the user's presence as it is now, if the last frame
@@ -143,14 +146,15 @@ class Departures:
             self.drop_gone_members(room, gone, cascade=False)
 
     def _broadcast_presence(
-        self, room, event, username, online, members, *, exclude: str | None, cascade: bool = True
+        self, room, event, username, online, members, *, exclude: str | None, cascade: bool = True,
+        moved: bool = False,
     ) -> None:
         if len(members) > self.limits.presence_max_room:
             return
         targets = [member for member in members if member.connection_id != exclude]
         if not targets or not self._presence_allowed(room, username, event):
             return
-        frame = protocol.presence_frame(event=event, user=username, room=room, online=online)
+        frame = protocol.presence_frame(event=event, user=username, room=room, online=online, moved=moved)
         # Inline, never handed to `fanout`: a room that gets presence is small (presence_max_room).
         _, gone = self.broadcaster.deliver(room, targets, frame, split=False)
         if gone:

@@ -201,9 +201,11 @@ def welcome_frame(
     return fill_to_budget(frame, "history", history, has_more, Keep.NEWEST)
 
 
-def presence_frame(*, event: str, user: str, room: str, online: list[str]) -> dict:
+def presence_frame(*, event: str, user: str, room: str, online: list[str], moved: bool = False) -> dict:
+    """`moved`: the user only switched rooms (still online); a page updates its list of who is in
+    the room but posts no joined/left notice for it."""
     return {"type": "presence", "event": event, "user": user, "room": room,
-            **_online(online, always=user if event == "joined" else None)}
+            **_online(online, always=user if event == "joined" else None), **({"moved": True} if moved else {})}
 
 
 def history_frame(*, room: str, messages: list[dict], has_more: bool, keep: Keep = Keep.NEWEST) -> dict:

@@ -81,9 +81,13 @@ def test_presence_join_switch_and_leave(stack, register, client):
     assert joined["online"] == sorted([alice["user"]["username"], bob["user"]["username"]])
     welcome = b.join(r2)
     assert welcome["room"] == r2 and welcome["online"] == [bob["user"]["username"]]
-    # A room switch changes nobody's presence (the team's, issue 19): no left, no joined.
+    # A room switch changes nobody's presence (the team's): the rooms hear of it as a move.
+    left = a.next("presence", event="left")
+    assert left["user"] == bob["user"]["username"] and left["online"] == [alice["user"]["username"]]
+    assert left["moved"] is True
     b.join(r1)
-    assert [f for f in a.nothing_more(1.0) if f["type"] == "presence"] == []
+    back = a.next("presence", event="joined")
+    assert back["user"] == bob["user"]["username"] and back["moved"] is True
     b.close()
     assert a.next("presence", event="left")["online"] == [alice["user"]["username"]]
 

@@ -38,7 +38,7 @@ def test_a_second_tab_connecting_is_not_announced_as_joined(api, chat, clock):
 # -- join ------------------------------------------------------------------------------------------
 
 
-def test_join_moves_rooms_without_a_joined_or_left_in_either(api, chat, clock):
+def test_join_moves_rooms_and_tells_both_it_was_a_move(api, chat, clock):
     connect(chat, clock, "a1", "alice", "r1")
     connect(chat, clock, "b1", "bob", "r1")
     connect(chat, clock, "c1", "carol", "r2")
@@ -48,8 +48,12 @@ def test_join_moves_rooms_without_a_joined_or_left_in_either(api, chat, clock):
     welcome = api.last("a1")
     assert (welcome["type"], welcome["room"], welcome["online"]) == ("welcome", "r2", ["alice", "carol"])
     assert [m["message"] for m in welcome["history"]] == ["before alice came"]
-    # A switch changes nobody's presence (the team's): neither room hears of it.
-    assert api.frames("b1") == [] and api.frames("c1") == []
+    # A switch changes nobody's presence (the team's): both rooms learn who is in them, as a move
+    # (no joined/left notice on a page).
+    assert api.frames("b1") == [{"type": "presence", "event": "left", "user": "alice", "room": "r1",
+                                 "online": ["bob"], "onlineCount": 1, "moved": True}]
+    assert api.frames("c1") == [{"type": "presence", "event": "joined", "user": "alice", "room": "r2",
+                                 "online": ["alice", "carol"], "onlineCount": 2, "moved": True}]
     assert connection_store().get_connection("a1").room == "r2"
 
 

@@ -61,20 +61,26 @@ def test_a_change_undone_before_it_is_settled_sends_nothing(api, chat_with, cloc
     assert follow_up_store().due(clock() // 1000) == ([], [])
 
 
-def test_switching_rooms_sends_no_presence_at_all(api, chat_with, clock):
-    # Presence is the team's: a switch changes nobody's, so 40 switches cost no frame (before
-    # issue 19, each said `left` in one room and `joined` in the other, within a budget).
-    chat = chat_with(WSCHAT_JOIN_BURST=100)
+def test_switching_rooms_costs_a_bounded_number_of_presence_frames(api, chat_with, clock):
+    chat = chat_with(WSCHAT_JOIN_BURST=100, WSCHAT_PRESENCE_BURST=4, WSCHAT_PRESENCE_RATE=0.2)
     connect(chat, clock, "x1", "xena", "x")
     connect(chat, clock, "y1", "yuri", "y")
     connect(chat, clock, "m1", "mallory", "x")
-    api.clear()
     mallory = identity(clock, "mallory")
     for n in range(40):
         chat.connections.join("m1", mallory, Join("y" if n % 2 == 0 else "x"))
+    # Without the presence budget: 20 frames to each room. Each says the switch was a move, which
+    # the page lists but posts no joined/left notice for: a switch changes nobody's presence.
+    assert len(api.frames("x1", "presence")) <= 5 and len(api.frames("y1", "presence")) <= 4
+    assert all(f.get("moved") for f in api.frames("y1", "presence"))
     clock.advance(60)
     chat.housekeeping.sweep_expired()
-    assert api.frames("x1", "presence") == [] and api.frames("y1", "presence") == []
+    # Settled: each room's last word on mallory is where she is (she ended in x).
+    assert api.frames("x1", "presence")[-1]["online"] == ["mallory", "xena"]
+    assert "mallory" not in api.frames("y1", "presence")[-1]["online"]
+
+
+# -- the presence grace ----------------------------------------------------------------------------
 
 
 # -- the presence grace ----------------------------------------------------------------------------
@@ -97,3 +103,12 @@ def test_a_reload_within_the_grace_says_nothing_and_a_leave_says_left_after_it(a
     assert api.frames("a1") == [presence("left", "bob", "general", ["alice"])]
 
 
+
+
+def test_switching_rooms_still_says_left_at_once_as_a_move(api, chat, clock):
+    # Not after the grace, as a closed connection would: bob is not gone, only elsewhere.
+    connect(chat, clock, "a1", "alice")
+    connect(chat, clock, "b1", "bob")
+    api.clear()
+    chat.connections.join("b1", identity(clock, "bob"), protocol.Join("other"))
+    assert api.frames("a1") == [presence("left", "bob", "general", ["alice"]) | {"moved": True}]

@@ -200,7 +200,7 @@ def test_history_paging_before_and_after(api):
     assert api.last("a1")["code"] == "bad_request"
 
 
-def test_join_moves_rooms_and_tells_neither(api):
+def test_join_moves_rooms_and_tells_both_it_was_a_move(api):
     connect_user("a1", "alice", room="r1")
     connect_user("b1", "bob", room="r1")
     connect_user("c1", "carol", room="r2")
@@ -208,8 +208,9 @@ def test_join_moves_rooms_and_tells_neither(api):
     join("a1", room="r2")
     assert api.last("a1")["type"] == "welcome" and api.last("a1")["room"] == "r2"
     assert api.last("a1")["online"] == ["alice", "carol"]
-    # A switch is no presence change (issue 19): no `left` in r1, no `joined` in r2.
-    assert api.frames("b1") == [] and api.frames("c1") == []
+    # A switch is no presence change: r1 and r2 each hear of it as a move (no notice on a page).
+    assert [(f["event"], f["moved"]) for f in api.frames("b1", "presence")] == [("left", True)]
+    assert [(f["event"], f["moved"]) for f in api.frames("c1", "presence")] == [("joined", True)]
     send("a1", {"action": "sendmessage", "message": "in r2"})
     assert api.frames("b1", "message") == [] and api.frames("c1", "message")[0]["message"] == "in r2"
 

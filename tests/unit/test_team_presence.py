@@ -1,4 +1,4 @@
-"""Presence for the team (issue 19): a user is online while any of their connections is, in any room;
+"""Presence for the team: a user is online while any of their connections is, in any room;
 `members` entries and `rooms`' DM entries say so. And moderation shown before typing: a mute reaches
 the muted user's connections at once, and `welcome` carries it."""
 
