@@ -55,6 +55,22 @@ def open_dm(page, user):
     return page.evaluate("document.querySelector('#dm-list .room-link[aria-current=page]').dataset.room")
 
 
+# bob's browser: notifications allowed and turned on, and his chat on a second screen (not focused);
+# the page's Notification is recorded (a headless browser shows none).
+NOTIFICATIONS = """
+window.shown = [];
+window.Notification = class {
+  static permission = "granted";
+  static requestPermission = async () => "granted";
+  constructor(title, options) { window.shown.push({ title, tag: options.tag }); }
+  addEventListener() {}
+  close() {}
+};
+document.hasFocus = () => false;
+localStorage.setItem("wschat.notify", "on");
+"""
+
+
 def notices(page):
     return page.eval_on_selector_all("#messages li.notice", "ns => ns.map(n => n.textContent)")
 
@@ -64,6 +80,7 @@ def test_a_dm_and_a_mention_elsewhere_move_the_badges_and_the_title_within_3_sec
         site, new_page, account, width, height):
     (ann, pw_a), (bob, pw_b) = account(), account()
     a, b = new_page(width, height), new_page(width, height)
+    b.add_init_script(NOTIFICATIONS)
     log_in(a, site, ann, pw_a)
     log_in(b, site, bob, pw_b)
     garden = unique_name("garden")
@@ -88,6 +105,9 @@ def test_a_dm_and_a_mention_elsewhere_move_the_badges_and_the_title_within_3_sec
     taken.append(wait_badge(b, garden, "1", mention=True))
     assert b.title().startswith("(4) ")
     assert max(taken) < LIVE_MS / 1000, taken
+    # A notification for each DM message, the first and the later ones alike, and for the mention.
+    assert b.evaluate("window.shown") == [{"title": f"{ann} sent you a message", "tag": f"wschat-{dm}"}] * 3 + [
+        {"title": f"{ann} mentioned you in #{garden}", "tag": f"wschat-{garden}"}]
     # Nothing of it was posted into the room bob is in.
     assert not b.query_selector(message_item(b, "DM number")) and not b.query_selector(message_item(b, "roses"))
 
