@@ -37,9 +37,9 @@ def test_a_moderator_mutes_kicks_and_bans_and_each_person_is_told(site, new_page
     a.keyboard.press("Enter")
     wait_closed(a, "moderate-dialog")
     a.wait_for_selector(f"#messages li.notice:has-text('{bob} is muted in #{room} until')")
-    send(b, "can anyone hear me")
-    assert wait_banner(b, "muted").startswith(f"You are muted in #{room} until ")
-    b.wait_for_function("document.getElementById('message-input').value === 'can anyone hear me'")
+    # bob is told at once, in place of the composer: before he types.
+    b.wait_for_selector("#composer-blocked:not([hidden])", timeout=20000)
+    assert b.inner_text("#composer-blocked").startswith(f"You are muted in #{room} (by {ann}) until ")
 
     # Kick: cat is told by whom, and is back in general.
     member_action(a, cat, "kick")

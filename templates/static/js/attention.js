@@ -42,6 +42,15 @@ export class Attention {
     else if (mentionsMe) this.notify(`${sender} mentioned you in #${room}`, message, room);
   }
 
+  // An `activity` frame: a message in another of the reader's rooms (its text is not in the frame).
+  // A DM or a mention is notified while this tab is hidden or not focused (a chat kept open on a
+  // second screen); the title's count follows the rooms' badges (setOtherRooms).
+  activity({ sender, room, dm, mention }, label) {
+    if (!this.notifying || !(dm || mention) || (!document.hidden && document.hasFocus())) return;
+    if (dm) this.notify(`${sender} sent you a message`, "", room);
+    else this.notify(`${sender} mentioned you in ${label}`, "", room);
+  }
+
   // Someone opened a direct conversation with the reader.
   invitedToDm(user, room) {
     if (document.hidden && this.notifying) this.notify(`${user} started a direct conversation with you`, "", room);

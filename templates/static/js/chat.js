@@ -19,6 +19,7 @@ import { SignIn, loginOrLeave } from "./chat/sign_in.js";
 import { SessionClock } from "./clock.js";
 import { config } from "./config.js";
 import { $ } from "./dom.js";
+import { Moderation } from "./chat/moderation.js";
 import { MessageFeatures } from "./message_features/message_features.js";
 import { attachMessageMenu, refreshMessageMenus, registerMessageAction } from "./message_menu.js";
 import { MessageList } from "./messages.js";
@@ -91,6 +92,9 @@ const sending = new Sending({
   label: (room) => rooms.label(room),
 });
 const outbox = sending.outbox;
+const moderation = new Moderation({
+  room: () => store.shownRoom, label: (room) => rooms.label(room), composer, messages,
+});
 const historyRequests = new History({ store, send, messages, features, outbox, banner, loadOlder: $("load-older") });
 
 // -- the connection ------------------------------------------------------------------------------
@@ -138,6 +142,7 @@ const handlers = {
   welcome(frame) {
     roomFlow.welcomed(frame);
     clocks.connected(frame);
+    moderation.welcomed(frame);
   },
   message(frame) {
     // An echo confirms our message even from the room just left: the outbox must not wait for it.
@@ -162,8 +167,17 @@ const handlers = {
     if (frame.room !== store.shownRoom) return;
     view.showPresence(frame.online, frame.onlineCount);
     rooms.presence(frame);
-    if (frame.user !== me) messages.notice(`${frame.user} ${frame.event === "joined" ? "joined" : "left"}`);
+    // Presence is the team's: a room switch (`moved`) only updates who is here, and a reconnect
+    // within the grace sends nothing; a real arrival or leave is still said.
+    if (frame.user !== me && !frame.moved) messages.notice(`${frame.user} ${frame.event === "joined" ? "joined" : "left"}`);
   },
+  // A message in another of the user's rooms: its badge, the title, and a notification for a DM or a mention.
+  activity(frame) {
+    if (!rooms.onActivity(frame)) return;
+    view.showUnread();
+    attention.activity(frame, rooms.label(frame.room));
+  },
+  muted: (frame) => moderation.muted(frame),
   history: (frame) => historyRequests.received(frame),
   heartbeat() {},
   rooms(frame) {
@@ -182,8 +196,8 @@ const handlers = {
     rooms.onDeleted(frame);
     if (frame.room === store.shownRoom) messages.markDeleted(frame);
   },
-  kicked: (frame) => roomFlow.removed(frame),
-  banned: (frame) => roomFlow.removed(frame),
+  kicked: (frame) => removed(frame),
+  banned: (frame) => removed(frame),
   error(frame) {
     if (frame.code === "session_expired" && frame.reason === "token_expired") {
       // The connection's token ran out before a renewal reached the server: the server closes
@@ -202,8 +216,17 @@ const handlers = {
   },
 };
 
+function removed(frame) {
+  const wasShown = frame.room === store.shownRoom;
+  roomFlow.removed(frame);
+  moderation.removed(frame, wasShown);
+}
+
 const refusalHandlers = {
-  sendmessage: (frame) => sending.refused(frame),
+  sendmessage(frame) {
+    sending.refused(frame);
+    if (frame.code === "muted") moderation.muted({ room: store.shownRoom, until: frame.until });
+  },
   join: (frame) => roomFlow.joinRefused(frame),
   history: (frame) => historyRequests.refused(frame),
   // The open connection keeps its token until it runs out; the clocks then end or rescue it.

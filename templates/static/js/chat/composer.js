@@ -78,6 +78,15 @@ export class Composer {
     this.replies.typed(this.input.value);
   }
 
+  // Muted or out of the room (chat/moderation.js): the composer gives its place to `text`, the
+  // reason and the end; null brings it back. What was typed stays in the box (and its draft).
+  block(text) {
+    const blocked = $("composer-blocked");
+    blocked.textContent = text ?? "";
+    blocked.hidden = !text;
+    this.form.hidden = !!text;
+  }
+
   // A message the server refused for good goes back into the composer, after anything typed since:
   // nothing typed is lost.
   giveBack(text) {

@@ -15,7 +15,8 @@ export class MemberList {
     this.members = new Map(); // user -> role, for the room shown
     this.room = null; // the room `members` is of
     this.hasMore = false;
-    this.online = [];
+    this.online = []; // who is in the room shown now (welcome, presence)
+    this.anywhere = new Map(); // user -> online in any room (the members frame's `online`)
     $("more-members").addEventListener("click", () => this.request({ more: true }));
   }
 
@@ -31,6 +32,8 @@ export class MemberList {
 
   presence(frame) {
     this.online = frame.online;
+    // Out of this room is not offline (presence is the team's): the members frame says again.
+    if (frame.event === "left") this.request();
     this.render();
   }
 
@@ -47,7 +50,10 @@ export class MemberList {
     const request = this.requests.settle(["members"], (entry) => entry.room === frame.room);
     if (frame.room !== this.current()) return false;
     if (!request?.more) this.members = new Map();
-    for (const member of frame.members) this.members.set(member.user, member.role);
+    for (const member of frame.members) {
+      this.members.set(member.user, member.role);
+      if (typeof member.online === "boolean") this.anywhere.set(member.user, member.online);
+    }
     this.room = frame.room;
     this.hasMore = !!frame.hasMore;
     this.render();
@@ -56,7 +62,7 @@ export class MemberList {
 
   render() {
     const room = this.current();
-    const rows = [...this.members].map(([user, role]) => ({ user, role, online: this.online.includes(user) }));
+    const rows = [...this.members].map(([user, role]) => ({ user, role, online: this.online.includes(user) || this.anywhere.get(user) === true }));
     // In a public room anyone online is in it too, with or without a role.
     if (!this.isPrivate(room) && !isDm(room)) {
       for (const user of this.online) if (!this.members.has(user)) rows.push({ user, role: null, online: true });

@@ -20,6 +20,10 @@ import { renderSidebar } from "./sidebar.js";
 
 // A tab shown again asks for the rooms' unread counts, at most this often.
 const ROOMS_REFRESH_MS = 10_000;
+// After an `activity` frame that does not say how many messages it stands for (a busy room's,
+// coalesced by the server for 3 s) or names a room not in the list, the rooms frame is asked for
+// once this long after the first such frame: one request per tab per window, however busy.
+const ROOMS_AFTER_ACTIVITY_MS = 3_500;
 
 // What the status line says when a room action is done.
 export function doneWords(frame, label) {
@@ -65,6 +69,7 @@ export class Rooms {
     this.modlog = new ModerationLog({ requests: this.requests, label });
     this.invitation = new Invitation({ open: (room) => this.switchTo(room) });
     this.roomsAskedAt = 0;
+    this.refreshTimer = null;
 
     this.roomMenu = new MenuButton({ label: "Room actions", text: "Room ▾", className: "room-actions",
       items: () => this.roomMenuItems() });
@@ -124,6 +129,24 @@ export class Rooms {
 
   presence(frame) {
     this.members.presence(frame);
+  }
+
+  // An `activity` frame (a message in another of the user's rooms): its badge moves at once. False
+  // for the room shown (its messages come themselves).
+  onActivity(frame) {
+    if (frame.room === this.shownRoom()) return false;
+    const known = this.roster.activity(frame);
+    if (!known || (!frame.dm && !frame.mention)) this.refreshSoon();
+    this.renderSidebar();
+    return true;
+  }
+
+  refreshSoon() {
+    if (this.refreshTimer) return;
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = null;
+      this.requestRooms();
+    }, ROOMS_AFTER_ACTIVITY_MS);
   }
 
   onRooms(frame) {

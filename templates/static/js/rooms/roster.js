@@ -49,6 +49,21 @@ export class Roster {
     return true;
   }
 
+  // An `activity` frame: a message in one of the user's rooms other than the one shown. Its badge
+  // counts one more (a DM's and a mention's frames come one per message; a busy room's are
+  // coalesced, so its exact count comes with the next rooms frame), a mention marks it, and a DM's
+  // sender is online. False if the room is not in the list (a rooms frame will bring it).
+  activity(frame) {
+    const entry = this.entry(frame.room);
+    if (!entry) return false;
+    if (Number.isInteger(entry.unread)) entry.unread += 1;
+    else if (entry.unread === undefined) entry.unread = 1;
+    if (frame.mention) entry.mention = true;
+    if (frame.sentAt) entry.lastActivityAt = frame.sentAt;
+    if (entry.dm && frame.sender === entry.with) entry.online = true;
+    return true;
+  }
+
   // A frame naming the other person of a direct conversation (rooms, room, invited).
   learnName(frame) {
     if (frame.dm && frame.with) this.names.set(frame.room, frame.with);

@@ -8,7 +8,15 @@ export function roomLabel(entry) {
   return entry.dm ? (entry.with ?? "direct conversation") : `#${entry.room}`;
 }
 
-// entries: [{room, dm, with, visibility}] in the order to show; `current`: the room shown.
+// A dot before a person's name: filled while any of their connections is open (in any room), hollow
+// otherwise; its words are for screen readers (the colour is not the only sign: the shape differs).
+export function presenceDot(online) {
+  const dot = element("span", online ? "presence-dot online" : "presence-dot offline");
+  dot.append(element("span", "visually-hidden", online ? "online, " : "offline, "));
+  return dot;
+}
+
+// entries: [{room, dm, with, visibility, online}] in the order to show; `current`: the room shown.
 export function renderRoomList(list, entries, current, onOpen) {
   // A keyboard user on a link keeps their place when the list is drawn again.
   const focused = list.contains(document.activeElement) ? document.activeElement.dataset.room : null;
@@ -19,6 +27,8 @@ export function renderRoomList(list, entries, current, onOpen) {
     link.dataset.room = entry.room;
     link.append(element("span", "hash", entry.dm ? "@" : "#"));
     link.firstChild.setAttribute("aria-hidden", "true");
+    // A DM's other person: online or not (the rooms frame says; unknown for a DM not yet listed).
+    if (entry.dm && typeof entry.online === "boolean") link.append(presenceDot(entry.online));
     const name = element("span", "room-link-name", entry.dm ? (entry.with ?? "direct conversation") : entry.room);
     if (entry.room === current) {
       name.id = "current-room";
@@ -89,9 +99,8 @@ export function renderMembers(list, rows, me, menuFor, canAct) {
     item.dataset.user = row.user;
     item.dataset.signature = signature;
     const info = element("span", "member-info");
-    info.append(element("span", "member-name", row.user === me ? `${row.user} (you)` : row.user));
+    info.append(presenceDot(!!row.online), element("span", "member-name", row.user === me ? `${row.user} (you)` : row.user));
     if (row.role) info.append(" ", element("span", `role role-${row.role}`, row.role));
-    if (row.online) info.append(" ", element("span", "online-mark", "online"));
     item.append(info);
     const menu = menuFor(row);
     if (menu) item.append(menu);
