@@ -124,6 +124,10 @@ class ModerationService(RoomActions):
         # Their connections in the room carry it, so that sendmessage refuses without a read.
         for connection_id_in in self.connections.user_connections_in(target.username, request.room):
             self.connections.set_muted(connection_id_in, request.room, until)
+        # They learn of it at once, on every tab (one in another room too: it may switch to this
+        # one), so that no page offers a composer whose message would bounce (issue 19).
+        self._notify_user(target.username, protocol.muted_frame(room=request.room, by=identity.username,
+                                                                until=protocol.iso_utc(until)))
         # The by-user index lags its table (on AWS), and a join at the same moment may have read
         # "not muted" before the mute was written: the sweep looks again (Housekeeping.settle_mute).
         self.follow_ups.schedule(FollowUp("mute", (request.room, target.username),

@@ -175,6 +175,10 @@ class RoomActions:
             if membership.dm_with is not None:
                 entry["with"] = membership.dm_with
             mine.append(entry)
+        # A DM's entry says whether the other user is online (anywhere: presence is the team's).
+        dms = [entry for entry in mine if "with" in entry]
+        for entry, online in zip(dms, side_pool.map(self.connections.online, [e["with"] for e in dms])):
+            entry["online"] = online
         mine = unread_entries(mine, memberships, marked, records, self.messages.newest_after)
         mine.sort(key=lambda e: e["lastActivityAt"] or "", reverse=True)
         more = more or len(mine) > protocol.ROOMS_MINE_MAX
@@ -292,7 +296,11 @@ class RoomService(RoomActions):
         self._readable(request.room, conn)
         after = user_key(request.cursor) if request.cursor else None  # `after`: the last user of a page
         rows, more = self.rooms.members(request.room, after, protocol.MEMBERS_PAGE)
+        # Presence for the team: a member is online if any of their connections is, in any room
+        # (one by-user Query of at most one item per member on the page, side by side).
+        online = list(side_pool.map(self.connections.online, [name for _, name, _ in rows]))
         frame = protocol.members_frame(room=request.room, members=[
-            {"user": name, "role": role} for _, name, role in rows], has_more=more)
+            {"user": name, "role": role, "online": here} for (_, name, role), here in zip(rows, online)],
+            has_more=more)
         self.replies.reply(connection_id, frame)
         log.add(room=request.room, members=len(frame["members"]))

@@ -136,6 +136,12 @@ class Limits:
     # this many seconds later (a reload reconnects within it); the sweep sends it, so it arrives
     # between this and this plus the sweep's period (a minute on AWS).
     presence_grace_seconds: int = 5
+    # `activity` frames (handler/chat/activity.py): the members of a room of at most this many
+    # are told of its messages wherever they are, at most once per room per this many seconds
+    # and process; a bigger room's members hear only of DMs and mentions (a 5,000-member room
+    # would cost 5,000 by-user Queries and posts per message otherwise).
+    activity_max_room: int = 50
+    activity_coalesce_seconds: int = 3
     # POST /refresh per address per hour (counted before the token is looked at): a legitimate
     # sign-in renews about once an hour per browser, so a NAT of many users stays far below.
     refresh_per_ip: int = 600
@@ -281,6 +287,8 @@ class Settings:
                 read=env.budget("WSCHAT_READ", Limits.read, minimum_rate=0.001),
                 presence_grace_seconds=env.int("WSCHAT_PRESENCE_GRACE_SECONDS", 5, minimum=0),
                 refresh_per_ip=env.int("WSCHAT_REFRESH_PER_IP", 600, minimum=1),
+                activity_max_room=env.int("WSCHAT_ACTIVITY_MAX_ROOM", 50, minimum=0),
+                activity_coalesce_seconds=env.int("WSCHAT_ACTIVITY_COALESCE_SECONDS", 3, minimum=0),
             ),
             accounts=Accounts(
                 allow_registration=env.flag("WSCHAT_ALLOW_REGISTRATION", True),

@@ -399,6 +399,21 @@ def sendmessage_answers_a_repeated_client_msg_id_with_the_original(w: World):
 
 
 @scenario("sendmessage")
+def sendmessage_tells_a_dms_other_user_and_the_mentioned_elsewhere(w: World):
+    # `activity` frames: the DM's member rows, mentioned users' member and marker rows, their connections.
+    w.start()
+    for name in ("act-ann", "act-bob"):
+        w.register_user(name, "password-1")
+    w.connect("act-1", "act-ann", room="act-lobby")
+    w.connect("act-2", "act-bob", room="act-lobby")
+    room = _ask(w, "rooms", {"action": "dm", "user": "act-bob"}, "act-1", "act-ann")["room"]
+    w.call("join", w.ws("join", {"action": "join", "room": room}, connection_id="act-1", username="act-ann"))
+    w.call("sendmessage", w.ws("sendmessage", {"action": "sendmessage", "room": room, "message": "hi @act-bob"},
+                               connection_id="act-1", username="act-ann"))
+    assert w.api.frames("act-2", "activity")[-1]["dm"] is True
+
+
+@scenario("sendmessage")
 def sendmessage_refused_over_the_rate_and_after_the_session(w: World):
     w.start(WSCHAT_MESSAGE_BURST="1", WSCHAT_MESSAGE_RATE="0.1")
     w.connect("snd-5", "snd-eve", room="snd-limits", session_limit=30)

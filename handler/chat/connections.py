@@ -143,7 +143,9 @@ class Connections:
             conn = self.connections.move_connection(connection_id, room, muted_until)
             if conn is None:
                 raise ProtocolError(ErrorCode.NOT_CONNECTED, "this connection is no longer known; reconnect")
-            self.departures.announce_left(old_room, [identity.username])
+            # No `left` in the old room nor `joined` in the new: a room switch changes nobody's
+            # presence, which is the team's (a user is online while any connection is: `members`,
+            # `rooms`), and a joined/left notice per switch was noise in every room.
         # The user's read marker, read beside the room's members and history.
         marker = side_pool.submit(self.markers.marker, identity.username, room)
         members = self.connections.room_members(room)
@@ -163,10 +165,9 @@ class Connections:
             has_more=older,
             last_read=last_read.read_id if last_read else None,
             admin=conn.admin,
+            muted_until=protocol.iso_utc(conn.muted_until) if conn.muted_until > self.clock() else None,
         )
         self.replies.reply(connection_id, welcome)
         if moved:
-            # Joining the room it connected to was announced at $connect already.
-            self.departures.announce_joined(room, identity.username, members, connection_id)
             log.add(fromRoom=old_room)
         log.add(room=room, online=len(online), history=len(welcome["history"]), hasMore=welcome["hasMore"])

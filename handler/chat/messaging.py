@@ -7,6 +7,7 @@ from typing import Callable
 
 from handler import log, protocol
 from handler.broadcast import Broadcaster
+from handler.chat.activity import Activity
 from handler.chat.departures import Departures
 from handler.chat.live_connections import LiveConnections
 from handler.chat.message_frames import message_frame
@@ -49,6 +50,8 @@ class Messaging:
         self.quotes = quotes
         self.limits = limits
         self.clock = clock
+        # The users of the room who are elsewhere hear of each message (`activity` frames).
+        self.activity = Activity(connections, rooms, broadcaster.sender, limits, clock)
         self.message_budget = limits.message
         self.history_budget = limits.history
 
@@ -70,6 +73,14 @@ class Messaging:
         # One read, the connection's row with the sender's message budget; a refusal writes
         # nothing, and an allowed message spends the budget in the transaction that stores it.
         conn, spending = self._sender_and_budget(connection_id, identity.username)
+        if request.room is not None and request.room != conn.room:
+            # Typed in another room than the one this connection is in now (a page that switched,
+            # or fell back, with messages queued): stored nowhere, so that no text ever lands in
+            # a room it was not written for. The client keeps it for its own room.
+            log.add(wrongRoom=True)
+            raise ProtocolError(ErrorCode.WRONG_ROOM,
+                                f"this connection is in {conn.room or 'no room'}, not {request.room}: nothing was stored",
+                                room=conn.room or None, clientMsgId=request.client_msg_id)
         self.live.check_may_send(conn)
         self.limiter.refuse_if_waiting("message", "too many messages", spending.wait_ms)
         # Only a reply reads more (the quoted message); a plain message costs what it always did.
@@ -108,6 +119,9 @@ class Messaging:
         # Mentions are recorded while the message is delivered (after its write: a mention always
         # names a stored message); a message without one makes no write for them.
         mentioned = self._record_mentions(conn.room, stored)
+        # The room's users elsewhere are told beside the room's own posts, not after them: the
+        # sender's answer waits for neither more than for the slower of the two.
+        elsewhere = side_pool.submit(self.activity.tell, stored)
         posted, gone = self.broadcaster.deliver(conn.room, others, frame) if others else (0, [])
         log.add(room=conn.room, messageId=stored.id, members=len(everyone), postedHere=posted, gone=len(gone))
         if touched is not None and not self._touched(touched):
@@ -115,6 +129,7 @@ class Messaging:
             # its unread count skipped (handler/read_markers.py).
             quietly(self.rooms.touch, conn.room, now)
         self._mentions_recorded(mentioned)
+        elsewhere.result()  # never raises (Activity.tell); a Lambda may be frozen once it returns
         if gone:
             quietly(self.departures.drop_gone_members, conn.room, gone)
         return frame

@@ -41,6 +41,7 @@ from handler.protocol.messages import (
     MESSAGE_MAX_CHARS, MESSAGE_MAX_BYTES, CLIENT_MSG_ID_MAX_CHARS, ONLINE_MAX_NAMES, MENTIONS_MAX, HISTORY_ON_JOIN,
     HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, SendMessage, Join, HistoryQuery, parse_send_message, message_text,
     parse_join, parse_history, message_frame, Keep, welcome_frame, presence_frame, history_frame, fill_to_budget,
+    activity_frame,
 )
 from handler.protocol.message_actions import (
     REACTION_KINDS_MAX, REACTION_USERS_MAX, REACTION_NAMES_SHOWN, EMOJI_MAX_CHARS, EMOJI_MAX_BYTES,
@@ -56,6 +57,6 @@ from handler.protocol.rooms import (
     ROOMS_MINE_MAX, DIRECTORY_PAGE, MEMBERS_PAGE, MODLOG_PAGE, DIRECTORY_CURSOR_PATTERN, CreateRoom, RoomUser,
     RoomOnly, DeleteMessage, parse_create_room, parse_room_user, parse_set_role, parse_ban, parse_mute, parse_dm,
     parse_room_only, parse_rooms, parse_delete_message, room_frame, invited_frame, done_frame, kicked_frame,
-    banned_frame, deleted_frame, tombstone_frame, rooms_frame, members_frame, modlog_frame,
+    banned_frame, muted_frame, deleted_frame, tombstone_frame, rooms_frame, members_frame, modlog_frame,
 )
 from handler.protocol.contract import client_contract

@@ -39,6 +39,9 @@ class SendMessage:
     message: str
     client_msg_id: str | None
     reply_to: str | None = None  # the id of the quoted message, in the same room
+    # The room the message was typed in (None: an old client, e.g. wscat: the connection's room).
+    # Given, it must be the connection's room, or nothing is stored (ErrorCode.WRONG_ROOM).
+    room: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,9 @@ def parse_send_message(request: Request) -> SendMessage:
     reply_to = request.fields.get("replyTo")
     if reply_to is not None and not is_message_id(reply_to):
         raise ProtocolError(ErrorCode.BAD_REQUEST, '"replyTo" must be a message id')
-    return SendMessage(message=message, client_msg_id=client_msg_id, reply_to=reply_to)
+    room = request.fields.get("room")
+    return SendMessage(message=message, client_msg_id=client_msg_id, reply_to=reply_to,
+                       room=None if room is None else validate_room(room))
 
 
 def message_text(fields: dict) -> str:
@@ -147,6 +152,14 @@ def message_frame(
     return frame
 
 
+def activity_frame(*, room: str, id: str, sender: str, sent_at: str, dm: bool, mention: bool) -> dict:
+    """A new message in a room the recipient belongs to but is not in now (handler/chat/activity.py):
+    no text (a badge, the title and a notification need none; the room's history has it). `dm`:
+    the room is a direct conversation; `mention`: the message mentions the recipient."""
+    return {"type": "activity", "room": room, "id": id, "sender": sender, "sentAt": sent_at, "dm": dm,
+            "mention": mention}
+
+
 class Keep(enum.Enum):
     """Which end of a list of messages (oldest first) a frame keeps when not all of them fit."""
 
@@ -161,7 +174,7 @@ class Keep(enum.Enum):
 def welcome_frame(
     *, user: str, room: str, connection_id: str, connected_at: str, expires_at: str,
     session_ends_at: str | None, online: list[str], history: list[dict], has_more: bool, admin: bool = False,
-    last_read: str | None = None,
+    last_read: str | None = None, muted_until: str | None = None,
 ) -> dict:
     """The reply to `join`: the newest of `history` that fit in FRAME_BUDGET_BYTES, and `hasMore`
     if older messages exist (`has_more`: the store has more; or some of `history` did not fit).
@@ -179,6 +192,9 @@ def welcome_frame(
         **_online(online, always=user),
         # The user's read marker for the room (null: none yet): where a "new messages" line goes.
         "lastRead": last_read,
+        # Until when the user is muted in the room (null: not muted): the page shows it in place
+        # of the composer, before anything is typed.
+        "mutedUntil": muted_until,
         "history": [],
         "hasMore": False,
     }

@@ -180,6 +180,12 @@ def banned_frame(*, room: str, by: str | None, until: str | None) -> dict:
     return {"type": "banned", "room": room, "by": by, "until": until}
 
 
+def muted_frame(*, room: str, by: str, until: str) -> dict:
+    """To every connection of a user just muted in `room` (wherever they are): a page replaces
+    the room's composer with the reason and `until` before anything is typed."""
+    return {"type": "muted", "room": room, "by": by, "until": until}
+
+
 def deleted_frame(*, room: str, id: str, by: str) -> dict:
     return {"type": "deleted", "room": room, "id": id, "by": by}
 

@@ -101,6 +101,10 @@ class ErrorCode(str, enum.Enum):
     MUTED = "muted"
     # The user is banned from the room; `until` says until when (null: until an unban).
     BANNED = "banned"
+    # `sendmessage` named a `room` that is not the connection's current one: nothing was stored.
+    # The frame's `room` is the connection's room (null: in none) and `clientMsgId` the message's,
+    # so that a client keeps the message queued for its own room instead of losing or misplacing it.
+    WRONG_ROOM = "wrong_room"
 
 
 class SessionEnd(str, enum.Enum):

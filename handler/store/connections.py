@@ -183,6 +183,23 @@ class ConnectionStore:
         """Remove many rows at once (gone members found by a broadcast)."""
         self.connections.delete_many("delete_connections", [{"connectionId": s(cid)} for cid in connection_ids])
 
+    def user_connection_rooms(self, username: str) -> list[tuple[str, str | None]]:
+        """(connectionId, room) of every open connection of the user (the by-user index projects
+        room; None: in no room). Eventually consistent, like every index read."""
+        items = self.connections.query(
+            "user_connections", IndexName=USER_INDEX,
+            KeyConditionExpression="username = :u", ExpressionAttributeValues={":u": s(username)},
+        )
+        return [(get_s(i, "connectionId"), get_s(i, "room")) for i in items]
+
+    def online(self, username: str) -> bool:
+        """Whether the user has any open connection (the by-user index, one item at most)."""
+        items = self.connections.query(
+            "user_online", IndexName=USER_INDEX, KeyConditionExpression="username = :u",
+            ExpressionAttributeValues={":u": s(username)}, limit=1,
+        )
+        return bool(list(items))
+
     def user_connections_in(self, username: str, room: str) -> list[str]:
         """The ids of the user's connections in `room` (the by-user index, which projects room)."""
         items = self.connections.query(

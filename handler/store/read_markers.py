@@ -38,7 +38,8 @@ class Marker:
         return self.mention_id is not None and (self.read_id is None or self.mention_id > self.read_id)
 
 
-def _key(user_key: str, room: str) -> dict:
+def marker_key(user_key: str, room: str) -> dict:
+    """A user's row for a room (the rooms store reads it too: a reader belongs to a public room)."""
     return {"pk": s(f"user#{user_key}"), "sk": s(f"read#{room}")}
 
 
@@ -56,12 +57,14 @@ class MarkerStore:
         now stands, whether it moved). A marker at or after the id stays (and is returned)."""
         try:
             self.rooms.update(
-                "mark_read", _key(username_key(username), room),
-                UpdateExpression="SET readId = :id, #room = :room, #at = :now, #ttl = :ttl",
+                "mark_read", marker_key(username_key(username), room),
+                # The username as registered, so that a mention's `activity` frame finds the
+                # reader's connections (the by-user index is keyed by it, not by the user key).
+                UpdateExpression="SET readId = :id, #room = :room, #at = :now, #ttl = :ttl, username = :user",
                 ConditionExpression="attribute_not_exists(readId) OR readId < :id",
                 ExpressionAttributeNames={"#room": "room", "#at": "at", "#ttl": "ttl"},
                 ExpressionAttributeValues={":id": s(message_id), ":room": s(room),
-                                           ":now": n(now_ms), ":ttl": self._ttl(now_ms)},
+                                           ":now": n(now_ms), ":ttl": self._ttl(now_ms), ":user": s(username)},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ConditionFailed as kept:
@@ -72,7 +75,7 @@ class MarkerStore:
         """Record that `message_id` in the room mentions the user (kept if a newer one is there)."""
         try:
             self.rooms.update(
-                "mention", _key(user_key, room),
+                "mention", marker_key(user_key, room),
                 UpdateExpression="SET mentionId = :id, #room = :room, #ttl = :ttl",
                 ConditionExpression="attribute_not_exists(mentionId) OR mentionId < :id",
                 ExpressionAttributeNames={"#room": "room", "#ttl": "ttl"},
@@ -83,7 +86,7 @@ class MarkerStore:
 
     def marker(self, username: str, room: str) -> Marker | None:
         """The user's row for the room (strongly consistent: a `read` of a moment ago holds)."""
-        item = self.rooms.get("read_marker", _key(username_key(username), room), consistent=True)
+        item = self.rooms.get("read_marker", marker_key(username_key(username), room), consistent=True)
         return _marker(item) if item else None
 
     def markers(self, username: str) -> list[Marker]:

@@ -17,6 +17,7 @@ from handler import protocol
 from handler.settings import Retention, Tables
 from handler.store.accounts import username_key
 from handler.store.dynamo import ConditionFailed, ReadCounter, Table, get_n, get_s, n, s, transact_write
+from handler.store.read_markers import marker_key
 from handler.store.room_rows import (
     Access, DirectoryEntry, Membership, RoomRecord, log_entry, log_item, meta_key, member_item, member_key, owned_key,
     record_from_item, restriction_item, restriction_key, room_pk,
@@ -246,6 +247,25 @@ class RoomsStore:
         rows = [(get_s(i, "sk")[len("member#"):], get_s(i, "username", ""), get_s(i, "role", "member")) for i in items]
         rows = [row for row in rows if row[0] != after_key][:limit + 1]
         return rows[:limit], len(rows) > limit
+
+    def belonging(self, room: str, user_keys: list[str]) -> tuple[RoomRecord | None, dict[str, str], dict[str, str | None]]:
+        """Whether these users belong to the room, in one BatchGetItem (at most 49 users): the
+        room's record, the members among them (key -> username) and those with a read marker
+        for it (key -> username as the marker has it, None on a marker written before it did)."""
+        keys = [meta_key(room)]
+        for key in dict.fromkeys(user_keys):
+            keys += [member_key(room, key), marker_key(key, room)]
+        items = self.rooms.get_many("room_belonging", keys)
+        record, members, readers = None, {}, {}
+        for item in items:
+            pk, sk = get_s(item, "pk"), get_s(item, "sk")
+            if sk == "meta":
+                record = record_from_item(item)
+            elif sk.startswith("member#"):
+                members[sk[len("member#"):]] = get_s(item, "username", "")
+            elif pk.startswith("user#") and get_s(item, "readId"):  # a mention's row alone is no reading
+                readers[pk[len("user#"):]] = get_s(item, "username")
+        return record, {key: name for key, name in members.items() if name}, readers
 
     # -- bans and mutes ----------------------------------------------------------------------------
 
