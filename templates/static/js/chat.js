@@ -23,7 +23,7 @@ import { MessageFeatures } from "./message_features/message_features.js";
 import { attachMessageMenu, refreshMessageMenus, registerMessageAction } from "./message_menu.js";
 import { MessageList } from "./messages.js";
 import { isRoomName } from "./names.js";
-import { PageStore, Unanswered } from "./page_store.js";
+import { PageStore, Phase, Unanswered } from "./page_store.js";
 import { Panels } from "./panels.js";
 import { mentions, renderState } from "./render.js";
 import { Rooms } from "./rooms/rooms.js";
@@ -110,7 +110,12 @@ const socket = new ChatSocket({
   onState: (name, detail) => {
     // "dead": the probe went unanswered; the socket drops the connection and says "waiting" next.
     if (name === "dead") return;
-    renderState($("conn-state"), name, detail);
+    // An open socket is not yet a room: "Connected" waits for the welcome (or, on a line that was
+    // being checked, for the frame that proved it), so a line that opens and then hears nothing
+    // never says it.
+    const notIn = { [Phase.CONNECTING]: "connecting", [Phase.RECONNECTING]: "reconnecting",
+      [Phase.JOINING]: "reconnecting" };
+    renderState($("conn-state"), name === "open" ? notIn[store.phase] ?? name : name, detail);
     // "checking": a probe is out and unanswered: not "Connected" until a frame proves the line.
     if (name === "checking") return;
     if (name !== "open") view.presenceUnknown();
@@ -151,6 +156,7 @@ const handlers = {
   renewed() {},
   welcome(frame) {
     roomFlow.welcomed(frame);
+    renderState($("conn-state"), "open");
     clocks.connected(frame);
   },
   message(frame) {

@@ -34,7 +34,8 @@ const FOLLOWS = {
 export const ConnectFailure = Object.freeze({
   DROPPED: "dropped", // an open connection dropped: reconnect to the same room
   RETRYING: "retrying", // a connect to the room wanted failed: most likely the network, the next try asks for it again
-  TRYING_DEFAULT: "trying-default", // it failed so often that the room may refuse it: the next try goes to the default room
+  // it failed so often that the room may refuse it: the next try goes to the default room
+  TRYING_DEFAULT: "trying-default",
   BACK_TO_WANTED: "back-to-wanted", // the default room failed too: most likely the network; back to the room wanted
   DEFAULT_FAILED: "default-failed", // the default room itself could not be reached
 });
