@@ -15,7 +15,7 @@ export class Outbox {
   // a message in flight waits for its answer before it goes again; onTimeout(entry): it did not come.
   constructor({ send, onChange, canSend = () => true, timeoutMs = 0, onTimeout = () => {} }) {
     Object.assign(this, { send, onChange, canSend, timeoutMs, onTimeout });
-    this.queue = []; // {message, room, clientMsgId, replyTo?, tries}, oldest first
+    this.queue = []; // {message, room, clientMsgId, replyTo?, tries, queuedAt}, oldest first
     this.inFlight = null; // the entry sent whose echo has not come back
     this.paused = false;
     this.holdTimer = null; // set while a message waits out the server's rate limit
@@ -39,7 +39,7 @@ export class Outbox {
 
   // extra: more fields of the sendmessage frame ({room, replyTo}).
   add(message, extra = {}) {
-    this.queue.push({ message, ...extra, clientMsgId: crypto.randomUUID(), tries: 0 });
+    this.queue.push({ message, ...extra, clientMsgId: crypto.randomUUID(), tries: 0, queuedAt: Date.now() });
     this.pump();
   }
 

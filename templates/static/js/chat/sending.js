@@ -10,6 +10,9 @@ import { rateLimitWaitMs } from "./rate_limit.js";
 export const RATE_LIMITED_BANNER = "rate-limited";
 // A message unanswered this long goes again with the same clientMsgId (the server stores it once).
 export const MESSAGE_TIMEOUT_MS = 8_000;
+// On an open connection a message shows as pending only if its echo has not come after this long: a
+// healthy round trip does not flicker through the pending list.
+export const PENDING_GRACE_MS = 1_000;
 
 export class Sending {
   // send(frame): true if sent; isOpen(): the socket is open; giveBack(text): back to the composer;
@@ -52,7 +55,12 @@ export class Sending {
   showPending() {
     const list = $("pending");
     if (!list) return;
-    const entries = this.outbox.pendingIn(this.store.currentRoom);
+    const now = Date.now();
+    const open = this.isOpen();
+    const all = this.outbox.pendingIn(this.store.currentRoom);
+    const entries = all.filter((entry) => !open || entry.tries > 1 || now - entry.queuedAt >= PENDING_GRACE_MS);
+    clearTimeout(this.graceTimer);
+    if (entries.length < all.length) this.graceTimer = setTimeout(() => this.showPending(), PENDING_GRACE_MS);
     list.replaceChildren(...entries.map((entry) => this.pendingItem(entry)));
     list.hidden = entries.length === 0;
   }
