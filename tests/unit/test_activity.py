@@ -24,11 +24,6 @@ def _private(clock, room: str, owner: str, *members: str) -> None:
         store.add_member(room, user_key(name), name, "member", clock())
 
 
-def _sent(chat, clock, connection_id, username, text):
-    frame = say(chat, clock, connection_id, username, text)
-    return frame
-
-
 # -- wrong_room ------------------------------------------------------------------------------------
 
 
@@ -82,8 +77,8 @@ def test_a_dm_tells_the_other_user_wherever_they_are_on_every_message(api, chat,
     connect(chat, clock, "b2", "bob", "random")
     connect(chat, clock, "c1", "carol", "general")
     api.clear()
-    first = _sent(chat, clock, "a1", "alice", "SECRET: keep it between us")
-    second = _sent(chat, clock, "a1", "alice", "still there?")
+    first = say(chat, clock, "a1", "alice", "SECRET: keep it between us")
+    second = say(chat, clock, "a1", "alice", "still there?")
     for frame in (first, second):
         expected = {"type": "activity", "room": room, "id": frame["id"], "sender": "alice",
                     "sentAt": frame["sentAt"], "dm": True, "mention": False}
@@ -99,7 +94,7 @@ def test_a_mention_in_a_public_room_tells_a_reader_and_not_an_outsider(api, chat
     connect(chat, clock, "b1", "bob", "general")
     connect(chat, clock, "c1", "carol", "general")
     api.clear()
-    frame = _sent(chat, clock, "a1", "alice", "@bob @carol look at this")
+    frame = say(chat, clock, "a1", "alice", "@bob @carol look at this")
     assert api.frames("b1", "activity") == [{"type": "activity", "room": "random", "id": frame["id"],
                                              "sender": "alice", "sentAt": frame["sentAt"], "dm": False,
                                              "mention": True}]
@@ -111,7 +106,7 @@ def test_a_mention_in_a_private_room_tells_nobody_outside_it(api, chat, clock):
     connect(chat, clock, "a1", "alice", "ops")
     connect(chat, clock, "b1", "bob", "general")
     api.clear()
-    _sent(chat, clock, "a1", "alice", "@bob can you see this?")
+    say(chat, clock, "a1", "alice", "@bob can you see this?")
     assert api.frames("b1") == []
 
 
@@ -122,12 +117,12 @@ def test_a_small_rooms_members_elsewhere_are_told_once_per_window(api, chat, clo
     connect(chat, clock, "b1", "bob", "general")
     connect(chat, clock, "d1", "dave", "ops")  # in the room: gets the message itself
     api.clear()
-    _sent(chat, clock, "a1", "alice", "one")
-    _sent(chat, clock, "a1", "alice", "two")  # within the window: coalesced
+    say(chat, clock, "a1", "alice", "one")
+    say(chat, clock, "a1", "alice", "two")  # within the window: coalesced
     assert [f["mention"] for f in api.frames("b1", "activity")] == [False]
     assert api.frames("a2") == [] and api.frames("d1", "activity") == []
     clock.advance(3)
-    _sent(chat, clock, "a1", "alice", "three")
+    say(chat, clock, "a1", "alice", "three")
     assert len(api.frames("b1", "activity")) == 2
 
 
@@ -138,10 +133,10 @@ def test_a_room_over_the_cap_tells_only_the_mentioned(api, chat_with, clock):
     connect(chat, clock, "b1", "bob", "general")
     connect(chat, clock, "d1", "dave", "general")
     api.clear()
-    _sent(chat, clock, "a1", "alice", "plain")
+    say(chat, clock, "a1", "alice", "plain")
     assert api.frames("b1") == [] and api.frames("d1") == []
     clock.advance(10)
-    _sent(chat, clock, "a1", "alice", "@dave you")
+    say(chat, clock, "a1", "alice", "@dave you")
     assert [f["mention"] for f in api.frames("d1", "activity")] == [True]
     assert api.frames("b1") == []
 
@@ -155,6 +150,6 @@ def test_a_failing_lookup_never_fails_the_stored_message(api, chat, clock, monke
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(app.app().connection_store, "user_connection_rooms", broken)
-    frame = _sent(chat, clock, "a1", "alice", "still stored")
+    frame = say(chat, clock, "a1", "alice", "still stored")
     assert frame["type"] == "message"
     assert [m.message for m in message_store().recent_messages(room, 10)[0]] == ["still stored"]
