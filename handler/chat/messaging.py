@@ -17,7 +17,6 @@ from handler.chat.replies import Replies
 from handler.chat.side_pool import side_pool
 from handler.errors import StorageUnavailable
 from handler.guard import quietly
-from handler.limits import Budget
 from handler.protocol import ErrorCode, Identity, ProtocolError
 from handler.settings import Limits
 from handler.store.budgets import BudgetStore, Spending

@@ -1,4 +1,4 @@
-"""Issue 19, every room live (the page side), on the local stack at a desktop's and a phone's size:
+"""Every room live (the page side), on the local stack at a desktop's and a phone's size:
 bob sits in #general while a DM and a mention in another room move his badges and the title within
 3 seconds, a DM's later messages as much as its first; presence is the team's (a dot beside each
 name: online anywhere, not only in the room shown) and a room switch posts no joined/left notice;
@@ -8,14 +8,12 @@ import time
 
 import pytest
 
-from tests.browser.conftest import log_in, open_rooms, send, switch_room
-from tests.browser.test_look import axe_violations
-from tests.browser.test_rooms_ui import (
-    close_drawer, create_room, member_action, member_menu, message_item, open_people, wait_closed, wait_heading,
+from tests.browser.conftest import (
+    SIZES, axe_violations, close_drawer, create_room, log_in, member_action, member_menu, message_item, open_people,
+    open_rooms, send, switch_room, wait_closed, wait_heading,
 )
 from tests.integration.conftest import unique_name
 
-SIZES = [pytest.param(1280, 800, id="desktop"), pytest.param(375, 740, id="phone")]
 # The issue's bound: a message elsewhere shows on the badge within this long.
 LIVE_MS = 3000
 

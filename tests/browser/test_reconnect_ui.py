@@ -17,7 +17,7 @@ def test_reconnect_after_sls_offline_restart_loses_and_repeats_nothing(site, sta
     a = new_page()
     log_in(a, site, alice, pw_a, room)
     send(a, "before the restart")
-    a.wait_for_selector("text=before the restart")
+    a.wait_for_selector("#messages li.message:has-text('before the restart')")
 
     stack.stop_offline()
     a.wait_for_selector("#conn-state[data-state=waiting]", timeout=10000)
@@ -94,11 +94,11 @@ def test_a_catch_up_error_is_retried_and_the_page_goes_on_sending(site, stack, n
     faults = CatchUpFaults(page, failures=1)
     log_in(page, site, alice, pw_a, room)
     send(page, "before the drop")
-    page.wait_for_selector("text=before the drop")
+    page.wait_for_selector("#messages li.message:has-text('before the drop')")
 
     writer = drop_and_write_while_away(page, faults, stack, bob, pw_b, room)
     wait_connected(page, timeout=60000)
-    page.wait_for_selector("text=typed while away")
+    page.wait_for_selector("#messages li.message:has-text('typed while away')")
     assert faults.catch_ups >= 2  # the failed page was asked for again
     send(page, "after the recovery")
     writer.next("message", message="after the recovery")
@@ -116,14 +116,14 @@ def test_a_catch_up_that_keeps_failing_gives_up_visibly_and_the_page_goes_on_sen
     faults = CatchUpFaults(page, failures=1000)
     log_in(page, site, alice, pw_a, room)
     send(page, "before the drop")
-    page.wait_for_selector("text=before the drop")
+    page.wait_for_selector("#messages li.message:has-text('before the drop')")
 
     writer = drop_and_write_while_away(page, faults, stack, bob, pw_b, room)
     wait_connected(page, timeout=60000)
     page.wait_for_selector("#banner:not([hidden])", timeout=20000)
     assert "Could not load the messages you missed" in page.inner_text("#banner-text")
     page.wait_for_selector("#messages li.notice:has-text('could not be loaded')")
-    page.wait_for_selector("text=typed while away")  # the queue went out all the same
+    page.wait_for_selector("#messages li.message:has-text('typed while away')")  # the queue went out all the same
     send(page, "after giving up")
     writer.next("message", message="after giving up")
     page.wait_for_selector("#messages li.message.own:has-text('after giving up')")

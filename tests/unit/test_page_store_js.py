@@ -15,7 +15,7 @@ JS = build_site.TEMPLATES / "static/js"
 PAGE_STORE_JS = JS / "page_store.js"
 
 HARNESS = r"""
-const { PageStore, Phase, ConnectFailure } = await import(process.argv[1]);
+const { PageStore, Phase, ConnectFailure, CONNECT_TRIES_BEFORE_DEFAULT } = await import(process.argv[1]);
 const DEFAULT = "general";
 const results = {};
 const snap = (s) => ({ phase: s.phase, room: s.room, shown: s.shownRoom, joining: s.joiningRoom,
@@ -100,13 +100,21 @@ const snap = (s) => ({ phase: s.phase, room: s.room, shown: s.shownRoom, joining
 // default room, the welcome there names the room to ask for again; if the default room fails too,
 // back to the room wanted; the default room alone failing is said.
 {
+  // A network that is down: every try asks for the room wanted again, CONNECT_TRIES_BEFORE_DEFAULT-1
+  // times; only then does one go to the default room (the room may refuse ?room= with a 403).
   const store = new PageStore({ room: "secret", defaultRoom: DEFAULT });
+  const retries = [];
+  for (let n = 1; n < CONNECT_TRIES_BEFORE_DEFAULT; n += 1) {
+    store.connecting();
+    retries.push([store.connectFailed(), store.room]);
+  }
   store.connecting();
   const first = store.connectFailed();
   const nextAsks = store.connecting();
   const welcome = store.welcomed("general");
 
   const network = new PageStore({ room: "secret", defaultRoom: DEFAULT });
+  for (let n = 1; n < CONNECT_TRIES_BEFORE_DEFAULT; n += 1) { network.connecting(); network.connectFailed(); }
   network.connecting();
   network.connectFailed();
   network.connecting();
@@ -114,10 +122,20 @@ const snap = (s) => ({ phase: s.phase, room: s.room, shown: s.shownRoom, joining
   const thenAsks = network.connecting();
   const third = network.connectFailed();
 
+  // A connection that opened in between starts the count again.
+  const flaky = new PageStore({ room: "secret", defaultRoom: DEFAULT });
+  const flakyOutcomes = [];
+  for (let n = 0; n < CONNECT_TRIES_BEFORE_DEFAULT * 2; n += 1) {
+    flaky.connecting();
+    if (n % 2) flaky.opened();
+    flakyOutcomes.push(flaky.connectFailed());
+  }
+
   const plain = new PageStore({ room: DEFAULT, defaultRoom: DEFAULT });
   plain.connecting();
   const defaultFailed = plain.connectFailed();
-  results.connectFailed = { first, nextAsks, welcome, second, thenAsks, third, defaultFailed };
+  results.connectFailed = { retries, flakyRoom: flaky.room, flakyOutcomes, first, nextAsks, welcome, second,
+    thenAsks, third, defaultFailed };
 }
 
 // Kicked from a room: out of it, with the banner kept for the next welcome, which clears both.
@@ -247,6 +265,13 @@ def test_a_refused_later_join_stays_in_the_room_shown(results):
     assert refused["laterAfter"] == state("welcomed", "general", "general")
 
 
+def test_a_network_that_is_down_never_moves_the_page_to_another_room(results):
+    failed = results["connectFailed"]
+    # Issue 19: bob's DM text landed in #general because the first failed reconnect went there.
+    assert failed["retries"] == [["retrying", "secret"]] * 3
+    assert failed["flakyRoom"] == "secret" and set(failed["flakyOutcomes"]) == {"retrying", "dropped"}
+
+
 def test_a_connect_that_never_opened_goes_to_the_default_room_then_asks_again(results):
     failed = results["connectFailed"]
     assert failed["first"] == "trying-default" and failed["nextAsks"] == "general"
@@ -256,7 +281,7 @@ def test_a_connect_that_never_opened_goes_to_the_default_room_then_asks_again(re
 def test_the_default_room_failing_too_goes_back_to_the_room_wanted(results):
     failed = results["connectFailed"]
     assert failed["second"] == "back-to-wanted" and failed["thenAsks"] == "secret"
-    assert failed["third"] == "trying-default"
+    assert failed["third"] == "retrying"  # the count starts again: the network is the likely cause
     assert failed["defaultFailed"] == "default-failed"
 
 

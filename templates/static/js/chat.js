@@ -24,7 +24,7 @@ import { MessageFeatures } from "./message_features/message_features.js";
 import { attachMessageMenu, refreshMessageMenus, registerMessageAction } from "./message_menu.js";
 import { MessageList } from "./messages.js";
 import { isRoomName } from "./names.js";
-import { PageStore } from "./page_store.js";
+import { PageStore, Phase, Unanswered } from "./page_store.js";
 import { Panels } from "./panels.js";
 import { mentions, renderState } from "./render.js";
 import { Rooms } from "./rooms/rooms.js";
@@ -85,11 +85,13 @@ const features = new MessageFeatures({
 });
 const composer = new Composer({
   me, room: () => store.currentRoom, replies: features, banner,
-  send: (text, extra) => sending.outbox.add(text, extra),
+  // Each message carries the room it was typed in, and goes only while the page is in that room.
+  send: (text, extra) => sending.outbox.add(text, { ...extra, room: store.currentRoom }),
 });
 const sending = new Sending({
   store, send, banner, isOpen: () => socket.isOpen, giveBack: (text) => composer.giveBack(text),
   label: (room) => rooms.label(room),
+  probe: () => socket.probe(), retryNow: () => socket.reconnectNow(), wrongRoom: (room) => roomFlow.wrongRoom(room),
 });
 const outbox = sending.outbox;
 const moderation = new Moderation({
@@ -110,7 +112,16 @@ const socket = new ChatSocket({
   backoffMaxMs: config.reconnectMaxMs,
   canReconnect: () => signIn.canReconnect(),
   onState: (name, detail) => {
-    renderState($("conn-state"), name, detail);
+    // "dead": the probe went unanswered; the socket drops the connection and says "waiting" next.
+    if (name === "dead") return;
+    // An open socket is not yet a room: "Connected" waits for the welcome (or, on a line that was
+    // being checked, for the frame that proved it), so a line that opens and then hears nothing
+    // never says it.
+    const notIn = { [Phase.CONNECTING]: "connecting", [Phase.RECONNECTING]: "reconnecting",
+      [Phase.JOINING]: "reconnecting" };
+    renderState($("conn-state"), name === "open" ? notIn[store.phase] ?? name : name, detail);
+    // "checking": a probe is out and unanswered: not "Connected" until a frame proves the line.
+    if (name === "checking") return;
     if (name !== "open") view.presenceUnknown();
     if (name !== "open") outbox.disconnected();
     if (name === "waiting" || name === "closed") store.disconnected();
@@ -120,10 +131,18 @@ const socket = new ChatSocket({
   onOpen: () => {
     store.opened();
     rooms.reset();
-    socket.send({ action: "join" });
+    roomFlow.opened();
   },
+  onGatewayError: () => gatewayError(),
   onFrame: (frame) => (handlers[frame.type] || (() => {}))(frame),
 });
+// API Gateway's own error frame names no request: the oldest in flight failed, and goes again.
+function gatewayError() {
+  const failed = store.gatewayError();
+  if (failed === Unanswered.JOIN) roomFlow.joinFailedAtGateway();
+  else if (failed === Unanswered.HISTORY) historyRequests.refused({ message: "the server failed to answer" });
+  else sending.failedAtGateway();
+}
 const signIn = new SignIn({ login, store, socket, clock });
 const roomFlow = new RoomFlow({
   store, socket, view, banner, rooms, features, messages, outbox, history: historyRequests, composer, closePanels,
@@ -141,6 +160,7 @@ const handlers = {
   renewed() {},
   welcome(frame) {
     roomFlow.welcomed(frame);
+    renderState($("conn-state"), "open");
     clocks.connected(frame);
     moderation.welcomed(frame);
   },
@@ -264,10 +284,15 @@ $("auto-minutes").addEventListener("change", () => clocks.autoDisconnectChanged(
 $("auto-form").addEventListener("submit", (event) => event.preventDefault());
 $("notify-toggle").addEventListener("click", () => attention.toggle());
 
-// Back to the tab: the other rooms' unread counts may have moved (the server sends them on request).
+// Back to the tab: the other rooms' unread counts may have moved (the server sends them on request),
+// and the connection may have died while the tab slept: checked now, or reopened at once.
 document.addEventListener("visibilitychange", () => {
-  if (!document.hidden && socket.isOpen) rooms.tabShown();
+  if (document.hidden) return;
+  if (socket.isOpen) rooms.tabShown();
+  socket.reconnectNow();
 });
+// The network is back: reconnect now rather than when the backoff says.
+window.addEventListener("online", () => socket.reconnectNow());
 
 socket.open();
 clocks.start();

@@ -33,10 +33,21 @@ const FOLLOWS = {
 // What a failed connect does next (connectFailed).
 export const ConnectFailure = Object.freeze({
   DROPPED: "dropped", // an open connection dropped: reconnect to the same room
-  TRYING_DEFAULT: "trying-default", // the room wanted may have refused it: the next try goes to the default room
+  RETRYING: "retrying", // a connect to the room wanted failed: most likely the network, the next try asks for it again
+  // it failed so often that the room may refuse it: the next try goes to the default room
+  TRYING_DEFAULT: "trying-default",
   BACK_TO_WANTED: "back-to-wanted", // the default room failed too: most likely the network; back to the room wanted
   DEFAULT_FAILED: "default-failed", // the default room itself could not be reached
 });
+
+// Connects to the room wanted that fail before a try goes to the default room. A browser cannot tell
+// a refused connect (403: a private room, a ban) from a network that is down, and a network that is
+// down must never move the page to another room (its queued messages belong to the room wanted):
+// only a try that opens elsewhere and then a join refused by the server may leave that room.
+export const CONNECT_TRIES_BEFORE_DEFAULT = 4;
+
+// What API Gateway's own typeless error frame answers (gatewayError): it does not say.
+export const Unanswered = Object.freeze({ JOIN: "join", HISTORY: "history", MESSAGE: "message" });
 
 export class PageStore {
   #phase = Phase.STARTING;
@@ -47,6 +58,7 @@ export class PageStore {
   #joining = null; // the room of the join in flight on the open connection
   #outOfRoom = false; // kicked or banned from the room shown: the connection is in no room
   #attempt = null; // the connect attempt: {room, opened}
+  #failedConnects = 0; // connects to the room wanted in a row that never opened
   #refusedRoom = null; // a room whose connect failed, asked for again by a join once the default room is in
   #afterWelcome = null; // a banner to show after the next welcome (why the page moved)
   #welcomed = false; // a welcome came on this connection (the first asks for the rooms list)
@@ -77,6 +89,13 @@ export class PageStore {
   get endReason() { return this.#endReason; }
   get historyInFlight() { return this.#historyRequests.length; }
   get catchUp() { return this.#catchUp && { ...this.#catchUp }; }
+  // A message typed in `room` may go now: the connection is welcomed in that room, no join is in
+  // flight and no removal has left it in no room. The server stores a message in the connection's
+  // room, so this is what keeps every message in the room it was typed in.
+  mayPostIn(room) {
+    return (this.#phase === Phase.WELCOMED || this.#phase === Phase.CATCHING_UP) && room === this.#shownRoom
+      && this.#joining === null && !this.#outOfRoom;
+  }
 
   // listener(store, transition): called after every transition; returns the unsubscribe function.
   subscribe(listener) {
@@ -99,6 +118,7 @@ export class PageStore {
   // will never come.
   opened() {
     if (this.#attempt) this.#attempt.opened = true;
+    this.#failedConnects = 0;
     this.#everOpened = true;
     this.#welcomed = false;
     this.#joining = null;
@@ -115,8 +135,12 @@ export class PageStore {
   }
 
   // A connection closed before it opened or after: what the next try asks for (see ConnectFailure).
-  // The server refuses ?room= of a private room or a ban with a 403, which a browser cannot tell
-  // from a network failure, so the next try goes to the default room.
+  // A dropped connection, and a connect that failed, try the same room again: the page never
+  // moves to another room because the network is down. Only after CONNECT_TRIES_BEFORE_DEFAULT
+  // failures in a row (the server may refuse ?room= of a private room or a ban with a 403, which a
+  // browser cannot tell from a network failure) does a try go to the default room; its welcome then
+  // asks for the room wanted again by a join (welcomed's retryRoom), and only the server's refusal
+  // of that join leaves the page in the default room.
   connectFailed() {
     const defaultRoom = this.#defaultRoom;
     const attempt = this.#attempt;
@@ -124,9 +148,14 @@ export class PageStore {
     if (!attempt || attempt.opened) {
       outcome = ConnectFailure.DROPPED;
     } else if (attempt.room !== defaultRoom) {
-      this.#refusedRoom = attempt.room;
-      this.#room = defaultRoom;
-      outcome = ConnectFailure.TRYING_DEFAULT;
+      this.#failedConnects += 1;
+      outcome = ConnectFailure.RETRYING;
+      if (this.#failedConnects >= CONNECT_TRIES_BEFORE_DEFAULT) {
+        this.#refusedRoom = attempt.room;
+        this.#room = defaultRoom;
+        this.#failedConnects = 0;
+        outcome = ConnectFailure.TRYING_DEFAULT;
+      }
     } else if (this.#refusedRoom) {
       this.#room = this.#refusedRoom;
       this.#refusedRoom = null;
@@ -134,6 +163,17 @@ export class PageStore {
     }
     this.#notify("connectFailed");
     return outcome;
+  }
+
+  // API Gateway answered a request with its own error frame, which names no request: the oldest
+  // one in flight failed. A join comes first (nothing else is sent to a room until its welcome),
+  // then the history requests, then the outbox's message. Returns which (Unanswered).
+  gatewayError() {
+    let failed = Unanswered.MESSAGE;
+    if (this.#phase === Phase.JOINING || this.#joining !== null) failed = Unanswered.JOIN;
+    else if (this.#historyRequests.length) failed = Unanswered.HISTORY;
+    this.#notify("gatewayError");
+    return failed;
   }
 
   // Logged out or expired, for good. Returns false if the session had ended already.

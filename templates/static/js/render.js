@@ -157,6 +157,7 @@ export function renderOnline(list, users, me, total = users.length) {
 const STATE_TEXT = {
   connecting: "Connecting…",
   open: "Connected",
+  checking: "Checking connection…",
   reconnecting: "Reconnecting…",
   waiting: "Connection lost",
   closed: "Disconnected",

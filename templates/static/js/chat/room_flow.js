@@ -10,6 +10,10 @@ import { ConnectFailure } from "../page_store.js";
 
 // A reconnect asks for history from this long before the last message seen (see cursorBefore).
 const CATCH_UP_LOOKBACK_MS = 10_000;
+// A join unanswered this long goes again (a join of the room the connection is in is harmless).
+export const JOIN_TIMEOUT_MS = 8_000;
+// A join answered by API Gateway's error frame goes again after this pause.
+const JOIN_RETRY_MS = 500;
 
 export class RoomFlow {
   // socket: the ChatSocket; view: the PageView; history: the History; composer: the Composer;
@@ -18,6 +22,49 @@ export class RoomFlow {
     loadOlder }) {
     Object.assign(this, { store, socket, view, banner, rooms, features, messages, outbox, history, composer,
       closePanels, loadOlder });
+    this.joinTimer = null;
+  }
+
+  // The connection opened: the join of the room it asked for (?room=) goes.
+  opened() {
+    this.sendJoin(null);
+  }
+
+  // Sends a join (of `room`, or of the connection's own room for null) and watches for its answer:
+  // unanswered after JOIN_TIMEOUT_MS, the socket is probed and the join goes again.
+  sendJoin(room) {
+    const { store, socket } = this;
+    if (room !== null) store.joining(room);
+    socket.send(room === null ? { action: "join" } : { action: "join", room });
+    clearTimeout(this.joinTimer);
+    this.joinTimer = setTimeout(() => {
+      this.joinTimer = null;
+      if (!socket.isOpen || store.mayPostIn(store.shownRoom)) return;
+      socket.probe();
+      this.sendJoin(store.joiningRoom);
+    }, JOIN_TIMEOUT_MS);
+  }
+
+  joinAnswered() {
+    clearTimeout(this.joinTimer);
+    this.joinTimer = null;
+  }
+
+  // API Gateway's error frame answered the join: it goes again.
+  joinFailedAtGateway() {
+    clearTimeout(this.joinTimer);
+    this.joinTimer = setTimeout(() => {
+      this.joinTimer = null;
+      if (this.socket.isOpen) this.sendJoin(this.store.joiningRoom);
+    }, JOIN_RETRY_MS);
+  }
+
+  // The server refused a message because the connection is not in the room the page shows
+  // (wrong_room: nothing stored). The page and the server disagree on the room: the page joins its
+  // room again, and the message, still queued, goes once the welcome is in. A message of a room
+  // the user has left meanwhile just waits for that room.
+  wrongRoom(room) {
+    if (room === this.store.shownRoom && this.socket.isOpen) this.sendJoin(room);
   }
 
   // Goes to `room` (a click in the sidebar, the directory, an invitation, the Room field): a join on
@@ -29,8 +76,7 @@ export class RoomFlow {
       return;
     }
     if (socket.isOpen) {
-      store.joining(room);
-      socket.send({ action: "join", room });
+      this.sendJoin(room);
     } else {
       store.wantRoom(room);
       if (!socket.ws) socket.open(); // waiting to retry: try now, with this room
@@ -55,6 +101,7 @@ export class RoomFlow {
 
   welcomed(frame) {
     const { messages, outbox, features } = this;
+    this.joinAnswered();
     this.banner.hide();
     const { entering, firstOfConnection, banner, retryRoom } = this.store.welcomed(frame.room);
     if (banner) this.banner.show(banner);
@@ -94,6 +141,7 @@ export class RoomFlow {
 
   // The page stays in the room it shows, and the room field says so again (it held the refused name).
   joinRefused(frame) {
+    this.joinAnswered();
     const { wanted, roomShown } = this.store.joinRefused();
     const refusal = joinRefusal(frame, this.view.roomTitle(wanted));
     if (!roomShown) {
