@@ -1,4 +1,4 @@
-"""Issue 19's server side through the local stack: a message is stored only in the room it names
+"""Every room live and the right room, through the local stack: a message is stored only in the room it names
 (`wrong_room`), `activity` frames reach a room's users elsewhere within 3 seconds (a DM, a mention)
 and nobody outside it, presence is the team's (no joined/left for a room switch; `members` and DM
 entries say who is online), and a mute is told at once."""

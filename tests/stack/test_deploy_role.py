@@ -3,7 +3,7 @@ the packaged template: every resource the stack creates can be created, updated 
 on the ARN that resource will have; the calls `make deploy` makes around CloudFormation are granted;
 nothing reaches outside the stage's names, and the role cannot widen itself.
 
-A role built from a partial list fails the first deploy half-way and rolls back (issue 20: SQS,
+A role built from a partial list fails the first deploy half-way and rolls back (SQS,
 EventBridge, managed policies, iam:PassRole, lambda:PutFunctionEventInvokeConfig were missing)."""
 
 import re

@@ -1,4 +1,4 @@
-"""What would go wrong on a real account, checked on the packaged prod template (issue 20): who may
+"""What would go wrong on a real account, checked on the packaged prod template: who may
 invoke the functions, what the stack changes outside itself, the retained tables, the sweep's
 overlap, function versions, and the site's origin a deploy ships."""
 

@@ -4,7 +4,7 @@ The IAM scenarios (tests/iam_scenarios/) run every function with one environment
 WebSocket API's management endpoint; on AWS only the functions whose infra/functions.yml entry says
 so get it. A function with no WebSocket event to name the API (an HTTP route, the schedule) cannot
 post to or close a connection without it: the chat service refuses to build (ConfigError) and the
-route answers 500. Before issue 20 that was `refresh`: a stolen refresh token's reuse answered 500
+route answers 500. Once that was `refresh`: a stolen refresh token's reuse answered 500
 on AWS and left the thief's connections open."""
 
 import json

@@ -1,4 +1,4 @@
-"""Issue 19's sequences under Node, on a fake clock: the page store, the outbox and the socket together
+"""A hostile network's sequences under Node, on a fake clock: the page store, the outbox and the socket together
 (templates/static/js/page_store.js, outbox.js, socket.js) through an outage with queued DM messages, failed
 reconnects, a wrong_room refusal, a dead (blackholed) socket, API Gateway's typeless error frame and the
 browser's `online` event. A message is only ever sent while the page is welcomed in its room; nothing is

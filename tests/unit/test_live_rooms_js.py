@@ -1,4 +1,4 @@
-"""Issue 19's page side under Node: an `activity` frame moves the badge of the room it names
+"""Every room live, the page's side under Node: an `activity` frame moves the badge of the room it names
 (rooms/roster.js), and moderation is shown before typing (chat/moderation.js): a mute replaces the
 composer with the reason and the end and gives it back when the mute ends; a kick or a ban clears
 the room's view."""
