@@ -172,7 +172,9 @@ def test_a_connect_to_a_room_the_user_may_not_enter_falls_back_to_general_and_sa
     # The page was last in the private room (a stale tab, a kick while away): ?room= is refused with 403.
     c.evaluate(f"sessionStorage.setItem('wschat.room', {room!r})")
     c.reload()
-    wait_connected(c)
+    # A refused connect looks like a network failure to a browser: the page tries the room three
+    # times (backoff with jitter) before it opens the default room and asks for the room by a join.
+    wait_connected(c, timeout=45000)
     assert wait_banner(c, "private room") == (
         f"Could not open #{room}: it is a private room, and you are not a member "
         f"(ask its owner or a moderator to invite you). You are still in #general.")

@@ -43,8 +43,10 @@ export const ConnectFailure = Object.freeze({
 // Connects to the room wanted that fail before a try goes to the default room. A browser cannot tell
 // a refused connect (403: a private room, a ban) from a network that is down, and a network that is
 // down must never move the page to another room (its queued messages belong to the room wanted):
-// only a try that opens elsewhere and then a join refused by the server may leave that room.
-export const CONNECT_TRIES_BEFORE_DEFAULT = 4;
+// only a try that opens elsewhere and then a join refused by the server may leave that room. Three
+// tries (about 2-3 s of backoff) before the default room: a stale link to a private room is said
+// within seconds, and queued messages wait for their own room whatever the page is showing.
+export const CONNECT_TRIES_BEFORE_DEFAULT = 3;
 
 // What API Gateway's own typeless error frame answers (gatewayError): it does not say.
 export const Unanswered = Object.freeze({ JOIN: "join", HISTORY: "history", MESSAGE: "message" });
