@@ -268,6 +268,15 @@ class AccountService:
             if found.ends_at <= now:
                 log.add(username=found.username, failure="over")
                 raise Refused(401, "this sign-in has run its time; log in again")
+            if found.replayable(secret, now):
+                # The answer of the last rotation was lost: rotate again (store.refresh REPLAY_SECONDS).
+                rotation = self.refresh_store.rotate_replayed(found, new_secret=new_secret, jti=jti_hint, now_s=now)
+                found = rotation.family or found
+                log.add(replayed=rotation.rotated)
+        if not rotation.rotated:
+            if found.revoked:
+                log.add(username=found.username, failure="revoked")
+                raise Refused(401, "this sign-in has ended; log in again")
             if not found.issued(secret):
                 if found.exhausted:
                     log.add(username=found.username, failure="exhausted")

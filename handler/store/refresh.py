@@ -3,7 +3,9 @@
     refresh#<family>   username, hash (SHA-256 of the current refresh token's secret), endsAt
                        (no refresh after it; also the ttl), jti of the latest access token,
                        `used` (a string set: the first 16 hex digits of the SHA-256 of every
-                       secret rotated away) and `revoked` once a logout or a reused token ended it
+                       secret rotated away), `prevUsed` and `rotatedAt` (the last secret rotated
+                       away and when: see REPLAY_SECONDS) and `revoked` once a logout or a reused
+                       token ended it
 
 A refresh token is `<family>.<secret>`; only the secret's hash is stored. Each use rotates it: one
 conditional update replaces the hash if the presented one is the current one, so of two uses of
@@ -35,6 +37,13 @@ USED_HASH_CHARS = 16
 # A family rotates at most this often; then it must sign in again. Bounds the item's size (34 KB,
 # under DynamoDB's 400 KB) and is twice what a 30-day sign-in renewing every 45 minutes needs.
 MAX_ROTATIONS = 2000
+# The secret rotated away last may be presented again this long after its rotation, once, and
+# rotates again: the answer of a rotation can be lost (a request that timed out on a slow network
+# while the server went on, a tab closed mid-request), and the page then asks again with the secret
+# it still holds. Taken for reuse, that would end the sign-in everywhere. The secret the lost answer
+# carried is rotated away with it (into `used`), so a thief replaying a stolen secret in this window
+# makes the owner's next renewal a reuse that ends the sign-in, as before.
+REPLAY_SECONDS = 60
 
 
 def used_hash(secret: str) -> str:
@@ -48,6 +57,13 @@ class Family:
     ends_at: int
     revoked: bool
     used: frozenset = frozenset()  # USED_HASH_CHARS-digit hashes of the secrets rotated away
+    current_hash: str = ""  # the current secret's hash
+    prev_used: str = ""  # used_hash of the secret rotated away last
+    rotated_at: int = 0  # when (epoch seconds)
+
+    def replayable(self, secret: str, now_s: int) -> bool:
+        """Whether `secret` is the one rotated away last, within REPLAY_SECONDS (a lost answer)."""
+        return bool(self.prev_used) and used_hash(secret) == self.prev_used and now_s - self.rotated_at <= REPLAY_SECONDS
 
     def issued(self, secret: str) -> bool:
         """Whether `secret` is one this family issued and then rotated away (a reuse)."""
@@ -88,18 +104,39 @@ class RefreshStore:
         try:
             response = self.limits.update(
                 "refresh_rotate", {"key": s(f"refresh#{family}")},
-                UpdateExpression="SET #hash = :new, jti = :jti ADD used :was",
+                UpdateExpression="SET #hash = :new, jti = :jti, prevUsed = :prev, rotatedAt = :now ADD used :was",
                 ConditionExpression=("#hash = :old AND attribute_not_exists(revoked) AND endsAt > :now "
                                      "AND (attribute_not_exists(used) OR size(used) < :max)"),
                 ExpressionAttributeNames={"#hash": "hash"},
                 ExpressionAttributeValues={":new": s(secret_hash(new_secret)), ":old": s(secret_hash(secret)),
                                            ":jti": s(jti), ":now": n(now_s), ":was": {"SS": [used_hash(secret)]},
-                                           ":max": n(MAX_ROTATIONS)},
+                                           ":prev": s(used_hash(secret)), ":max": n(MAX_ROTATIONS)},
                 ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ConditionFailed as refused:
             return Rotation(False, _family(family, refused.item))
         return Rotation(True, _family(family, response["Attributes"]))
+
+    def rotate_replayed(self, found: Family, *, new_secret: str, jti: str, now_s: int) -> Rotation:
+        """Rotate again for the secret rotated away last (found.replayable): the current secret, which
+        its owner may never have received, is rotated away too. Only if nothing changed since
+        `found` was read, so that two replays cannot both win."""
+        try:
+            response = self.limits.update(
+                "refresh_rotate", {"key": s(f"refresh#{found.family}")},
+                UpdateExpression="SET #hash = :new, jti = :jti ADD used :current REMOVE prevUsed",
+                ConditionExpression=("#hash = :seen AND prevUsed = :prev AND rotatedAt = :at "
+                                     "AND attribute_not_exists(revoked) AND endsAt > :now AND size(used) < :max"),
+                ExpressionAttributeNames={"#hash": "hash"},
+                ExpressionAttributeValues={":new": s(secret_hash(new_secret)), ":jti": s(jti),
+                                           ":current": {"SS": [found.current_hash[:USED_HASH_CHARS]]},
+                                           ":seen": s(found.current_hash), ":prev": s(found.prev_used),
+                                           ":at": n(found.rotated_at), ":now": n(now_s), ":max": n(MAX_ROTATIONS)},
+                ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ConditionFailed as refused:
+            return Rotation(False, _family(found.family, refused.item))
+        return Rotation(True, _family(found.family, response["Attributes"]))
 
     def revoke(self, family: str, until_s: int) -> Family | None:
         """End the family: no refresh, and its access tokens refused (until `until_s`, when the
@@ -123,4 +160,6 @@ def _family(family: str, item: dict | None) -> Family | None:
     if not item or "username" not in item:
         return None
     return Family(family=family, username=get_s(item, "username"), ends_at=get_n(item, "endsAt", 0),
-                  revoked=get_bool(item, "revoked"), used=frozenset(item.get("used", {}).get("SS", ())))
+                  revoked=get_bool(item, "revoked"), used=frozenset(item.get("used", {}).get("SS", ())),
+                  current_hash=get_s(item, "hash") or "", prev_used=get_s(item, "prevUsed") or "",
+                  rotated_at=get_n(item, "rotatedAt", 0))

@@ -116,6 +116,7 @@ def test_only_a_secret_the_family_issued_and_rotated_away_counts_as_reuse(member
     item = app.app().refresh_store.limits.get("t", {"key": {"S": f"refresh#{claims(member['token'])['fam']}"}})
     secret = member["refreshToken"].split(".")[1]
     assert secret not in json.dumps(item) and len(item["used"]["SS"]) == 1  # a short hash, never the secret
+    set_clock(int(time.time() * 1000) + 61_000)  # past the replay window of a lost answer
     status, answer = call(http_auth.refresh, {"refreshToken": member["refreshToken"]})
     assert status == 401 and "already used" in answer["error"]
     assert call(http_auth.refresh, {"refreshToken": second["refreshToken"]})[0] == 401
@@ -157,3 +158,45 @@ def test_logout_with_a_forged_expired_token_ends_nothing(member):
                         algorithm="HS256")
     assert call(http_auth.logout, headers={"authorization": f"Bearer {forged}"})[0] == 401
     assert call(http_auth.refresh, {"refreshToken": member["refreshToken"]})[0] == 200
+
+
+NOW_MS = int(time.time() * 1000)
+
+
+def test_a_rotation_whose_answer_was_lost_can_be_asked_again_once_soon_after(member):
+    # A page whose /refresh timed out while the server went on asks again with the secret it holds:
+    # within the replay window that renews, and does not end the sign-in everywhere.
+    set_clock(NOW_MS)
+    status, lost = call(http_auth.refresh, {"refreshToken": member["refreshToken"]})  # the answer never arrives
+    assert status == 200
+    status, again = call(http_auth.refresh, {"refreshToken": member["refreshToken"]})
+    assert status == 200 and again["refreshToken"] not in (member["refreshToken"], lost["refreshToken"])
+    assert call(http_auth.refresh, {"refreshToken": again["refreshToken"]})[0] == 200  # the sign-in lives on
+    app.app().verified(again["token"])
+
+
+def test_a_replayed_secret_makes_the_answer_it_replaced_a_reuse_that_ends_the_sign_in(member):
+    # A thief replaying a stolen secret within the window: the owner's next renewal (with the secret
+    # the replay rotated away) is a reuse, which ends the sign-in for both, as without the window.
+    set_clock(NOW_MS)
+    status, owners = call(http_auth.refresh, {"refreshToken": member["refreshToken"]})
+    status, thiefs = call(http_auth.refresh, {"refreshToken": member["refreshToken"]})
+    assert status == 200
+    status, answer = call(http_auth.refresh, {"refreshToken": owners["refreshToken"]})
+    assert status == 401 and "already used" in answer["error"]
+    assert call(http_auth.refresh, {"refreshToken": thiefs["refreshToken"]})[0] == 401
+
+
+def test_the_replay_window_closes_and_a_replay_is_allowed_once(member):
+    set_clock(NOW_MS)
+    call(http_auth.refresh, {"refreshToken": member["refreshToken"]})
+    set_clock(NOW_MS + 61_000)  # past REPLAY_SECONDS: a plain reuse
+    status, answer = call(http_auth.refresh, {"refreshToken": member["refreshToken"]})
+    assert status == 401 and "already used" in answer["error"]
+
+    status, fresh = call(http_auth.login, {"username": "keeper", "password": "password-1"})
+    assert status == 200
+    call(http_auth.refresh, {"refreshToken": fresh["refreshToken"]})
+    assert call(http_auth.refresh, {"refreshToken": fresh["refreshToken"]})[0] == 200  # the one replay
+    status, answer = call(http_auth.refresh, {"refreshToken": fresh["refreshToken"]})  # a second: reuse
+    assert status == 401 and "already used" in answer["error"]
