@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import secrets
 import unicodedata
 from typing import Callable
@@ -32,12 +31,11 @@ from handler.protocol import Identity
 from handler.settings import Accounts, Limits
 from handler.signing_keys import SigningKeys
 from handler.store.accounts import AccountsStore, Taken, username_key
-from handler.store.refresh import RefreshStore
+from handler.store.refresh import RefreshStore, split_refresh_token
 
 # A refresh token is `<family>.<secret>`: 96 random bits name the sign-in, 256 are the secret.
 REFRESH_FAMILY_BYTES = 12
 REFRESH_SECRET_BYTES = 32
-REFRESH_TOKEN_MAX_CHARS = 200
 
 BODY_MAX_BYTES = 4096
 INVALID_LOGIN = "invalid username or password"
@@ -214,7 +212,7 @@ class AccountService:
             # An expired token can no longer connect, but its sign-in (refresh family) lives on:
             # the token, signature and claims checked but for its expiry, names it (claim `fam`),
             # and a `refreshToken` in the body does too.
-            families = {parsed[0] for parsed in [self._family_of(body.get("refreshToken"))] if parsed}
+            families = {parsed[0] for parsed in [split_refresh_token(body.get("refreshToken"))] if parsed}
             try:
                 expired = verify_token(raw, keys=self.keys.accepted(), audience=self.audience, allow_expired=True)
             except TokenError:
@@ -241,7 +239,7 @@ class AccountService:
         """POST /refresh {"refreshToken"}: a new access token and a new refresh token; the one
         presented is used up. A refresh token used a second time (a stolen copy, or a client that
         did not keep the new one) ends its whole sign-in: every tab must log in again."""
-        parsed = self._family_of(_json_body(event).get("refreshToken"))
+        parsed = split_refresh_token(_json_body(event).get("refreshToken"))
         now = self.clock() // 1000
         # Per address, before the token is looked at: guessing (or a loop) costs the guesser.
         counted = self.store.take(f"refresh#ip#{address_group(event.source_ip)}", now, 3600,
@@ -269,10 +267,14 @@ class AccountService:
                 log.add(username=found.username, failure="over")
                 raise Refused(401, "this sign-in has run its time; log in again")
             if found.replayable(secret, now):
-                # The answer of the last rotation was lost: rotate again (store.refresh REPLAY_SECONDS).
+                # The last rotation's answer was lost (store.refresh REPLAY_SECONDS): rotate again, and
+                # revoke the access token that answer carried, so that a thief who took it gets nothing.
+                lost = Identity(username=found.username, guest=False, expires_at=0, session_limit_seconds=0, jti=found.jti)
                 rotation = self.refresh_store.rotate_replayed(found, new_secret=new_secret, jti=jti_hint, now_s=now)
+                if rotation.rotated and lost.jti:
+                    self.store.revoke_token(lost.jti, now + self.accounts.token_ttl_seconds)
+                    log.warning("refresh token replayed", username=found.username, closed=self.close_connections(lost))
                 found = rotation.family or found
-                log.add(replayed=rotation.rotated)
         if not rotation.rotated:
             if found.revoked:
                 log.add(username=found.username, failure="revoked")
@@ -319,16 +321,6 @@ class AccountService:
         log.add(familyEnded=reason)
         return closed
 
-    @staticmethod
-    def _family_of(token: object) -> tuple[str, str] | None:
-        """(family, secret) of a well-formed refresh token, else None."""
-        if not isinstance(token, str) or not 0 < len(token) <= REFRESH_TOKEN_MAX_CHARS:
-            return None
-        family, dot, secret = token.partition(".")
-        if not dot or not _URLSAFE.fullmatch(family) or not _URLSAFE.fullmatch(secret):
-            return None
-        return family, secret
-
     def _token(self, *, username: str, guest: bool, family: str | None = None, jti: str | None = None,
                ends_at: int | None = None) -> dict:
         now = self.clock() // 1000
@@ -363,8 +355,6 @@ class AccountService:
             raise Refused(429, "too many new accounts from this address; try again later",
                           retry_after=max(1, counted.ends_at - now))
 
-
-_URLSAFE = re.compile(r"[A-Za-z0-9_\-]{8,64}")
 
 
 def _random_part(size: int) -> str:

@@ -19,6 +19,7 @@ refused wherever a revoked token is (`revoked#fam#<family>` beside `revoked#<jti
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 from handler.settings import Tables
@@ -46,6 +47,21 @@ MAX_ROTATIONS = 2000
 REPLAY_SECONDS = 60
 
 
+# A refresh token is `<family>.<secret>`, each URL-safe base64 (accounts.py makes them).
+REFRESH_TOKEN_MAX_CHARS = 200
+_URLSAFE = re.compile(r"[A-Za-z0-9_\-]{8,64}")
+
+
+def split_refresh_token(token: object) -> tuple[str, str] | None:
+    """(family, secret) of a well-formed refresh token, else None."""
+    if not isinstance(token, str) or not 0 < len(token) <= REFRESH_TOKEN_MAX_CHARS:
+        return None
+    family, dot, secret = token.partition(".")
+    if not dot or not _URLSAFE.fullmatch(family) or not _URLSAFE.fullmatch(secret):
+        return None
+    return family, secret
+
+
 def used_hash(secret: str) -> str:
     return secret_hash(secret)[:USED_HASH_CHARS]
 
@@ -60,6 +76,7 @@ class Family:
     current_hash: str = ""  # the current secret's hash
     prev_used: str = ""  # used_hash of the secret rotated away last
     rotated_at: int = 0  # when (epoch seconds)
+    jti: str = ""  # the id of the latest access token issued with a rotation
 
     def replayable(self, secret: str, now_s: int) -> bool:
         """Whether `secret` is the one rotated away last, within REPLAY_SECONDS (a lost answer)."""
@@ -162,4 +179,4 @@ def _family(family: str, item: dict | None) -> Family | None:
     return Family(family=family, username=get_s(item, "username"), ends_at=get_n(item, "endsAt", 0),
                   revoked=get_bool(item, "revoked"), used=frozenset(item.get("used", {}).get("SS", ())),
                   current_hash=get_s(item, "hash") or "", prev_used=get_s(item, "prevUsed") or "",
-                  rotated_at=get_n(item, "rotatedAt", 0))
+                  rotated_at=get_n(item, "rotatedAt", 0), jti=get_s(item, "jti") or "")

@@ -200,3 +200,14 @@ def test_the_replay_window_closes_and_a_replay_is_allowed_once(member):
     assert call(http_auth.refresh, {"refreshToken": fresh["refreshToken"]})[0] == 200  # the one replay
     status, answer = call(http_auth.refresh, {"refreshToken": fresh["refreshToken"]})  # a second: reuse
     assert status == 401 and "already used" in answer["error"]
+
+
+def test_a_replay_revokes_the_access_token_the_lost_answer_carried(member):
+    # Whoever holds that answer (a thief who renewed first with a copied secret) keeps nothing.
+    set_clock(NOW_MS)
+    status, taken = call(http_auth.refresh, {"refreshToken": member["refreshToken"]})
+    status, owners = call(http_auth.refresh, {"refreshToken": member["refreshToken"]})
+    assert status == 200
+    with pytest.raises(TokenRevoked):
+        app.app().verified(taken["token"])
+    app.app().verified(owners["token"])
