@@ -12,7 +12,7 @@ from tests.unit.node_harness import module_url, run_node
 
 HARNESS = r"""
 const [storeUrl, outboxUrl, socketUrl] = JSON.parse(process.argv[2]);
-const { PageStore, ConnectFailure, Unanswered } = await import(storeUrl);
+const { PageStore, ConnectFailure, Unanswered, CONNECT_TRIES_BEFORE_DEFAULT } = await import(storeUrl);
 const { Outbox } = await import(outboxUrl);
 const { ChatSocket } = await import(socketUrl);
 
@@ -75,7 +75,8 @@ const results = {};
   outbox.add("SECRET: my salary is 123k", { room: store.currentRoom });
   outbox.add("keep it between us", { room: store.currentRoom });
   const asked = [];
-  for (let n = 0; n < 3; n += 1) { asked.push(store.connecting()); store.disconnected(); store.connectFailed(); }
+  // Every try the page makes before it would try the default room: each asks for the DM again.
+  for (let n = 1; n < CONNECT_TRIES_BEFORE_DEFAULT; n += 1) { asked.push(store.connecting()); store.disconnected(); store.connectFailed(); }
   asked.push(store.connecting());
   // The connection opens, the join is in flight: nothing goes yet.
   connected = true; serverRoom = asked.at(-1); store.opened(); outbox.pump();
@@ -207,7 +208,7 @@ def results():
 
 def test_an_outage_in_a_dm_never_sends_its_queued_text_anywhere_but_the_dm(results):
     outage = results["outage"]
-    assert outage["asked"] == ["dm-alice-bob"] * 4
+    assert len(outage["asked"]) >= 3 and set(outage["asked"]) == {"dm-alice-bob"}
     assert outage["beforeWelcome"] == 0
     assert outage["posted"] == [["SECRET: my salary is 123k", "dm-alice-bob", "dm-alice-bob"],
                                 ["keep it between us", "dm-alice-bob", "dm-alice-bob"]]
